@@ -1,0 +1,163 @@
+package io.couponstate.core;
+
+import io.couponstate.core.internal.Codes;
+import io.couponstate.core.internal.SourceRegistry;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * What both implementations share: argument checks, the code format, the source registry, the listener, and the
+ * read and listing methods built on four table primitives ({@link #add}, {@link #mask}, {@link #merge},
+ * {@link #forEachEntry}). Package-private: users name {@link LockFreeCouponState} or {@link StripedLockCouponState}.
+ */
+abstract class AbstractCouponState implements CouponState {
+
+    /** Receives one table entry: a code number and its non-zero source mask. */
+    @FunctionalInterface
+    interface EntryVisitor {
+        void visit(long key, long mask);
+    }
+
+    final CouponStateConfig config;
+    final CodeFormat format;
+    final SourceRegistry registry;
+    final int threshold;
+    final ValidityListener listener;
+
+    AbstractCouponState(CouponStateConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.format = config.codeFormat();
+        this.registry = new SourceRegistry(config.maxSources());
+        this.threshold = config.threshold();
+        this.listener = config.validityListener();
+    }
+
+    /** Sets source bit {@code sourceId} of {@code key}; the new source count if the bit was new, else 0. */
+    abstract int add(long key, int sourceId);
+
+    /** The source mask of {@code key}, 0 if unknown. Linearizable; never writes. */
+    abstract long mask(long key);
+
+    /** Unions {@code mask} into {@code key}'s sources without telling the listener. */
+    abstract void merge(long key, long mask);
+
+    /** Visits every entry with a non-zero mask; weakly consistent. */
+    abstract void forEachEntry(EntryVisitor visitor);
+
+    @Override
+    public final int addObservation(CharSequence code, String source) {
+        Objects.requireNonNull(code, "code");
+        Objects.requireNonNull(source, "source");
+        long key = format.encode(code);
+        return record(key, registry.idOf(source));
+    }
+
+    @Override
+    public final int addObservation(byte[] code, int offset, int length, int sourceId) {
+        Objects.requireNonNull(code, "code");
+        Objects.checkFromIndexSize(offset, length, code.length);
+        if (sourceId < 0 || sourceId >= registry.capacity() || registry.name(sourceId) == null) {
+            throw new IllegalArgumentException("sourceId: " + sourceId + " (expected: an id returned by sourceId(), "
+                    + registry.count() + " registered)");
+        }
+        long key = format.encode(code, offset, length);
+        return record(key, sourceId);
+    }
+
+    private int record(long key, int sourceId) {
+        int count = add(key, sourceId);
+        if (count == threshold && listener != ValidityListener.NONE) {
+            listener.onValid(Codes.decode(key), sources(mask(key)));
+        }
+        return count;
+    }
+
+    @Override
+    public final int sourceId(String source) {
+        return registry.idOf(source);
+    }
+
+    @Override
+    public final Set<String> getObservations(CharSequence code) {
+        long key = keyOrZero(code);
+        return key > 0 ? sources(mask(key)) : Collections.emptySet();
+    }
+
+    @Override
+    public final int observationCount(CharSequence code) {
+        long key = keyOrZero(code);
+        return key > 0 ? Long.bitCount(mask(key)) : 0;
+    }
+
+    @Override
+    public final boolean isValid(CharSequence code) {
+        return observationCount(code) >= threshold;
+    }
+
+    @Override
+    public final boolean isWellFormed(CharSequence code) {
+        return format.isWellFormed(code);
+    }
+
+    @Override
+    public final List<String> getCouponCodesByObservationCount(int minSources) {
+        List<String> out = new ArrayList<>();
+        forEachCouponCode(minSources, out::add);
+        return out;
+    }
+
+    @Override
+    public final void forEachCouponCode(int minSources, Consumer<? super String> action) {
+        if (minSources < 1) {
+            throw new IllegalArgumentException("minSources: " + minSources + " (expected: >= 1)");
+        }
+        Objects.requireNonNull(action, "action");
+        forEachEntry((key, mask) -> {
+            if (Long.bitCount(mask) >= minSources) {
+                action.accept(Codes.decode(key));
+            }
+        });
+    }
+
+    @Override
+    public final int threshold() {
+        return threshold;
+    }
+
+    /** The configuration this state was built with. */
+    public final CouponStateConfig config() {
+        return config;
+    }
+
+    /** The registered source names, in id order (a source's id is its index). */
+    public final List<String> sourceNames() {
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < registry.capacity(); i++) {
+            String name = registry.name(i);
+            if (name == null) {
+                break;
+            }
+            names.add(name);
+        }
+        return Collections.unmodifiableList(names);
+    }
+
+    private long keyOrZero(CharSequence code) {
+        return code == null ? 0 : format.encodeOrZero(code);
+    }
+
+    final Set<String> sources(long mask) {
+        return mask == 0 ? Collections.emptySet() : Collections.unmodifiableSet(new LinkedHashSet<>(registry.names(mask)));
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "{size=" + size() + ", sources=" + sourceNames() + ", threshold="
+                + threshold + ", format=" + format + "}";
+    }
+}

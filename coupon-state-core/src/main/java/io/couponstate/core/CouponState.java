@@ -1,0 +1,67 @@
+package io.couponstate.core;
+
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * For every coupon code, the set of sources it has been seen in, and whether it is therefore valid (seen in at
+ * least {@link #threshold()} distinct sources).
+ *
+ * <p><b>Concurrency.</b> Implementations are thread-safe. {@code addObservation} and the single-code reads
+ * ({@code getObservations}, {@code observationCount}, {@code isValid}) are linearizable per code: an observation
+ * whose {@code addObservation} call has returned is seen by every read of that code that starts afterwards, and
+ * actions in a thread before {@code addObservation} happen-before a read that sees its effect. Bulk queries
+ * ({@code getCouponCodesByObservationCount}, {@code forEachCouponCode}, {@code size}) are weakly consistent, like
+ * {@code ConcurrentHashMap} iteration: they see every code added before they started, may or may not see codes
+ * added while they run, never see a code twice, and never throw {@code ConcurrentModificationException}.
+ *
+ * <p><b>Grow-only set semantics.</b> Adding an observation is a set union: idempotent, commutative and associative.
+ * Duplicate and out-of-order delivery cannot change the final state.
+ *
+ * <p><b>The threshold crossing.</b> Exactly one {@code addObservation} call per code returns exactly
+ * {@link #threshold()}: the one that raised the code's count to it. That call's thread runs the configured
+ * {@link ValidityListener}, once per code per state instance. Merging a snapshot into a state crosses silently.
+ *
+ * <p>Codes are checked against the state's {@link CodeFormat}; a code outside it is rejected by
+ * {@code addObservation} with {@link InvalidCouponCodeException} and is simply unknown to the read methods.
+ */
+public interface CouponState {
+
+    /** Records that code was seen in source. Returns the code's number of distinct sources right after
+     *  this call if this call added a new source, or 0 if (code, source) was already recorded.
+     *  Throws InvalidCouponCodeException (extends IllegalArgumentException) for a code outside the
+     *  format, NullPointerException for null. */
+    int addObservation(CharSequence code, String source);
+
+    /** Same, zero-allocation: the code as ASCII bytes, the source as an id from sourceId(). */
+    int addObservation(byte[] code, int offset, int length, int sourceId);
+
+    /** Interns a source name to a small id; the same name always gets the same id.
+     *  IllegalStateException naming the limit when more sources are registered than maxSources. */
+    int sourceId(String source);
+
+    /** The names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed codes. */
+    Set<String> getObservations(CharSequence code);
+
+    /** The number of distinct sources {@code code} was seen in; 0 for unknown or malformed codes. */
+    int observationCount(CharSequence code);
+
+    /** {@code observationCount(code) >= threshold()}; false, never a throw, for malformed input. */
+    boolean isValid(CharSequence code);
+
+    /** The format check alone, without touching the state. */
+    boolean isWellFormed(CharSequence code);
+
+    /** The codes seen in at least {@code minSources} distinct sources, in no particular order; weakly consistent. */
+    List<String> getCouponCodesByObservationCount(int minSources);
+
+    /** The same as {@link #getCouponCodesByObservationCount(int)}, streaming: no list is built. */
+    void forEachCouponCode(int minSources, Consumer<? super String> action);
+
+    /** The number of distinct codes; weakly consistent. */
+    long size();
+
+    /** The number of distinct sources a code needs to be valid. */
+    int threshold();
+}

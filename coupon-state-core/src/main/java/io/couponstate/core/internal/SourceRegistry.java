@@ -1,0 +1,97 @@
+package io.couponstate.core.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * Interns source names to small ids (bit positions), at most {@code maxSources} of them.
+ *
+ * <p>Thread-safe and lock-free: a name is placed by compare-and-set into the first free slot of a fixed array, and
+ * every thread registering the same name scans the slots in the same order, so a name gets exactly one id. A
+ * {@link ConcurrentHashMap} caches name to id for the fast path; it is filled after the slot is won, so a miss in
+ * the cache falls back to the scan.
+ */
+public final class SourceRegistry {
+
+    private final AtomicReferenceArray<String> names;
+    private final ConcurrentHashMap<String, Integer> ids = new ConcurrentHashMap<>();
+
+    public SourceRegistry(int maxSources) {
+        this.names = new AtomicReferenceArray<>(maxSources);
+    }
+
+    /** The id of {@code source}, registering it if new. */
+    public int idOf(String source) {
+        Objects.requireNonNull(source, "source");
+        Integer cached = ids.get(source);
+        if (cached != null) {
+            return cached;
+        }
+        if (source.isEmpty()) {
+            throw new IllegalArgumentException("source: \"\" (expected: a non-empty name)");
+        }
+        final AtomicReferenceArray<String> names = this.names;
+        for (int i = 0; i < names.length(); i++) {
+            String present = names.get(i); // volatile read: sees every name placed before it
+            if (present == null && names.compareAndSet(i, null, source)) {
+                ids.put(source, i);
+                return i;
+            }
+            present = names.get(i);
+            if (source.equals(present)) {
+                ids.putIfAbsent(source, i);
+                return i;
+            }
+        }
+        throw new IllegalStateException("source \"" + source + "\" would be source number " + (names.length() + 1)
+                + " (expected: at most maxSources = " + names.length() + " distinct sources)");
+    }
+
+    /** The id of {@code source}, or -1 if it was never registered; registers nothing. */
+    public int find(String source) {
+        Integer cached = ids.get(source);
+        if (cached != null) {
+            return cached;
+        }
+        for (int i = 0; i < names.length(); i++) {
+            String present = names.get(i);
+            if (present == null) {
+                return -1;
+            }
+            if (present.equals(source)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The name of a registered id, or null. */
+    public String name(int id) {
+        return id >= 0 && id < names.length() ? names.get(id) : null;
+    }
+
+    /** How many sources are registered (weakly consistent: a concurrent registration may or may not count). */
+    public int count() {
+        int n = 0;
+        while (n < names.length() && names.get(n) != null) {
+            n++;
+        }
+        return n;
+    }
+
+    public int capacity() {
+        return names.length();
+    }
+
+    /** The names of the bits set in {@code mask}, in id order. */
+    public List<String> names(long mask) {
+        List<String> out = new ArrayList<>(Long.bitCount(mask));
+        for (long m = mask; m != 0; m &= m - 1) {
+            out.add(names.get(Long.numberOfTrailingZeros(m)));
+        }
+        return out;
+    }
+}
