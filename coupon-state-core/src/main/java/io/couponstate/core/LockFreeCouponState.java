@@ -101,10 +101,15 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     /** A state with {@code config}. */
     public LockFreeCouponState(CouponStateConfig config) {
+        this(config, MIN_CAPACITY);
+    }
+
+    /** For tests: a first table of {@code minCapacity} slots unless {@code expectedCodes} asks for more. */
+    LockFreeCouponState(CouponStateConfig config, int minCapacity) {
         super(config);
         this.packed = config.packed();
         long expected = config.expectedCodes();
-        long capacity = expected == 0 ? MIN_CAPACITY : Math.max(MIN_CAPACITY, (long) Math.ceil(expected / 0.7));
+        long capacity = Math.max(minCapacity, expected == 0 ? 0 : (long) Math.ceil(expected / 0.7));
         int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
         if (capacity > limit) {
             throw new IllegalArgumentException("expectedCodes: " + expected + " (expected: at most "
@@ -118,6 +123,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
         final long[] slots;
         final int capacity;
         final long resizeAt;
+        final int chunk;
         final int chunks;
         volatile Table next;
         volatile int claimed; // first slot index not yet claimed for moving
@@ -127,8 +133,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
         Table(int capacity, boolean packed) {
             this.capacity = capacity;
             this.slots = new long[packed ? capacity : 2 * capacity];
-            this.resizeAt = capacity * 3L / 4;
-            this.chunks = (capacity + CHUNK - 1) / CHUNK;
+            this.resizeAt = Math.max(1, capacity * 3L / 4);
+            this.chunk = Math.max(1, Math.min(CHUNK, capacity / 8)); // small tables: many chunks, many helpers
+            this.chunks = (capacity + chunk - 1) / chunk;
         }
     }
 
@@ -385,11 +392,11 @@ public final class LockFreeCouponState extends AbstractCouponState {
         if (t.claimed >= t.capacity) {
             return; // all chunks taken: skip the getAndAdd so the counter cannot overflow
         }
-        int start = (int) CLAIMED.getAndAdd(t, CHUNK);
+        int start = (int) CLAIMED.getAndAdd(t, t.chunk);
         if (start >= t.capacity) {
             return;
         }
-        int end = (int) Math.min((long) start + CHUNK, t.capacity);
+        int end = (int) Math.min((long) start + t.chunk, t.capacity);
         for (int i = start; i < end; i++) {
             if (packed) {
                 movePacked(t, next, i);
