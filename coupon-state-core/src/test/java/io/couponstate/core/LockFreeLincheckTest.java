@@ -13,13 +13,15 @@ import org.junit.jupiter.api.Test;
  * Lincheck checks {@link LockFreeCouponState} against its own sequential execution: {@code addObservation} and
  * {@code observationCount} must be linearizable, {@code size} (weakly consistent by contract) quiescently consistent.
  * The table starts with two slots and a tiny key range, so scenarios resize while they run; model checking explores
- * interleavings of every CAS and also checks obstruction freedom (no operation waits for another).
+ * interleavings of every CAS and also checks obstruction freedom (no operation waits for another). Three codes
+ * and two sources make writers meet on the same slot: with this range, a blind store in place of the update CAS
+ * is caught as "Invalid execution results" (checked by hand when the test was written).
  */
-@Param(name = "code", gen = IntGen.class, conf = "0:5")
-@Param(name = "source", gen = IntGen.class, conf = "0:2")
+@Param(name = "code", gen = IntGen.class, conf = "0:2")
+@Param(name = "source", gen = IntGen.class, conf = "0:1")
 public class LockFreeLincheckTest {
 
-    private static final String[] CODES = {"A", "B", "0A", "AA", "Z9", "C"};
+    private static final String[] CODES = {"A", "0A", "AA"};
 
     private final LockFreeCouponState state =
             new LockFreeCouponState(CouponStateConfig.builder().codeLength(1, 2).maxSources(3).build(), 2);
@@ -46,10 +48,13 @@ public class LockFreeLincheckTest {
         return state.size();
     }
 
+    /** Scenarios per run: small in the default build, {@code -Dcouponstate.lincheck.iterations=200} for a soak. */
+    static final int ITERATIONS = Integer.getInteger("couponstate.lincheck.iterations", 6);
+
     @Test
     void modelChecking() {
         new ModelCheckingOptions()
-                .iterations(Integer.getInteger("couponstate.lincheck.iterations", 8))
+                .iterations(ITERATIONS)
                 .invocationsPerIteration(1_000)
                 .threads(3)
                 .actorsPerThread(3)
@@ -63,7 +68,7 @@ public class LockFreeLincheckTest {
     @Test
     void stress() {
         new StressOptions()
-                .iterations(Integer.getInteger("couponstate.lincheck.iterations", 8))
+                .iterations(ITERATIONS)
                 .invocationsPerIteration(1_000)
                 .threads(2)
                 .actorsPerThread(4)
