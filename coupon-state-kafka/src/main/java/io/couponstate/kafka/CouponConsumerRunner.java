@@ -433,9 +433,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
                     loopOnce(c);
                 } catch (WakeupException e) {
                     if (closing) {
-                        break;
+                        break; // the wakeup close() asked for: swallowed only while closing
                     }
-                    // only close() wakes the consumer; a stale wakeup outside closing is dropped
+                    throw e;
                 } catch (RetriableException e) {
                     transientLog.warn("{}: transient Kafka error, retrying: {}", name, e.toString());
                 }
@@ -847,16 +847,19 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return;
         }
         Map<TopicPartition, Long> offsets = captureOffsets();
-        if (offsets.equals(lastCheckpointed)) {
+        if (!offsets.equals(lastCheckpointed)) {
+            writeCheckpoint(offsets);
+            lastCheckpointed = offsets;
+            checkpointsWritten = checkpointsWritten + 1;
+        }
+        if (lastCheckpointed.isEmpty()) {
             return;
         }
-        writeCheckpoint(offsets);
-        lastCheckpointed = offsets;
-        checkpointsWritten = checkpointsWritten + 1;
+        // committed even when unchanged: the periodic commit of this checkpoint may have failed (broker away)
         try {
-            commit(c, offsets);
+            commit(c, lastCheckpointed);
         } catch (WakeupException e) {
-            commit(c, offsets); // a wakeup() from close() that found no blocking call lands here once
+            commit(c, lastCheckpointed); // a wakeup() from close() that found no blocking call lands here once
         }
     }
 

@@ -19,8 +19,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *
  * <p>Thread-safe as the handler contract needs: {@link #handle} sends asynchronously on the poll thread;
  * {@link #flush()} (called before each checkpoint is written) waits until every record sent so far is acknowledged,
- * so no dead letter is lost across a crash (one may be sent twice). A send that failed makes the next {@code handle}
- * or {@code flush} throw, which stops the runner in {@code FAILED}: bad records are never dropped silently.
+ * so no dead letter is lost across a crash (one may be sent twice). A send that failed makes {@code flush} throw, so
+ * the checkpoint that would skip past it is not written, and the next {@code handle} throw, which stops the runner in
+ * {@code FAILED}: bad records are never dropped silently.
  */
 public final class DeadLetterTopicHandler implements InvalidRecordHandler {
 

@@ -36,6 +36,7 @@ import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -379,6 +380,86 @@ class CouponConsumerRunnerIntegrationTest {
                 .containsEntry(new TopicPartition(topics.get(0), 0), 1L);
         runner.close(); // idempotent
         assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
+    }
+
+    @Test
+    void aStuckCheckpoint_neitherBlocksPolling_norLetsOffsetsBeCommittedBeforeItIsDurable() throws Exception {
+        List<String> topics = topicNames("stuck", 1);
+        createTopics(bootstrap, topics, 1);
+        TopicPartition tp = new TopicPartition(topics.get(0), 0);
+        String group = "g-" + topics.get(0);
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        CheckpointStore.setHook((tmp, target) -> {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, new StripedLockCouponState()).groupId(group)
+                .checkpointInterval(Duration.ofMillis(100)).checkpointDirectory(checkpoints).build()) {
+            runner.start();
+            produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("STUCKONE1"))));
+            assertThat(entered.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            // the checkpoint thread now hangs between fsync and rename; the poll thread must go on applying
+            produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("STUCKTWO1")),
+                    new ProducerRecord<>(tp.topic(), ascii("STUCKTRE1"))));
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(runner.state().observationCount("STUCKTRE1")).isEqualTo(1);
+            assertThat(runner.appliedPositions()).containsEntry(tp, 3L);
+            assertThat(KafkaTestSupport.committed(bootstrap, group)).as("nothing durable, nothing committed")
+                    .isEmpty();
+            release.countDown();
+            await().atMost(WAIT).until(() -> KafkaTestSupport.committed(bootstrap, group).getOrDefault(tp, 0L) == 3L);
+        } finally {
+            release.countDown();
+            CheckpointStore.setHook(null);
+        }
+    }
+
+    @Test
+    void aConsumerThatCannotBeMade_failsTheRunner_withTheCause() throws Exception {
+        try (CouponConsumerRunner runner = runner(bootstrap, topicNames("nojaas", 1), new StripedLockCouponState())
+                .consumerProperty("security.protocol", "SASL_PLAINTEXT") // no JAAS configuration: a fatal error
+                .build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
+            assertThat(runner.failureCause()).get().isInstanceOf(KafkaException.class);
+            assertThatThrownBy(() -> runner.awaitCaughtUp(Duration.ofSeconds(1)))
+                    .isInstanceOf(IllegalStateException.class).hasCauseInstanceOf(KafkaException.class);
+        }
+    }
+
+    /** Not a benchmark (the machine is shared): a rough records/s figure for the log, and an exact result. */
+    @Test
+    void throughput_ofTheApplyPath_isLogged_andTheResultIsExact() throws Exception {
+        int count = Integer.getInteger("couponstate.throughput.records", 200_000);
+        List<String> topics = topicNames("volume", 1);
+        createTopics(bootstrap, topics, 3);
+        Random random = new Random(SEED + 3);
+        java.util.Set<String> codes = new java.util.HashSet<>();
+        try (var producer = KafkaTestSupport.producer(bootstrap)) {
+            for (int i = 0; i < count; i++) {
+                String code = KafkaTestSupport.randomCode(random);
+                codes.add(code);
+                producer.send(new ProducerRecord<>(topics.get(0), ascii(code)));
+            }
+            producer.flush();
+        }
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, state)
+                .consumerProperty("max.poll.records", 5000).build()) {
+            long start = System.nanoTime();
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertThat(state.size()).isEqualTo(codes.size());
+            assertThat(runner.metrics().codesApplied()).isEqualTo(count);
+            System.out.printf("throughput: %d records in %.2f s from start() to caught up = %.0f records/s%n",
+                    count, seconds, count / seconds);
+        }
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> consumeAll(String topic, int expected) {
