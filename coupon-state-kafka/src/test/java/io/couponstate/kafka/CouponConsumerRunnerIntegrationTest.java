@@ -440,14 +440,13 @@ class CouponConsumerRunnerIntegrationTest {
         createTopics(bootstrap, topics, 3);
         Random random = new Random(SEED + 3);
         java.util.Set<String> codes = new java.util.HashSet<>();
-        try (var producer = KafkaTestSupport.producer(bootstrap)) {
-            for (int i = 0; i < count; i++) {
-                String code = KafkaTestSupport.randomCode(random);
-                codes.add(code);
-                producer.send(new ProducerRecord<>(topics.get(0), ascii(code)));
-            }
-            producer.flush();
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            String code = KafkaTestSupport.randomCode(random);
+            codes.add(code);
+            records.add(new ProducerRecord<>(topics.get(0), ascii(code)));
         }
+        produce(bootstrap, records);
         StripedLockCouponState state = new StripedLockCouponState();
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state)
                 .consumerProperty("max.poll.records", 5000).build()) {

@@ -45,6 +45,7 @@ class CrashRecoveryIntegrationTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
 
     private static EmbeddedKafkaBroker broker;
+    private static volatile RuntimeException produceFailure;
 
     @TempDir
     Path dir;
@@ -71,6 +72,7 @@ class CrashRecoveryIntegrationTest {
         Model model = new Model();
         Path checkpoints = dir.resolve("checkpoints");
         int killsAtRename = 0;
+        long unfinishedSequence = Long.MAX_VALUE; // the checkpoint killed between fsync and rename, if the last kill was
         for (int rep = 0; rep < REPETITIONS; rep++) {
             boolean atRename = rep % 2 == 0;
             int pauseAt = atRename ? 1 + random.nextInt(2) : 0;
@@ -81,6 +83,10 @@ class CrashRecoveryIntegrationTest {
             BlockingQueue<String> lines = readLines(child);
             try {
                 String ready = expectLine(lines, "RUNNING", child, log);
+                long restored = Long.parseLong(ready.substring(ready.indexOf("restored=") + "restored=".length()));
+                assertThat(restored).as("a checkpoint never renamed must never be restored")
+                        .isLessThan(unfinishedSequence);
+                unfinishedSequence = Long.MAX_VALUE;
                 Thread producer = new Thread(() -> produceSlowly(bootstrap, chunk), "crash-producer-" + rep);
                 producer.start();
                 String moment;
@@ -88,6 +94,8 @@ class CrashRecoveryIntegrationTest {
                     String fsynced = expectLine(lines, "FSYNCED", child, log);
                     Path tmp = checkpoints.resolve(fsynced.substring("FSYNCED ".length()));
                     assertThat(tmp).as("the fsynced, not yet renamed checkpoint").exists();
+                    String name = tmp.getFileName().toString();
+                    unfinishedSequence = Long.parseLong(name.substring("checkpoint-".length(), name.indexOf('.')));
                     moment = "between fsync and rename of checkpoint write #" + pauseAt;
                     killsAtRename++;
                 } else {
@@ -97,6 +105,7 @@ class CrashRecoveryIntegrationTest {
                 child.destroyForcibly(); // SIGKILL
                 assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 producer.join();
+                assertThat(produceFailure).as("producing the chunk").isNull();
                 System.out.println("crash rep " + rep + ": " + ready + ", killed " + moment + "; files "
                         + listing(checkpoints));
             } finally {
@@ -163,16 +172,14 @@ class CrashRecoveryIntegrationTest {
     private static void produceSlowly(String bootstrap, List<ProducerRecord<byte[], byte[]>> records) {
         try (KafkaProducer<byte[], byte[]> producer = KafkaTestSupport.producer(bootstrap)) {
             int batch = Math.max(1, records.size() / 10);
-            for (int i = 0; i < records.size(); i++) {
-                producer.send(records.get(i));
-                if ((i + 1) % batch == 0) {
-                    producer.flush();
-                    Thread.sleep(25);
-                }
+            for (int from = 0; from < records.size(); from += batch) {
+                KafkaTestSupport.send(producer, records.subList(from, Math.min(records.size(), from + batch)));
+                Thread.sleep(25);
             }
-            producer.flush();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            produceFailure = e;
         }
     }
 

@@ -15,12 +15,15 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -51,6 +54,20 @@ final class KafkaTestSupport {
                 newTopics.add(new NewTopic(t, partitions, (short) 1));
             }
             admin.createTopics(newTopics).all().get();
+            // a produce right after creation can meet NOT_LEADER_OR_FOLLOWER; wait until every partition has a leader
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (true) {
+                boolean ready = admin.describeTopics(topics).allTopicNames().get().values().stream()
+                        .allMatch(d -> d.partitions().size() == partitions
+                                && d.partitions().stream().allMatch(p -> p.leader() != null));
+                if (ready) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("topics " + topics + " have no leaders after 30 s");
+                }
+                Thread.sleep(20);
+            }
         }
     }
 
@@ -59,15 +76,37 @@ final class KafkaTestSupport {
         p.put("bootstrap.servers", bootstrap);
         p.put("acks", "all");
         p.put("linger.ms", 5);
+        // not idempotent: after a leader change the idempotent producer can loop on OUT_OF_ORDER_SEQUENCE_NUMBER
+        // until delivery times out, silently for a test that only flushes; one request in flight keeps the order
+        p.put("enable.idempotence", false);
+        p.put("max.in.flight.requests.per.connection", 1);
+        p.put("delivery.timeout.ms", 60_000);
         return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
+    /** Produces every record and fails unless every one was acknowledged: the model must match the topics. */
     static void produce(String bootstrap, List<ProducerRecord<byte[], byte[]>> records) {
         try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
-            for (ProducerRecord<byte[], byte[]> r : records) {
-                producer.send(r);
+            send(producer, records);
+        }
+    }
+
+    /** Sends, flushes and checks every acknowledgement. */
+    static void send(KafkaProducer<byte[], byte[]> producer, List<ProducerRecord<byte[], byte[]>> records) {
+        List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
+        for (ProducerRecord<byte[], byte[]> r : records) {
+            acks.add(producer.send(r));
+        }
+        producer.flush();
+        try {
+            for (Future<RecordMetadata> ack : acks) {
+                ack.get();
             }
-            producer.flush();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("a test record was not acknowledged: " + e.getCause(), e.getCause());
         }
     }
 
