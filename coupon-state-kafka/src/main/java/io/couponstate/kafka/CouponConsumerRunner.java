@@ -932,7 +932,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return this;
         }
 
-        /** The group to commit offsets to, for lag monitoring only (optional: without it nothing is committed). */
+        /**
+         * The group to commit offsets to, for lag monitoring only: each checkpoint's offsets, once it is durable (so
+         * nothing is committed without a checkpoint directory). Optional; the group's offsets are never read.
+         */
         public Builder groupId(String groupId) {
             this.groupId = Objects.requireNonNull(groupId, "groupId");
             return this;

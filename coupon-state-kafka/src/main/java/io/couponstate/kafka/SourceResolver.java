@@ -15,10 +15,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 @FunctionalInterface
 public interface SourceResolver {
 
-    /** Returned when the record names no source (the runner counts it as {@link InvalidRecordReason#SOURCE_UNRESOLVED}). */
+    /** Returned when the record names no source; counted as {@link InvalidRecordReason#SOURCE_UNRESOLVED}. */
     int UNRESOLVED = -1;
 
-    /** Returned when the record's source is past the state's {@code maxSources} ({@link InvalidRecordReason#SOURCE_LIMIT}). */
+    /** Returned when the record's source is past the state's {@code maxSources}; counted as {@code SOURCE_LIMIT}. */
     int SOURCE_LIMIT = -2;
 
     /**

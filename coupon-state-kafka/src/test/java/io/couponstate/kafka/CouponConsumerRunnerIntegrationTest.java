@@ -420,6 +420,94 @@ class CouponConsumerRunnerIntegrationTest {
     }
 
     @Test
+    void theStatesValidityListener_firesOncePerCodeThatBecomesValid() throws Exception {
+        List<String> topics = topicNames("listener", 3);
+        createTopics(bootstrap, topics, 2);
+        Model model = new Model();
+        produce(bootstrap, randomRecords(new Random(SEED + 4), topics, 500, model));
+        List<String> fired = new CopyOnWriteArrayList<>();
+        StripedLockCouponState state = new StripedLockCouponState(CouponStateConfig.builder()
+                .validityListener((code, sources) -> fired.add(code)).build());
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, state).build()) {
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(fired).hasSameSizeAs(model.valid(2)).containsExactlyInAnyOrderElementsOf(model.valid(2));
+            assertThat(runner.metrics().validCodes()).isEqualTo(model.valid(2).size());
+        }
+    }
+
+    @Test
+    void groupOffsets_areNeverUsedToPosition() throws Exception {
+        List<String> topics = topicNames("grouppos", 1);
+        createTopics(bootstrap, topics, 1);
+        TopicPartition tp = new TopicPartition(topics.get(0), 0);
+        produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("GROUPPOS1")),
+                new ProducerRecord<>(tp.topic(), ascii("GROUPPOS2"))));
+        String group = "g-" + tp.topic();
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            // a group offset at the end, as another machine's runner would have committed it
+            admin.alterConsumerGroupOffsets(group, Map.of(tp, new org.apache.kafka.clients.consumer
+                    .OffsetAndMetadata(2))).all().get();
+        }
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, state).groupId(group).build()) {
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(runner.metrics().recordsConsumed()).isEqualTo(2);
+            assertThat(state.size()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void checkpointCadence_followsTheInjectedClock() throws Exception {
+        List<String> topics = topicNames("clock", 1);
+        createTopics(bootstrap, topics, 1);
+        produce(bootstrap, List.of(new ProducerRecord<>(topics.get(0), ascii("CLOCKED01"))));
+        MutableClock clock = new MutableClock();
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, new StripedLockCouponState()).clock(clock)
+                .checkpointInterval(Duration.ofHours(1)).checkpointDirectory(checkpoints).build()) {
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            Thread.sleep(500); // several polls while the clock stands still
+            assertThat(new CheckpointStore(checkpoints).list()).isEmpty();
+            assertThat(runner.metrics().checkpointsWritten()).isZero();
+            clock.advance(Duration.ofHours(1));
+            await().atMost(WAIT).until(() -> runner.metrics().checkpointsWritten() == 1);
+            assertThat(new CheckpointStore(checkpoints).list()).hasSize(1);
+        }
+    }
+
+    /** A clock that moves only when told. */
+    static final class MutableClock extends java.time.Clock {
+        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(
+                1_000_000L);
+
+        void advance(Duration d) {
+            millis.addAndGet(d.toMillis());
+        }
+
+        @Override
+        public long millis() {
+            return millis.get();
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return java.time.Instant.ofEpochMilli(millis());
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    }
+
+    @Test
     void aConsumerThatCannotBeMade_failsTheRunner_withTheCause() throws Exception {
         try (CouponConsumerRunner runner = runner(bootstrap, topicNames("nojaas", 1), new StripedLockCouponState())
                 .consumerProperty("security.protocol", "SASL_PLAINTEXT") // no JAAS configuration: a fatal error

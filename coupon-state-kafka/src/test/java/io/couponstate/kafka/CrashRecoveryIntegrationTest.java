@@ -72,7 +72,7 @@ class CrashRecoveryIntegrationTest {
         Model model = new Model();
         Path checkpoints = dir.resolve("checkpoints");
         int killsAtRename = 0;
-        long unfinishedSequence = Long.MAX_VALUE; // the checkpoint killed between fsync and rename, if the last kill was
+        long unfinishedSequence = Long.MAX_VALUE; // a checkpoint killed between fsync and rename by the last kill
         for (int rep = 0; rep < REPETITIONS; rep++) {
             boolean atRename = rep % 2 == 0;
             int pauseAt = atRename ? 1 + random.nextInt(2) : 0;
