@@ -191,7 +191,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
     private Future<Map<TopicPartition, Long>> inFlight;
     private long nextCheckpointAt;
     private long nextDiscoveryAt;
-    private long nextProgressAt;
     private long rateMarkMillis;
     private long rateMarkRecords;
     private long batchApplied;
@@ -422,7 +421,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
             consumer = c;
             long now = clock.millis();
             nextCheckpointAt = now + checkpointIntervalMillis;
-            nextProgressAt = now + progressIntervalMillis;
             rateMarkMillis = now;
             if (!runnerState.compareAndSet(State.STARTING, State.RUNNING)) {
                 return; // closed while starting
