@@ -26,6 +26,7 @@ import java.util.zip.GZIPInputStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -66,7 +67,8 @@ import org.slf4j.LoggerFactory;
  * everything read before the failure is in Kafka, and {@link PublishException#sent()} says how much that is.
  *
  * <p><b>Producer.</b> Batching and lz4 compression by default ({@code linger.ms=5}, {@code batch.size=262144},
- * {@code compression.type=lz4}, {@code acks=all}); any of these can be overridden with
+ * {@code compression.type=lz4}, {@code acks=all}, {@code enable.idempotence=false}: a duplicate from a retry is
+ * harmless to a grow-only set); any of these can be overridden with
  * {@link Builder#producerProperty(String, Object)}. Security settings that the admin client needs too go through
  * {@link Builder#clientProperty(String, Object)}.
  *
@@ -122,6 +124,10 @@ public final class CouponFilePublisher implements AutoCloseable {
 
         Map<String, Object> config = new HashMap<>();
         config.put(ProducerConfig.ACKS_CONFIG, "all");
+        // The state is a grow-only set: a duplicate from a retry or a reordering changes nothing, so the idempotent
+        // producer's per-partition sequence state buys nothing here, and recovering it after a leader change can
+        // wedge the producer in OUT_OF_ORDER_SEQUENCE_NUMBER retries (seen on 4.4.0 right after topic creation).
+        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
         config.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         config.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
@@ -215,18 +221,37 @@ public final class CouponFilePublisher implements AutoCloseable {
         try {
             admin.createTopics(List.of(newTopic)).all().get(2, TimeUnit.MINUTES);
             LOG.info("created topic {} with {} partitions and retention.ms=-1", topic, partitions);
+            awaitLeaders(topic);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
                 throw new IOException("topic " + topic + ": could not be created: " + e.getCause(), e.getCause());
             }
         } catch (TimeoutException e) {
-            throw new IOException("topic " + topic + ": creating it timed out after 2 minutes (is "
-                    + bootstrapServers + " reachable?)", e);
+            throw new IOException("topic " + topic + ": creating it timed out (is " + bootstrapServers
+                    + " reachable?): " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("topic " + topic + ": interrupted while creating it", e);
         }
         topicsChecked.add(topic);
+    }
+
+    /** A just-created topic answers NOT_LEADER_OR_FOLLOWER for a moment; wait until every partition has a leader. */
+    private void awaitLeaders(String topic) throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (true) {
+            TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(1, TimeUnit.MINUTES).get(topic);
+            boolean ready = description.partitions().stream()
+                    .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+            if (ready) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("partitions of " + topic + " still have no leader after 1 minute");
+            }
+            Thread.sleep(50);
+        }
     }
 
     private static boolean isGzip(Path file, BufferedInputStream in) throws IOException {

@@ -1,0 +1,64 @@
+package io.couponstate.examples;
+
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Runs a single-node KRaft broker in this JVM until stopped (Ctrl-C, SIGTERM, or the thread interrupted). */
+@Command(name = "broker", mixinStandardHelpOptions = true,
+        description = {"Runs a real single-node Kafka broker (KRaft) in this JVM until stopped.",
+            "Prints its address on one line: bootstrap.servers=127.0.0.1:PORT"})
+final class BrokerCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--port", description = "The client port; 0 for a free one (default: ${DEFAULT-VALUE}).",
+            defaultValue = "9092")
+    int port;
+
+    @Option(names = "--data-dir", description = "The broker's log directory, kept after exit "
+            + "(default: a temporary directory, deleted at exit).")
+    Path dataDir;
+
+    @Override
+    public Integer call() throws Exception {
+        if (port < 0 || port > 65_535) {
+            throw new IllegalArgumentException("--port: " + port + " (expected: 0..65535)");
+        }
+        if (dataDir != null) {
+            Files.createDirectories(dataDir);
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(port, dataDir, Map.of())) {
+            Thread hook = new Thread(() -> {
+                broker.close();
+                stopped.countDown();
+            }, "broker-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("bootstrap.servers=" + broker.bootstrapServers());
+            out.flush();
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running: it closes the broker
+                }
+            }
+        }
+        return 0;
+    }
+}
