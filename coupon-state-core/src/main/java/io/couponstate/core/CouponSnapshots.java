@@ -355,14 +355,14 @@ public final class CouponSnapshots {
                             + " entries (expected: 1.." + MAX_BLOCK_ENTRIES + ")");
                 }
                 int bytes = (int) count * entryBytes;
-                fill(bytes, "block of " + count + " entries");
+                fill(bytes + 4, "block of " + count + " entries and its checksum");
                 block.reset();
                 for (int shift = 56; shift >= 0; shift -= 8) {
                     block.update((int) (count >>> shift));
                 }
                 block.update(buffer, 0, bytes);
                 long computed = block.getValue();
-                long stored = take(4, "block checksum");
+                long stored = getLong(bytes, 4);
                 if (stored != computed) {
                     throw new SnapshotFormatException(String.format(
                             "block at byte %d: checksum mismatch: stored 0x%08x, computed 0x%08x", blockStart, stored, computed));

@@ -1,0 +1,551 @@
+package io.couponstate.core;
+
+import io.couponstate.core.internal.Codes;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A {@link CouponState} on one open-addressing table of {@code long} slots updated only by compare-and-set, with
+ * cooperative resizing.
+ *
+ * <p>Thread-safe and lock-free on every path: no lock, no {@code synchronized}, and no thread ever waits for
+ * another to finish; a thread whose compare-and-set fails retries only because another thread made progress.
+ * {@code addObservation} and single-code reads are linearizable per code; reads never write and never block.
+ * {@code size} and the listing methods are weakly consistent. Growth never loses an update: a writer that meets a
+ * migrating table helps move a chunk of it and carries on in the new table. Use {@link StripedLockCouponState} where
+ * simpler blocking code is preferred; both pass the same contract tests.
+ */
+public final class LockFreeCouponState extends AbstractCouponState {
+
+    /*
+     * Concurrency
+     *   A slot is one long (packed: key in bits 0..51, source mask in 52..63) or two (wide: key word, mask word).
+     *   Every change of a slot is a CAS; every read a volatile read. An update's linearization point is its
+     *   successful CAS on the slot that is authoritative for the code at that moment; a read's is its volatile
+     *   read of that slot. A code has exactly one authoritative slot at any time: in the newest table whose slot
+     *   for it is not sealed.
+     *
+     * Layout
+     *   A mask of all ones (12 bits packed, 64 bits wide) marks a slot as sealed: moved to the next table. With
+     *   fewer sources than mask bits it cannot be a real mask. With exactly as many (12 packed, 64 wide) it can:
+     *   a code seen in every source. Such a mask can never change again, so the protocol treats "all ones" as
+     *   "sealed or full": follow next if there is one, and if the code is not there, it is full and still here.
+     *   Sealing keeps the key, so a probe can still tell its own code from another's. An empty slot is sealed as
+     *   key 0 with the all-ones mask (packed) or key word -1 (wide).
+     *
+     * Probing
+     *   Linear probing from Lemire's multiply-shift reduction of the low 32 hash bits onto any capacity. Codes are
+     *   never removed, so on a code's probe path every slot before its own was occupied when it was inserted and
+     *   stays occupied: a probe that meets an empty (or sealed-empty) slot proves the code absent from that table.
+     *
+     * Resize
+     *   When the code count passes 3/4 of the capacity, one thread wins a flag and links a table twice the size as
+     *   next. Threads that lose carry on in the old table (it still has room); if a table is ever completely full,
+     *   any thread may link a next table by CAS, so nobody waits. The old table is then moved in chunks claimed by
+     *   getAndAdd: for each slot, copy (key, mask) into next by the same OR-insert writers use, then CAS the slot
+     *   to sealed; if the CAS fails the slot changed, so copy again (OR is idempotent). Writers that find next set
+     *   help with one chunk per operation. A writer that meets a sealed slot of its code, or a sealed empty slot,
+     *   continues in next, where the copy already is. Copies never count as new codes and never report a
+     *   threshold crossing, so exactly one writer CAS per code raises its count to the threshold. The thread that
+     *   finishes the last chunk publishes next as the table.
+     *
+     * Snapshot
+     *   forEachEntry walks the table chain from the current table: a code is visited in the first table of the
+     *   chain that holds it, with its mask read through the chain, so every code present when the walk starts is
+     *   visited exactly once and codes added during it may or may not be.
+     */
+
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle TABLE;
+    private static final VarHandle NEXT;
+    private static final VarHandle CLAIMED;
+    private static final VarHandle DONE;
+    private static final VarHandle RESIZING;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            TABLE = lookup.findVarHandle(LockFreeCouponState.class, "table", Table.class);
+            NEXT = lookup.findVarHandle(Table.class, "next", Table.class);
+            CLAIMED = lookup.findVarHandle(Table.class, "claimed", int.class);
+            DONE = lookup.findVarHandle(Table.class, "done", int.class);
+            RESIZING = lookup.findVarHandle(Table.class, "resizing", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private static final int SHIFT = Codes.PACKED_KEY_BITS;
+    private static final long KEY_BITS = (1L << SHIFT) - 1;
+    private static final long PACKED_ALL = 0xFFFL;
+    private static final long SEALED_EMPTY_PACKED = PACKED_ALL << SHIFT;
+    private static final long SEALED_EMPTY_KEY = -1L;
+    private static final int MIN_CAPACITY = 16;
+    private static final int CHUNK = 4096;
+    private static final int MAX_CAPACITY = Integer.MAX_VALUE - 16;
+
+    /** What an update is: an observation, a snapshot merge (a new code counts) or a resize copy (nothing counts). */
+    private static final int OBSERVE = 0;
+    private static final int MERGE = 1;
+    private static final int COPY = 2;
+
+    private final boolean packed;
+    private final LongAdder size = new LongAdder();
+    private volatile Table table;
+
+    /** A state with the default configuration (threshold 2, 8..10 characters, 8 sources). */
+    public LockFreeCouponState() {
+        this(CouponStateConfig.defaults());
+    }
+
+    /** A state with {@code config}. */
+    public LockFreeCouponState(CouponStateConfig config) {
+        this(config, MIN_CAPACITY);
+    }
+
+    /** For tests: a first table of {@code minCapacity} slots unless {@code expectedCodes} asks for more. */
+    LockFreeCouponState(CouponStateConfig config, int minCapacity) {
+        super(config);
+        this.packed = config.packed();
+        long expected = config.expectedCodes();
+        long capacity = Math.max(minCapacity, expected == 0 ? 0 : (long) Math.ceil(expected / 0.7));
+        int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
+        if (capacity > limit) {
+            throw new IllegalArgumentException("expectedCodes: " + expected + " (expected: at most "
+                    + (long) (limit * 0.7) + " for this layout)");
+        }
+        this.table = new Table((int) capacity, packed);
+    }
+
+    /** One generation of the table. */
+    static final class Table {
+        final long[] slots;
+        final int capacity;
+        final long resizeAt;
+        final int chunk;
+        final int chunks;
+        volatile Table next;
+        volatile int claimed; // first slot index not yet claimed for moving
+        volatile int done;    // chunks moved
+        volatile int resizing;
+
+        Table(int capacity, boolean packed) {
+            this.capacity = capacity;
+            this.slots = new long[packed ? capacity : 2 * capacity];
+            this.resizeAt = Math.max(1, capacity * 3L / 4);
+            this.chunk = Math.max(1, Math.min(CHUNK, capacity / 8)); // small tables: many chunks, many helpers
+            this.chunks = (capacity + chunk - 1) / chunk;
+        }
+    }
+
+    @Override
+    int add(long key, int sourceId) {
+        return update(table, key, 1L << sourceId, OBSERVE);
+    }
+
+    @Override
+    void merge(long key, long mask) {
+        update(table, key, mask, MERGE);
+    }
+
+    /** ORs {@code bits} into {@code key}'s slot starting at table {@code t}; the new count if it changed, else 0. */
+    private int update(Table t, long key, long bits, int mode) {
+        final long hash = Codes.mix(key);
+        while (true) {
+            if (mode == OBSERVE && t.next != null) {
+                helpMove(t);
+            }
+            int result = packed ? updatePacked(t, key, bits, hash, mode) : updateWide(t, key, bits, hash, mode);
+            if (result >= 0) {
+                return result;
+            }
+            Table next = t.next; // -1: the code's slot here is sealed, or the table is full
+            t = next != null ? next : linkNext(t);
+        }
+    }
+
+    /** One attempt in table {@code t}: the result, or -1 to continue in {@code t.next}. */
+    private int updatePacked(Table t, long key, long bits, long hash, int mode) {
+        final long[] slots = t.slots;
+        final int capacity = t.capacity;
+        final long add = bits << SHIFT;
+        int i = Codes.index(hash, capacity);
+        for (int probes = 0; probes < capacity; probes++) {
+            long word = (long) SLOT.getVolatile(slots, i);
+            while (true) {
+                if (word == 0) {
+                    // CAS claims the empty slot: key and first sources published together
+                    long witness = (long) SLOT.compareAndExchange(slots, i, 0L, key | add);
+                    if (witness == 0) {
+                        if (mode != COPY) {
+                            size.increment();
+                            maybeResize(t);
+                        }
+                        return Long.bitCount(bits);
+                    }
+                    word = witness; // lost the race: look at what won
+                    continue;
+                }
+                long k = word & KEY_BITS;
+                long mask = word >>> SHIFT;
+                if (mask == PACKED_ALL) {
+                    if (k == 0) {
+                        return -1; // sealed empty: the code is not in this table
+                    }
+                    if (k == key) {
+                        return sealedOrFull(t, key);
+                    }
+                    break; // another code's slot (sealed or full): keep probing
+                }
+                if (k != key) {
+                    break;
+                }
+                long updated = mask | bits;
+                if (updated == mask) {
+                    return 0;
+                }
+                // CAS: the linearization point of this update; fails if a writer or the mover changed the slot
+                long witness = (long) SLOT.compareAndExchange(slots, i, word, key | (updated << SHIFT));
+                if (witness == word) {
+                    return Long.bitCount(updated);
+                }
+                word = witness;
+            }
+            if (++i == capacity) {
+                i = 0;
+            }
+        }
+        return -1; // full: no empty slot and not our code
+    }
+
+    /** The same for two words per slot: key word claimed first, then the mask word is CASed. */
+    private int updateWide(Table t, long key, long bits, long hash, int mode) {
+        final long[] slots = t.slots;
+        final int capacity = t.capacity;
+        int i = Codes.index(hash, capacity);
+        for (int probes = 0; probes < capacity; probes++) {
+            long k = (long) SLOT.getVolatile(slots, 2 * i);
+            if (k == 0) {
+                // CAS claims the slot for the key; its mask is set below, possibly by another writer first
+                k = (long) SLOT.compareAndExchange(slots, 2 * i, 0L, key);
+                if (k == 0) {
+                    k = key;
+                }
+            }
+            if (k == SEALED_EMPTY_KEY) {
+                return -1;
+            }
+            if (k == key) {
+                long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);
+                while (true) {
+                    if (mask == -1L) {
+                        return sealedOrFull(t, key);
+                    }
+                    long updated = mask | bits;
+                    if (updated == mask) {
+                        return 0;
+                    }
+                    // CAS: the linearization point; the first non-zero mask makes the code count
+                    long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, updated);
+                    if (witness == mask) {
+                        if (mask == 0 && mode != COPY) {
+                            size.increment();
+                            maybeResize(t);
+                        }
+                        return Long.bitCount(updated);
+                    }
+                    mask = witness;
+                }
+            }
+            if (++i == capacity) {
+                i = 0;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * {@code key}'s slot in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
+     * sources as mask bits, full (nothing can be added: 0). A sealed slot was copied before it was sealed, so a
+     * code absent from next was full, not sealed.
+     */
+    private int sealedOrFull(Table t, long key) {
+        Table next = t.next;
+        return next != null && present(next, key) ? -1 : 0;
+    }
+
+    @Override
+    long mask(long key) {
+        return maskIn(table, key);
+    }
+
+    /** The mask of {@code key} read through the chain from {@code t}, 0 if absent. Never writes. */
+    private long maskIn(Table t, long key) {
+        final long hash = Codes.mix(key);
+        final long all = packed ? PACKED_ALL : -1L;
+        outer:
+        while (t != null) {
+            final long[] slots = t.slots;
+            final int capacity = t.capacity;
+            int i = Codes.index(hash, capacity);
+            for (int probes = 0; probes < capacity; probes++) {
+                long k;
+                long mask;
+                if (packed) {
+                    long word = (long) SLOT.getVolatile(slots, i);
+                    k = word & KEY_BITS;
+                    mask = word >>> SHIFT;
+                    if (word == 0) {
+                        return 0;
+                    }
+                    if (word == SEALED_EMPTY_PACKED) {
+                        t = t.next;
+                        continue outer;
+                    }
+                } else {
+                    k = (long) SLOT.getVolatile(slots, 2 * i);
+                    if (k == 0) {
+                        return 0;
+                    }
+                    if (k == SEALED_EMPTY_KEY) {
+                        t = t.next;
+                        continue outer;
+                    }
+                    mask = k == key ? (long) SLOT.getVolatile(slots, 2 * i + 1) : 0;
+                }
+                if (k == key) {
+                    if (mask != all) {
+                        return mask;
+                    }
+                    Table next = t.next;
+                    if (next == null) {
+                        return all; // full, never sealed
+                    }
+                    return present(next, key) ? maskIn(next, key) : all;
+                }
+                if (++i == capacity) {
+                    i = 0;
+                }
+            }
+            t = t.next; // a full table without the code: it can only be further on
+        }
+        return 0;
+    }
+
+    /** Whether {@code key} holds a slot in the chain from {@code t} (possibly with no source yet). Never writes. */
+    private boolean present(Table t, long key) {
+        final long hash = Codes.mix(key);
+        outer:
+        while (t != null) {
+            final long[] slots = t.slots;
+            final int capacity = t.capacity;
+            int i = Codes.index(hash, capacity);
+            for (int probes = 0; probes < capacity; probes++) {
+                long k = packed ? (long) SLOT.getVolatile(slots, i) & KEY_BITS : (long) SLOT.getVolatile(slots, 2 * i);
+                if (k == key) {
+                    return true;
+                }
+                if (packed ? (long) SLOT.getVolatile(slots, i) == SEALED_EMPTY_PACKED : k == SEALED_EMPTY_KEY) {
+                    t = t.next;
+                    continue outer;
+                }
+                if (k == 0) {
+                    return false;
+                }
+                if (++i == capacity) {
+                    i = 0;
+                }
+            }
+            t = t.next;
+        }
+        return false;
+    }
+
+    /** Starts a resize when the code count passes 3/4 of {@code t}; the thread that wins the flag allocates. */
+    private void maybeResize(Table t) {
+        if (t.next == null && size.sum() >= t.resizeAt && (int) RESIZING.compareAndExchange(t, 0, 1) == 0) {
+            linkNext(t);
+            helpMove(t);
+        }
+    }
+
+    /** Links a table twice the size as {@code t.next} unless one is linked already; returns {@code t.next}. */
+    private Table linkNext(Table t) {
+        Table next = t.next;
+        if (next != null) {
+            return next;
+        }
+        long grown = Math.min((long) t.capacity * 2, packed ? MAX_CAPACITY : MAX_CAPACITY / 2);
+        if (grown <= t.capacity) {
+            throw new IllegalStateException("table full at " + t.capacity + " slots (the most one array holds)");
+        }
+        Table fresh = new Table((int) grown, packed);
+        // CAS: only one next table per generation; a thread that loses drops its array and uses the winner's
+        Table witness = (Table) NEXT.compareAndExchange(t, (Table) null, fresh);
+        return witness == null ? fresh : witness;
+    }
+
+    /** Moves one unclaimed chunk of {@code t} into {@code t.next}, if any is left. */
+    private void helpMove(Table t) {
+        final Table next = t.next;
+        if (t.claimed >= t.capacity) {
+            return; // all chunks taken: skip the getAndAdd so the counter cannot overflow
+        }
+        int start = (int) CLAIMED.getAndAdd(t, t.chunk);
+        if (start >= t.capacity) {
+            return;
+        }
+        int end = (int) Math.min((long) start + t.chunk, t.capacity);
+        for (int i = start; i < end; i++) {
+            if (packed) {
+                movePacked(t, next, i);
+            } else {
+                moveWide(t, next, i);
+            }
+        }
+        if ((int) DONE.getAndAdd(t, 1) + 1 == t.chunks) {
+            publishMoved();
+        }
+    }
+
+    private void movePacked(Table t, Table next, int i) {
+        final long[] slots = t.slots;
+        long word = (long) SLOT.getVolatile(slots, i);
+        while (true) {
+            if (word == 0) {
+                // CAS seals the empty slot: no insert can land here any more
+                long witness = (long) SLOT.compareAndExchange(slots, i, 0L, SEALED_EMPTY_PACKED);
+                if (witness == 0) {
+                    return;
+                }
+                word = witness;
+                continue;
+            }
+            long k = word & KEY_BITS;
+            long mask = word >>> SHIFT;
+            if (mask == PACKED_ALL) {
+                if (k != 0) {
+                    update(next, k, PACKED_ALL, COPY); // full: final, so a copy needs no seal
+                }
+                return;
+            }
+            update(next, k, mask, COPY);
+            // CAS seals after the copy; if a writer got in between, copy its newer mask too (OR is idempotent)
+            long witness = (long) SLOT.compareAndExchange(slots, i, word, k | (PACKED_ALL << SHIFT));
+            if (witness == word) {
+                return;
+            }
+            word = witness;
+        }
+    }
+
+    private void moveWide(Table t, Table next, int i) {
+        final long[] slots = t.slots;
+        long k = (long) SLOT.getVolatile(slots, 2 * i);
+        if (k == 0) {
+            k = (long) SLOT.compareAndExchange(slots, 2 * i, 0L, SEALED_EMPTY_KEY); // CAS seals the empty slot
+            if (k == 0) {
+                return;
+            }
+        }
+        if (k == SEALED_EMPTY_KEY) {
+            return;
+        }
+        long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);
+        while (true) {
+            if (mask == -1L) {
+                update(next, k, -1L, COPY); // full: final
+                return;
+            }
+            update(next, k, mask, COPY); // a zero mask still claims the key in next, so readers find it there
+            long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, -1L); // CAS seals after the copy
+            if (witness == mask) {
+                return;
+            }
+            mask = witness;
+        }
+    }
+
+    /** Advances the published table past every generation that is completely moved. */
+    private void publishMoved() {
+        Table t = table;
+        while (t.next != null && t.done == t.chunks) {
+            TABLE.compareAndSet(this, t, t.next); // CAS: whoever wins publishes; the loser re-reads
+            t = table;
+        }
+    }
+
+    @Override
+    void forEachEntry(EntryVisitor visitor) {
+        Table first = table;
+        for (Table t = first; t != null; t = t.next) {
+            final long[] slots = t.slots;
+            for (int i = 0; i < t.capacity; i++) {
+                long key;
+                if (packed) {
+                    long word = (long) SLOT.getVolatile(slots, i);
+                    key = word & KEY_BITS;
+                } else {
+                    key = (long) SLOT.getVolatile(slots, 2 * i);
+                    if (key == SEALED_EMPTY_KEY) {
+                        continue;
+                    }
+                }
+                if (key == 0 || (t != first && inEarlierTable(first, t, key))) {
+                    continue;
+                }
+                long mask = maskIn(t, key);
+                if (mask != 0) {
+                    visitor.visit(key, mask);
+                }
+            }
+        }
+    }
+
+    /** Whether a table of the chain from {@code first} before {@code stop} holds {@code key} (already visited). */
+    private boolean inEarlierTable(Table first, Table stop, long key) {
+        final long hash = Codes.mix(key);
+        for (Table t = first; t != stop; t = t.next) {
+            final long[] slots = t.slots;
+            int i = Codes.index(hash, t.capacity);
+            for (int probes = 0; probes < t.capacity; probes++) {
+                long k;
+                if (packed) {
+                    long word = (long) SLOT.getVolatile(slots, i);
+                    if (word == 0 || word == SEALED_EMPTY_PACKED) {
+                        break;
+                    }
+                    k = word & KEY_BITS;
+                } else {
+                    k = (long) SLOT.getVolatile(slots, 2 * i);
+                    if (k == 0 || k == SEALED_EMPTY_KEY) {
+                        break;
+                    }
+                }
+                if (k == key) {
+                    return true;
+                }
+                if (++i == t.capacity) {
+                    i = 0;
+                }
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public long size() {
+        return size.sum(); // weakly consistent: concurrent increments may or may not be counted
+    }
+
+    /** Slots of the current table (for sizing tests and footprint reports). */
+    long capacity() {
+        return table.capacity;
+    }
+
+    /** Whether a resize has linked a next table to the current one. */
+    boolean resizing() {
+        return table.next != null;
+    }
+}

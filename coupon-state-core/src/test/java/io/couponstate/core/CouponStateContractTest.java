@@ -1,0 +1,271 @@
+package io.couponstate.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The behaviour every {@link CouponState} implementation must have; one small subclass per implementation. */
+abstract class CouponStateContractTest {
+
+    abstract AbstractCouponState create(CouponStateConfig config);
+
+    AbstractCouponState create() {
+        return create(CouponStateConfig.defaults());
+    }
+
+    @Test
+    void addObservation_returnsCountAfterANewSourceAndZeroForARepeat() {
+        CouponState state = create();
+        assertThat(state.addObservation("BIRTHDAY", "couponbase1")).isEqualTo(1);
+        assertThat(state.addObservation("BIRTHDAY", "couponbase1")).isZero();
+        assertThat(state.addObservation("BIRTHDAY", "couponbase2")).isEqualTo(2);
+        assertThat(state.addObservation("BIRTHDAY", "couponbase3")).isEqualTo(3);
+        assertThat(state.addObservation("BIRTHDAY", "couponbase2")).isZero();
+        assertThat(state.observationCount("BIRTHDAY")).isEqualTo(3);
+        assertThat(state.getObservations("BIRTHDAY")).containsExactly("couponbase1", "couponbase2", "couponbase3");
+        assertThat(state.size()).isEqualTo(1);
+    }
+
+    @Test
+    void isValid_atTheDefaultThresholdOfTwo() {
+        CouponState state = create();
+        assertThat(state.threshold()).isEqualTo(2);
+        state.addObservation("HAPPYHRS", "couponbase1");
+        assertThat(state.isValid("HAPPYHRS")).isFalse();
+        state.addObservation("HAPPYHRS", "couponbase3");
+        assertThat(state.isValid("HAPPYHRS")).isTrue();
+        assertThat(state.isValid("SUPER100")).isFalse();
+    }
+
+    @Test
+    void bytePath_andStringPath_agree() {
+        CouponState state = create();
+        int id = state.sourceId("couponbase2");
+        byte[] buffer = "xxOVER9000yy".getBytes(StandardCharsets.US_ASCII);
+        assertThat(state.addObservation(buffer, 2, 8, id)).isEqualTo(1);
+        assertThat(state.addObservation("OVER9000", "couponbase2")).isZero();
+        assertThat(state.getObservations("OVER9000")).containsExactly("couponbase2");
+    }
+
+    @Test
+    void sourceId_isStableAndDense() {
+        CouponState state = create();
+        assertThat(state.sourceId("a")).isEqualTo(0);
+        assertThat(state.sourceId("b")).isEqualTo(1);
+        assertThat(state.sourceId("a")).isEqualTo(0);
+    }
+
+    @Test
+    void sourceId_pastMaxSources_namesTheLimit() {
+        CouponState state = create(CouponStateConfig.builder().maxSources(3).build());
+        state.sourceId("s1");
+        state.sourceId("s2");
+        state.sourceId("s3");
+        assertThatThrownBy(() -> state.sourceId("s4"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("maxSources = 3");
+        assertThatThrownBy(() -> state.addObservation("BIRTHDAY", "s4")).isInstanceOf(IllegalStateException.class);
+        assertThat(state.size()).isZero();
+    }
+
+    @Test
+    void bytePath_rejectsAnUnregisteredSourceId() {
+        CouponState state = create();
+        byte[] code = "BIRTHDAY".getBytes(StandardCharsets.US_ASCII);
+        assertThatThrownBy(() -> state.addObservation(code, 0, code.length, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sourceId: 0");
+    }
+
+    @Test
+    void malformedCodes_areRejectedWithTheCodeAndTheRule() {
+        CouponState state = create();
+        assertThatThrownBy(() -> state.addObservation("happyhrs", "s"))
+                .isInstanceOf(InvalidCouponCodeException.class)
+                .hasMessageContaining("happyhrs")
+                .hasMessageContaining("A-Z or 0-9")
+                .extracting(e -> ((InvalidCouponCodeException) e).reason())
+                .isEqualTo(InvalidCouponCodeException.Reason.ILLEGAL_CHARACTER);
+        assertThatThrownBy(() -> state.addObservation("SHORT", "s"))
+                .hasMessageContaining("length 5 (expected: 8..10)")
+                .extracting(e -> ((InvalidCouponCodeException) e).reason())
+                .isEqualTo(InvalidCouponCodeException.Reason.TOO_SHORT);
+        assertThatThrownBy(() -> state.addObservation("ABCDEFGHIJK", "s"))
+                .extracting(e -> ((InvalidCouponCodeException) e).reason())
+                .isEqualTo(InvalidCouponCodeException.Reason.TOO_LONG);
+        assertThatThrownBy(() -> state.addObservation("BIRTHDAé", "s"))
+                .extracting(e -> ((InvalidCouponCodeException) e).reason())
+                .isEqualTo(InvalidCouponCodeException.Reason.NOT_ASCII);
+        String huge = "X".repeat(10_000);
+        assertThatThrownBy(() -> state.addObservation(huge, "s"))
+                .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(200));
+        byte[] bad = {'B', 'I', 'R', (byte) 0xC3, 'H', 'D', 'A', 'Y'};
+        int id = state.sourceId("s");
+        assertThatThrownBy(() -> state.addObservation(bad, 0, bad.length, id))
+                .isInstanceOf(InvalidCouponCodeException.class);
+        assertThat(state.size()).isZero();
+        assertThat(state.sourceId("s")).isZero();
+    }
+
+    @Test
+    void nulls_areRejected() {
+        CouponState state = create();
+        assertThatThrownBy(() -> state.addObservation(null, "s")).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> state.addObservation("BIRTHDAY", null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> state.addObservation(null, 0, 0, 0)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> state.sourceId(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void reads_ofMalformedOrUnknownCodes_neverThrow() {
+        CouponState state = create();
+        state.addObservation("BIRTHDAY", "s");
+        for (CharSequence code : new CharSequence[] {"happyhrs", "", "X", "ÄÖÜ12345", "UNKNOWN1", null}) {
+            assertThat(state.isValid(code)).isFalse();
+            assertThat(state.observationCount(code)).isZero();
+            assertThat(state.getObservations(code)).isEmpty();
+        }
+        assertThat(state.isWellFormed("happyhrs")).isFalse();
+        assertThat(state.isWellFormed("HAPPYHRS")).isTrue();
+        assertThat(state.isWellFormed(null)).isFalse();
+    }
+
+    @Test
+    void caseInsensitive_foldsBeforeAnythingElse() {
+        CouponState state = create(CouponStateConfig.builder().caseInsensitive(true).build());
+        assertThat(state.addObservation("happyhrs", "a")).isEqualTo(1);
+        assertThat(state.addObservation("HAPPYHRS", "a")).isZero();
+        assertThat(state.addObservation("HappyHrs", "b")).isEqualTo(2);
+        assertThat(state.isValid("happyHRS")).isTrue();
+        assertThat(state.getCouponCodesByObservationCount(2)).containsExactly("HAPPYHRS");
+    }
+
+    @Test
+    void codesDifferingOnlyInLength_areDistinct() {
+        CouponState state = create(CouponStateConfig.builder().codeLength(1, 12).build());
+        for (String code : List.of("A", "0A", "A0", "AA", "00A", "0", "00")) {
+            assertThat(state.addObservation(code, "s")).as(code).isEqualTo(1);
+        }
+        assertThat(state.size()).isEqualTo(7);
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder(
+                "A", "0A", "A0", "AA", "00A", "0", "00");
+    }
+
+    @Test
+    void twelveCharacterCodes_andSixtyFourSources_useTheWideLayout() {
+        CouponState state = create(CouponStateConfig.builder().codeLength(1, 12).maxSources(64).threshold(64).build());
+        for (int s = 0; s < 64; s++) {
+            assertThat(state.addObservation("ZZZZZZZZZZZZ", "source" + s)).isEqualTo(s + 1);
+            assertThat(state.addObservation("000000000000", "source" + s)).isEqualTo(s + 1);
+        }
+        assertThat(state.addObservation("ZZZZZZZZZZZZ", "source17")).isZero();
+        assertThat(state.observationCount("ZZZZZZZZZZZZ")).isEqualTo(64);
+        assertThat(state.isValid("ZZZZZZZZZZZZ")).isTrue();
+        assertThat(state.getObservations("000000000000")).hasSize(64);
+        assertThat(state.getCouponCodesByObservationCount(64)).containsExactlyInAnyOrder("ZZZZZZZZZZZZ", "000000000000");
+    }
+
+    @Test
+    void twelveSources_fillAPackedMaskCompletely() {
+        CouponState state = create(CouponStateConfig.builder().maxSources(12).threshold(12).build());
+        for (int s = 0; s < 12; s++) {
+            assertThat(state.addObservation("FULLMASK", "s" + s)).isEqualTo(s + 1);
+        }
+        assertThat(state.addObservation("FULLMASK", "s3")).isZero();
+        assertThat(state.observationCount("FULLMASK")).isEqualTo(12);
+        assertThat(state.getCouponCodesByObservationCount(12)).containsExactly("FULLMASK");
+        // growth must keep a full mask intact
+        for (int i = 0; i < 5_000; i++) {
+            state.addObservation(String.format("C%07d", i), "s0");
+        }
+        assertThat(state.observationCount("FULLMASK")).isEqualTo(12);
+        assertThat(state.addObservation("FULLMASK", "s11")).isZero();
+    }
+
+    @Test
+    void listing_filtersByMinSources_andRejectsBelowOne() {
+        CouponState state = create();
+        state.addObservation("ONESRC01", "a");
+        state.addObservation("TWOSRC02", "a");
+        state.addObservation("TWOSRC02", "b");
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder("ONESRC01", "TWOSRC02");
+        assertThat(state.getCouponCodesByObservationCount(2)).containsExactly("TWOSRC02");
+        assertThat(state.getCouponCodesByObservationCount(3)).isEmpty();
+        List<String> streamed = new ArrayList<>();
+        state.forEachCouponCode(2, streamed::add);
+        assertThat(streamed).containsExactly("TWOSRC02");
+        assertThatThrownBy(() -> state.getCouponCodesByObservationCount(0))
+                .hasMessageContaining("minSources: 0 (expected: >= 1)");
+    }
+
+    @Test
+    void listener_firesOncePerCode_onTheCrossingCall() {
+        List<String> fired = new ArrayList<>();
+        Map<String, Set<String>> sources = new HashMap<>();
+        CouponState state = create(CouponStateConfig.builder().threshold(2)
+                .validityListener((code, s) -> {
+                    fired.add(code);
+                    sources.put(code, s);
+                }).build());
+        state.addObservation("GNULINUX", "a");
+        assertThat(fired).isEmpty();
+        assertThat(state.addObservation("GNULINUX", "b")).isEqualTo(2);
+        state.addObservation("GNULINUX", "c");
+        state.addObservation("GNULINUX", "b");
+        assertThat(fired).containsExactly("GNULINUX");
+        assertThat(sources.get("GNULINUX")).contains("a", "b");
+    }
+
+    @Test
+    void growth_fromEmpty_losesNothing() {
+        AbstractCouponState state = create();
+        SplittableRandom random = new SplittableRandom(42);
+        Map<String, Set<String>> model = new HashMap<>();
+        for (int i = 0; i < 200_000; i++) {
+            String code = randomCode(random, 8 + random.nextInt(3));
+            String source = "s" + random.nextInt(3);
+            boolean added = model.computeIfAbsent(code, c -> new HashSet<>()).add(source);
+            int result = state.addObservation(code, source);
+            assertThat(result).isEqualTo(added ? model.get(code).size() : 0);
+        }
+        assertThat(state.size()).isEqualTo(model.size());
+        for (Map.Entry<String, Set<String>> e : model.entrySet()) {
+            assertThat(state.getObservations(e.getKey())).containsExactlyInAnyOrderElementsOf(e.getValue());
+        }
+        assertThat(new HashSet<>(state.getCouponCodesByObservationCount(1))).isEqualTo(model.keySet());
+    }
+
+    @Test
+    void expectedCodes_presizesSoThatNoGrowthHappens() {
+        AbstractCouponState state = create(CouponStateConfig.builder().expectedCodes(100_000).build());
+        long before = capacity(state);
+        SplittableRandom random = new SplittableRandom(7);
+        for (int i = 0; i < 100_000; i++) {
+            state.addObservation(String.format("%08d", i), "s" + random.nextInt(3));
+        }
+        assertThat(state.size()).isEqualTo(100_000);
+        assertThat(capacity(state)).isEqualTo(before);
+        assertThat(before).isLessThan(100_000 * 3 / 2); // at most 12 bytes of table per code
+    }
+
+    /** Slots allocated now. */
+    abstract long capacity(AbstractCouponState state);
+
+    static String randomCode(SplittableRandom random, int length) {
+        char[] c = new char[length];
+        for (int i = 0; i < length; i++) {
+            int d = random.nextInt(36);
+            c[i] = (char) (d < 10 ? '0' + d : 'A' + d - 10);
+        }
+        return new String(c);
+    }
+}

@@ -1,0 +1,14 @@
+package io.couponstate.core;
+
+class StripedLockCouponStateTest extends CouponStateContractTest {
+
+    @Override
+    AbstractCouponState create(CouponStateConfig config) {
+        return new StripedLockCouponState(config);
+    }
+
+    @Override
+    long capacity(AbstractCouponState state) {
+        return ((StripedLockCouponState) state).capacity();
+    }
+}
