@@ -168,6 +168,34 @@ class CouponFilePublisherTest {
     }
 
     @Test
+    void publish_recordTheProducerRefuses_failsNamingTheFileAfterFlushing() throws Exception {
+        Path file = dir.resolve("refused.txt");
+        Files.writeString(file, "BIRTHDAY\n" + "Y".repeat(300) + "\nOVER9000\n");
+        try (CouponFilePublisher publisher = publisher(1).maxLineLength(1_000)
+                .producerProperty("max.request.size", 200).build()) {
+            assertThatThrownBy(() -> publisher.publish(file))
+                    .isInstanceOf(PublishException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("refused")
+                    .hasMessageContaining("2 of 3 records read before it were sent");
+        }
+        assertThat(values(consume("refused", 2))).containsExactlyInAnyOrder("BIRTHDAY", "OVER9000");
+    }
+
+    @Test
+    void progress_reportsFractionRateAndEstimatedTimeLeft() {
+        PublishProgress halfway = new PublishProgress(Path.of("f.gz"), "f", 500, 1_000, 2_000, Duration.ofSeconds(2),
+                false);
+        assertThat(halfway.fraction()).isEqualTo(0.5);
+        assertThat(halfway.linesPerSecond()).isEqualTo(250.0);
+        assertThat(halfway.bytesPerSecond()).isEqualTo(500.0);
+        assertThat(halfway.estimatedTimeLeft()).contains(Duration.ofSeconds(2));
+        PublishProgress unknownSize = new PublishProgress(Path.of("f"), "f", 1, 1, -1, Duration.ofSeconds(1), false);
+        assertThat(unknownSize.fraction()).isEqualTo(-1);
+        assertThat(unknownSize.estimatedTimeLeft()).isEmpty();
+    }
+
+    @Test
     void topicFor_stripsEveryExtensionAndRejectsIllegalNames() {
         assertThat(CouponFilePublisher.topicFor(Path.of("/data/couponbase1.gz"))).isEqualTo("couponbase1");
         assertThat(CouponFilePublisher.topicFor(Path.of("couponbase2"))).isEqualTo("couponbase2");
