@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,27 +36,12 @@ final class BrokerCommand implements Callable<Integer> {
         if (dataDir != null) {
             Files.createDirectories(dataDir);
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(port, dataDir, Map.of())) {
-            Thread hook = new Thread(() -> {
-                broker.close();
-                stopped.countDown();
-            }, "broker-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
+        try (StopSignal stop = new StopSignal("broker-shutdown");
+             EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(port, dataDir, Map.of())) {
             PrintWriter out = spec.commandLine().getOut();
             out.println("bootstrap.servers=" + broker.bootstrapServers());
             out.flush();
-            try {
-                stopped.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } finally {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException shuttingDown) {
-                    // the hook is running: it closes the broker
-                }
-            }
+            stop.await();
         }
         return 0;
     }

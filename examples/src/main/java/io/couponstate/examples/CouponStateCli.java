@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "coupon-state-examples", mixinStandardHelpOptions = true, version = "couponstate examples 0.1.0",
         description = "couponstate: which coupon codes have been seen in at least two sources.",
         subcommands = {
-            BrokerCommand.class, GenerateCommand.class, PublishCommand.class, CommandLine.HelpCommand.class
+            DemoCommand.class, BrokerCommand.class, GenerateCommand.class, PublishCommand.class,
+            ConsumeCommand.class, ServeCommand.class, CommandLine.HelpCommand.class
         })
 public final class CouponStateCli implements Runnable {
 

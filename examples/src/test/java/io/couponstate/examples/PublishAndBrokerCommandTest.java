@@ -49,7 +49,7 @@ class PublishAndBrokerCommandTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"broker", "generate", "publish"})
+    @ValueSource(strings = {"demo", "broker", "generate", "publish", "consume", "serve"})
     void everyCommand_hasHelp(String command) {
         Cli.Run run = Cli.run(command, "--help");
         assertThat(run.exitCode()).as(run.toString()).isZero();
