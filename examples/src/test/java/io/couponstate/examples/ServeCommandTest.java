@@ -88,6 +88,30 @@ class ServeCommandTest {
     }
 
     @Test
+    void serve_beforeAnyPartitionIsAssigned_answers503() throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cli = CouponStateCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        AtomicInteger exit = new AtomicInteger(-1);
+        // a topic nobody has created yet: the runner has nothing to catch up with, so it never is caught up
+        Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                broker.bootstrapServers(), "--port", "0", "--topics", "not-created-yet")), "serve-command");
+        serve.start();
+        try {
+            String base = awaitListening(out, serve);
+            HttpResponse<String> coupon = get(base + "/coupons/BIRTHDAY");
+            assertThat(coupon.statusCode()).isEqualTo(503);
+            assertThat(coupon.body()).contains("not ready");
+            assertThat(get(base + "/health").statusCode()).isEqualTo(503);
+            assertThat(get(base + "/coupons/bad!").statusCode()).isEqualTo(400);
+        } finally {
+            serve.interrupt();
+            serve.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(exit.get()).isZero();
+    }
+
+    @Test
     void service_answers503UntilCaughtUpThen200() throws Exception {
         CouponState state = new LockFreeCouponState();
         state.addObservation("BIRTHDAY", "couponbase1");
