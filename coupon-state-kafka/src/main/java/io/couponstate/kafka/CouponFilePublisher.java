@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -27,11 +28,13 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,7 +227,8 @@ public final class CouponFilePublisher implements AutoCloseable {
             awaitLeaders(topic);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("topic " + topic + ": could not be created: " + e.getCause(), e.getCause());
+                throw new IOException("topic " + topic + ": could not be created or described: " + e.getCause(),
+                        e.getCause());
             }
         } catch (TimeoutException e) {
             throw new IOException("topic " + topic + ": creating it timed out (is " + bootstrapServers
@@ -240,12 +244,19 @@ public final class CouponFilePublisher implements AutoCloseable {
     private void awaitLeaders(String topic) throws ExecutionException, TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
         while (true) {
-            TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
-                    .get(1, TimeUnit.MINUTES).get(topic);
-            boolean ready = description.partitions().stream()
-                    .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
-            if (ready) {
-                return;
+            try {
+                TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(1, TimeUnit.MINUTES).get(topic);
+                boolean ready = description.partitions().stream()
+                        .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+                if (ready) {
+                    return;
+                }
+            } catch (ExecutionException e) {
+                // right after creation the broker's metadata may not know the topic yet: ask again
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw e;
+                }
             }
             if (System.nanoTime() > deadline) {
                 throw new TimeoutException("partitions of " + topic + " still have no leader after 1 minute");
@@ -278,6 +289,14 @@ public final class CouponFilePublisher implements AutoCloseable {
         private final AtomicLong acked = new AtomicLong();
         private final AtomicReference<Exception> sendFailure = new AtomicReference<>();
         private final CountingInputStream counted;
+        /** One callback for every record of the file; runs on the producer's I/O thread. */
+        private final Callback onAck = (metadata, exception) -> {
+            if (exception == null) {
+                acked.incrementAndGet();
+            } else {
+                sendFailure.compareAndSet(null, exception);   // keep the first; the read loop stops on it
+            }
+        };
         private long lines;
         private long sentAttempted;
         private long blank;
@@ -363,14 +382,8 @@ public final class CouponFilePublisher implements AutoCloseable {
             } else if (contentLen == 0) {
                 blank++;
             } else {
-                byte[] code = java.util.Arrays.copyOf(line, contentLen);
-                producer.send(new ProducerRecord<>(topic, code, code), (metadata, exception) -> {
-                    if (exception == null) {
-                        acked.incrementAndGet();
-                    } else {
-                        sendFailure.compareAndSet(null, exception);
-                    }
-                });
+                byte[] code = Arrays.copyOf(line, contentLen);
+                producer.send(new ProducerRecord<>(topic, code, code), onAck);
                 sentAttempted++;
             }
             if (lines % PROGRESS_CHECK_LINES == 0) {
