@@ -1,6 +1,5 @@
 package io.couponstate.kafka;
 
-import static io.couponstate.kafka.CoreSnapshotGuard.assumeCoreSnapshotsRoundTrip;
 import static io.couponstate.kafka.KafkaTestSupport.ascii;
 import static io.couponstate.kafka.KafkaTestSupport.assertMatches;
 import static io.couponstate.kafka.KafkaTestSupport.createTopics;
@@ -109,7 +108,6 @@ class CouponConsumerRunnerIntegrationTest {
 
     @Test
     void restart_fromACheckpoint_replaysOnlyTheTail() throws Exception {
-        assumeCoreSnapshotsRoundTrip();
         List<String> topics = topicNames("tail", 2);
         createTopics(bootstrap, topics, 2);
         Random random = new Random(SEED + 1);
@@ -139,7 +137,6 @@ class CouponConsumerRunnerIntegrationTest {
     @ParameterizedTest
     @EnumSource(Damage.class)
     void newestCheckpointDamaged_theOlderIsUsed_andTheResultIsExact(Damage damage) throws Exception {
-        assumeCoreSnapshotsRoundTrip();
         List<String> topics = topicNames("damage", 2);
         createTopics(bootstrap, topics, 1);
         Random random = new Random(SEED + 2);
@@ -320,7 +317,6 @@ class CouponConsumerRunnerIntegrationTest {
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("RETAINED1"))));
         runToEndAndClose(topics);
         assertThat(new CheckpointStore(checkpoints).list()).isNotEmpty();
-        assumeCoreSnapshotsRoundTrip(); // without a readable checkpoint the runner rightly replays from the start
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("DELETED01")),
                 new ProducerRecord<>(tp.topic(), ascii("DELETED02"))));
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {

@@ -1,6 +1,5 @@
 package io.couponstate.kafka.internal;
 
-import static io.couponstate.kafka.CoreSnapshotGuard.assumeCoreSnapshotsRoundTrip;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -39,7 +38,6 @@ class CheckpointStoreTest {
 
     @Test
     void restore_returnsTheOffsetsAndStateWritten() throws IOException {
-        assumeCoreSnapshotsRoundTrip();
         CheckpointStore store = new CheckpointStore(dir);
         store.write(offsets(5), stateWith("ABCDEFGH", "BIRTHDAY1"), 1L);
         StripedLockCouponState target = new StripedLockCouponState();
@@ -65,7 +63,6 @@ class CheckpointStoreTest {
 
     @Test
     void restore_skipsACorruptNewestAndUsesTheOlder() throws IOException {
-        assumeCoreSnapshotsRoundTrip();
         CheckpointStore store = new CheckpointStore(dir);
         store.write(offsets(1), stateWith("AAAAAAAA"), 1L);
         Path newest = store.write(offsets(2), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
@@ -86,7 +83,6 @@ class CheckpointStoreTest {
 
     @Test
     void restore_skipsATruncatedNewest() throws IOException {
-        assumeCoreSnapshotsRoundTrip();
         CheckpointStore store = new CheckpointStore(dir);
         store.write(offsets(1), stateWith("AAAAAAAA"), 1L);
         Path newest = store.write(offsets(2), stateWith("BBBBBBBB"), 2L);
