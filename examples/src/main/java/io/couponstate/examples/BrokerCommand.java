@@ -13,18 +13,19 @@ import picocli.CommandLine.Spec;
 
 /** Runs a single-node KRaft broker in this JVM until stopped (Ctrl-C, SIGTERM, or the thread interrupted). */
 @Command(name = "broker", mixinStandardHelpOptions = true,
-        description = {"Runs a real single-node Kafka broker (KRaft) in this JVM until stopped.",
-            "Prints its address on one line: bootstrap.servers=127.0.0.1:PORT"})
+        header = "Runs a real single-node Kafka broker (KRaft) in this JVM until stopped.",
+        description = "Prints its address on one line, bootstrap.servers=127.0.0.1:PORT, then runs until Ctrl-C.")
 final class BrokerCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--port", description = "The client port; 0 for a free one (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--port", paramLabel = "PORT",
+            description = "The client port; 0 for a free one (default: ${DEFAULT-VALUE}).",
             defaultValue = "9092")
     int port;
 
-    @Option(names = "--data-dir", description = "The broker's log directory, kept after exit "
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "The broker's log directory, kept after exit "
             + "(default: a temporary directory, deleted at exit).")
     Path dataDir;
 

@@ -18,11 +18,12 @@ import picocli.CommandLine.Spec;
  * {@code valid codes:}, every valid code sorted one per line, a blank line, then the totals.
  */
 @Command(name = "consume", mixinStandardHelpOptions = true,
-        description = {"Keeps a coupon state current from the topics (one per source) and prints the valid codes",
-            "once caught up: a line 'valid codes:', the codes sorted one per line, a blank line, the totals.",
-            "Without --until-caught-up it keeps consuming until stopped (Ctrl-C), checkpointing as it goes.",
-            "Exit code 2 when not caught up within --timeout-seconds, 1 when the runner fails, 3 when stopped",
-            "before catching up."})
+        header = "Runs the consumer runner and prints the valid codes once caught up.",
+        description = {"Output (fixed, scripts read it): a line 'valid codes:', the valid codes sorted one per line, "
+            + "a blank line, then the totals. Without --until-caught-up it keeps consuming until stopped (Ctrl-C), "
+            + "checkpointing as it goes.",
+            "Exit code 2 when not caught up within --timeout-seconds, 1 when the runner fails, 3 when stopped "
+            + "before catching up."})
 final class ConsumeCommand implements Callable<Integer> {
 
     @Spec
@@ -35,7 +36,8 @@ final class ConsumeCommand implements Callable<Integer> {
             + "is in the state (after a final checkpoint).")
     boolean untilCaughtUp;
 
-    @Option(names = "--timeout-seconds", description = "How long to wait to catch up (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--timeout-seconds", paramLabel = "S",
+            description = "How long to wait to catch up (default: ${DEFAULT-VALUE}).",
             defaultValue = "600")
     long timeoutSeconds;
 

@@ -32,9 +32,10 @@ import picocli.CommandLine.Spec;
  * found are exactly the eight planted ones.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Runs the whole pipeline: starts a Kafka broker in this JVM (or uses --bootstrap-servers),",
-            "generates three coupon files, publishes them, consumes them with the runner until caught up,",
-            "and reports the valid codes, counts per source, records/s, state bytes per code and time per phase.",
+        header = "Runs the whole pipeline on generated data and reports what it found.",
+        description = {"Starts a Kafka broker in this JVM (or uses --bootstrap-servers), generates three coupon "
+            + "files, publishes them with a progress bar, consumes them with the runner until caught up, and reports "
+            + "the valid codes, counts per source, records/s, state bytes per code and time per phase.",
             "Exit code 0 only when the valid codes are exactly the eight planted ones."})
 final class DemoCommand implements Callable<Integer> {
 
@@ -49,29 +50,32 @@ final class DemoCommand implements Callable<Integer> {
             description = "A Kafka client property for an external cluster, e.g. -X security.protocol=SSL.")
     Map<String, String> properties = new LinkedHashMap<>();
 
-    @Option(names = "--codes-per-file", description = "Random codes per file (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--codes-per-file", paramLabel = "N",
+            description = "Random codes per file (default: ${DEFAULT-VALUE}).",
             defaultValue = "1000000")
     int codesPerFile;
 
-    @Option(names = "--seed", description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    @Option(names = "--seed", paramLabel = "SEED",
+            description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     long seed;
 
-    @Option(names = "--partitions", description = "Partitions per topic (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--partitions", paramLabel = "N", description = "Partitions per topic (default: ${DEFAULT-VALUE}).",
             defaultValue = "3")
     int partitions;
 
-    @Option(names = "--state", description = "The state implementation: ${COMPLETION-CANDIDATES} "
+    @Option(names = "--state", paramLabel = "KIND", description = "The state implementation: ${COMPLETION-CANDIDATES} "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "LOCKFREE")
     StateKind stateKind;
 
-    @Option(names = "--work-dir", description = "Where the files are written (default: a temporary directory, "
+    @Option(names = "--work-dir", paramLabel = "DIR",
+            description = "Where the files are written (default: a temporary directory, "
             + "deleted at the end).")
     Path workDir;
 
     @Option(names = "--no-progress", description = "Do not draw progress bars.")
     boolean noProgress;
 
-    @Option(names = "--timeout-seconds", description = "How long to wait for the runner to catch up "
+    @Option(names = "--timeout-seconds", paramLabel = "S", description = "How long to wait for the runner to catch up "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "600")
     long timeoutSeconds;
 

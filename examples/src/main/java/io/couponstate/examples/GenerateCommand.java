@@ -12,23 +12,26 @@ import picocli.CommandLine.Spec;
 
 /** Writes the three demo coupon files. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Writes three coupon files like the reference data: file i holds random codes of length 7+i",
-            "plus planted codes, so that exactly BIRTHDAY BUYGETON FIFTYOFF FREEZAAA GNULINUX HAPPYHRS OVER9000",
-            "SIXTYOFF are valid (the decoys SUPER100 and MOODYHRS appear in one file each)."})
+        header = "Writes three coupon files shaped like the reference data.",
+        description = "File i (couponbase1..3) holds random codes of length 7+i plus planted codes, so that exactly "
+            + "BIRTHDAY BUYGETON FIFTYOFF FREEZAAA GNULINUX HAPPYHRS OVER9000 SIXTYOFF are valid (the decoys "
+            + "SUPER100 and MOODYHRS appear in one file each).")
 final class GenerateCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--out", description = "The directory to write to (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--out", paramLabel = "DIR", description = "The directory to write to (default: ${DEFAULT-VALUE}).",
             defaultValue = "coupons")
     Path out;
 
-    @Option(names = "--codes-per-file", description = "Random codes per file (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--codes-per-file", paramLabel = "N",
+            description = "Random codes per file (default: ${DEFAULT-VALUE}).",
             defaultValue = "1000000")
     int codesPerFile;
 
-    @Option(names = "--seed", description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    @Option(names = "--seed", paramLabel = "SEED",
+            description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     long seed;
 
     @Option(names = "--gzip", description = "Write gzipped files (couponbaseN.gz).")

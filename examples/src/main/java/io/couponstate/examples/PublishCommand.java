@@ -18,9 +18,11 @@ import picocli.CommandLine.Spec;
 
 /** Publishes coupon files, one topic per file. */
 @Command(name = "publish", mixinStandardHelpOptions = true,
-        description = {"Publishes coupon files (plain or .gz, one code per line) to Kafka, one topic per file",
-            "named after the file without extensions; missing topics are created with retention.ms=-1.",
-            "Exit code 1 when a file cannot be read to its end (what was read before is sent)."})
+        header = "Publishes coupon files to Kafka, one topic per file.",
+        description = {"Files are plain text or .gz, one code per line; the topic is the file name without "
+            + "extensions; missing topics are created with retention.ms=-1. Blank lines and lines longer than "
+            + "--max-line-length are counted and skipped.",
+            "Exit code 1 when a file cannot be read to its end (what was read before it is sent)."})
 final class PublishCommand implements Callable<Integer> {
 
     @Spec
@@ -32,11 +34,12 @@ final class PublishCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "FILE", description = "The coupon files.")
     List<Path> files;
 
-    @Option(names = "--partitions", description = "Partitions of created topics (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--partitions", paramLabel = "N",
+            description = "Partitions of created topics (default: ${DEFAULT-VALUE}).",
             defaultValue = "3")
     int partitions;
 
-    @Option(names = "--max-line-length", description = "Longer lines are counted and skipped "
+    @Option(names = "--max-line-length", paramLabel = "BYTES", description = "Longer lines are counted and skipped "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "" + CouponFilePublisher.DEFAULT_MAX_LINE_LENGTH)
     int maxLineLength;
 

@@ -14,28 +14,32 @@ final class RunnerOptions {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--topics", split = ",", paramLabel = "TOPIC[,TOPIC...]",
+    @Option(names = "--topics", split = ",", paramLabel = "TOPIC",
             description = "The topics to read, one per source (default: ${DEFAULT-VALUE}).",
             defaultValue = "couponbase1,couponbase2,couponbase3")
     List<String> topics;
 
-    @Option(names = "--group", description = "The group offsets are committed to, for lag monitoring only "
+    @Option(names = "--group", paramLabel = "GROUP",
+            description = "The group offsets are committed to, for lag monitoring only "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "coupon-state")
     String group;
 
-    @Option(names = "--checkpoint-dir", description = "Where checkpoints (state + offsets) are kept; a restart "
+    @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+            description = "Where checkpoints (state + offsets) are kept; a restart "
             + "resumes from the newest one. Default: none, the state is rebuilt from the topics' beginning.")
     Path checkpointDir;
 
-    @Option(names = "--checkpoint-interval-ms", description = "How often a checkpoint is written "
+    @Option(names = "--checkpoint-interval-ms", paramLabel = "MS",
+            description = "How often a checkpoint is written "
             + "(default: ${DEFAULT-VALUE}); one is also written on a clean stop.", defaultValue = "60000")
     long checkpointIntervalMs;
 
-    @Option(names = "--state", description = "The state implementation: ${COMPLETION-CANDIDATES} "
+    @Option(names = "--state", paramLabel = "KIND", description = "The state implementation: ${COMPLETION-CANDIDATES} "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "LOCKFREE")
     StateKind stateKind;
 
-    @Option(names = "--expected-codes", description = "Sizing hint for the state (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--expected-codes", paramLabel = "N",
+            description = "Sizing hint for the state (default: ${DEFAULT-VALUE}).",
             defaultValue = "1000000")
     long expectedCodes;
 

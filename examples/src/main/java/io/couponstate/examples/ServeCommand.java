@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
 
 /** Embeds the runner in a small HTTP service: how an ordering API would use the library. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
+        header = "Runs the consumer runner behind a small HTTP service.",
         description = {"Keeps a coupon state current from the topics and answers over HTTP:",
             "  GET /coupons/{code}  200 {\"code\":...,\"valid\":...,\"sources\":[...]}, 400 malformed code,"
                 + " 503 until caught up",
@@ -28,11 +29,13 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     RunnerOptions options;
 
-    @Option(names = "--host", description = "The address to listen on (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "The address to listen on (default: ${DEFAULT-VALUE}).",
             defaultValue = "127.0.0.1")
     String host;
 
-    @Option(names = "--port", description = "The HTTP port; 0 for a free one (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--port", paramLabel = "PORT",
+            description = "The HTTP port; 0 for a free one (default: ${DEFAULT-VALUE}).",
             defaultValue = "8080")
     int port;
 
