@@ -1,0 +1,574 @@
+package io.couponstate.kafka;
+
+import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes coupon files (plain text or gzip, one code per line) to Kafka, one topic per file: the topic is the file
+ * name without its extensions ({@code couponbase1.gz} → {@code couponbase1}) unless given. Each code becomes one
+ * record whose key and value are both the code's bytes, so the default partitioner puts a code in the same partition
+ * number of every topic with the same partition count (the topics are co-partitioned).
+ *
+ * <pre>{@code
+ * try (CouponFilePublisher publisher = CouponFilePublisher.builder()
+ *         .bootstrapServers("127.0.0.1:9092")
+ *         .partitions(3)
+ *         .progressListener(p -> System.err.println(p.lines() + " lines"))
+ *         .build()) {
+ *     PublishResult result = publisher.publish(Path.of("couponbase1.gz"));
+ * }
+ * }</pre>
+ *
+ * <p><b>Lines.</b> Leading and trailing white space (including a {@code \r} before the {@code \n}) is dropped. A line
+ * with nothing else is counted as blank and skipped. A line whose content is longer than
+ * {@link Builder#maxLineLength(int)} bytes is counted as oversized and skipped: it is never sent, and it is never held
+ * in memory whole. Anything else is sent as it is; checking the code format is the consumer's job (it counts and
+ * reports what it rejects).
+ *
+ * <p><b>Topics.</b> A missing topic is created with the configured partition count and {@code retention.ms=-1}: a
+ * coupon file must stay replayable, since a consumer without a checkpoint rebuilds its state from the beginning. An
+ * existing topic is used as it is.
+ *
+ * <p><b>Failures.</b> An unreadable, corrupt or truncated file, or a record the broker refuses, stops the file with a
+ * {@link PublishException} naming the file and the line reached; it is thrown after the producer has been flushed, so
+ * everything read before the failure is in Kafka, and {@link PublishException#sent()} says how much that is.
+ *
+ * <p><b>Producer.</b> Batching and lz4 compression by default ({@code linger.ms=5}, {@code batch.size=262144},
+ * {@code compression.type=lz4}, {@code acks=all}, {@code enable.idempotence=false}: a duplicate from a retry is
+ * harmless to a grow-only set); any of these can be overridden with
+ * {@link Builder#producerProperty(String, Object)}. Security settings that the admin client needs too go through
+ * {@link Builder#clientProperty(String, Object)}.
+ *
+ * <p><b>Threads.</b> Not thread-safe: one thread publishes one file at a time. The progress callback runs on that
+ * thread.
+ */
+public final class CouponFilePublisher implements AutoCloseable {
+
+    /* design notes
+     *
+     * Reading: the file is read in 64 KiB chunks and split into lines by hand, so a line is never a String and an
+     * oversized line costs no memory beyond the bound. Byte progress counts the bytes of the file itself (compressed
+     * bytes for gzip), because that is what the file size, and so the ETA, is measured in.
+     *
+     * Failures: a send failure is reported on the producer's I/O thread; the first one is kept and the read loop
+     * stops at its next check. Whatever ends the loop, the producer is flushed before publish() returns or throws.
+     */
+
+    /** The default bound on a line's length in bytes; codes are 8 to 12 characters, so this leaves ample room. */
+    public static final int DEFAULT_MAX_LINE_LENGTH = 64;
+
+    /** The default partition count of a topic this publisher creates. */
+    public static final int DEFAULT_PARTITIONS = 3;
+
+    private static final Logger LOG = LoggerFactory.getLogger(CouponFilePublisher.class);
+    private static final Pattern LEGAL_TOPIC = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
+    private static final Set<String> OWNED_PRODUCER_PROPERTIES =
+            Set.of(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);
+    private static final int CHUNK = 64 * 1024;
+    private static final int PROGRESS_CHECK_LINES = 4096;
+
+    private final String bootstrapServers;
+    private final int partitions;
+    private final Optional<Short> replicationFactor;
+    private final boolean createTopics;
+    private final int maxLineLength;
+    private final Map<String, Object> clientProperties;
+    private final Consumer<? super PublishProgress> progressListener;
+    private final long progressIntervalNanos;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final Set<String> topicsChecked = new HashSet<>();
+    private Admin admin;
+
+    private CouponFilePublisher(Builder b) {
+        this.bootstrapServers = b.bootstrapServers;
+        this.partitions = b.partitions;
+        this.replicationFactor = b.replicationFactor;
+        this.createTopics = b.createTopics;
+        this.maxLineLength = b.maxLineLength;
+        this.clientProperties = Map.copyOf(b.clientProperties);
+        this.progressListener = b.progressListener;
+        this.progressIntervalNanos = b.progressInterval.toNanos();
+
+        Map<String, Object> config = new HashMap<>();
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        // The state is a grow-only set: a duplicate from a retry or a reordering changes nothing, so the idempotent
+        // producer's per-partition sequence state buys nothing here, and recovering it after a leader change can
+        // wedge the producer in OUT_OF_ORDER_SEQUENCE_NUMBER retries (seen on 4.4.0 right after topic creation).
+        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
+        config.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        config.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        config.put(ProducerConfig.CLIENT_ID_CONFIG, "coupon-file-publisher");
+        config.putAll(clientProperties);
+        config.putAll(b.producerProperties);
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        this.producer = new KafkaProducer<>(config);
+    }
+
+    /** A new builder; {@link Builder#bootstrapServers(String)} is required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The topic a file is published to by default: its name without any extension
+     * ({@code couponbase1.txt.gz} → {@code couponbase1}).
+     *
+     * @throws IllegalArgumentException when the result is not a legal Kafka topic name
+     */
+    public static String topicFor(Path file) {
+        Objects.requireNonNull(file, "file");
+        Path name = file.getFileName();
+        String fileName = name == null ? "" : name.toString();
+        int dot = fileName.indexOf('.', 1);
+        String topic = dot < 0 ? fileName : fileName.substring(0, dot);
+        if (!LEGAL_TOPIC.matcher(topic).matches()) {
+            throw new IllegalArgumentException("file " + file + ": topic name derived from the file name '" + topic
+                    + "' is not a legal Kafka topic name (expected: 1..249 of [a-zA-Z0-9._-]); give the topic");
+        }
+        return topic;
+    }
+
+    /** Publishes a file to the topic named after it ({@link #topicFor(Path)}). */
+    public PublishResult publish(Path file) throws IOException {
+        return publish(file, topicFor(file));
+    }
+
+    /**
+     * Publishes every code line of {@code file} to {@code topic}, creating the topic if it is missing, and returns
+     * once every record has been acknowledged.
+     *
+     * @throws PublishException when the file cannot be read to its end or the broker refuses a record; thrown after
+     *                          flushing what was read before
+     * @throws java.nio.file.NoSuchFileException when the file does not exist
+     */
+    public PublishResult publish(Path file, String topic) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(topic, "topic");
+        if (!LEGAL_TOPIC.matcher(topic).matches()) {
+            throw new IllegalArgumentException(
+                    "topic: '" + topic + "' (expected: a legal Kafka topic name, 1..249 of [a-zA-Z0-9._-])");
+        }
+        long totalBytes = Files.size(file);
+        ensureTopic(topic);
+        return new FileRun(file, topic, totalBytes).run();
+    }
+
+    /** Flushes and closes the producer and the admin client. */
+    @Override
+    public void close() {
+        try {
+            producer.close();
+        } catch (RuntimeException e) {
+            LOG.warn("closing the producer failed", e);
+        }
+        if (admin != null) {
+            try {
+                admin.close();
+            } catch (RuntimeException e) {
+                LOG.warn("closing the admin client failed", e);
+            }
+        }
+    }
+
+    private void ensureTopic(String topic) throws IOException {
+        if (!createTopics || topicsChecked.contains(topic)) {
+            return;
+        }
+        if (admin == null) {
+            Map<String, Object> config = new HashMap<>(clientProperties);
+            config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+            config.put(AdminClientConfig.CLIENT_ID_CONFIG, "coupon-file-publisher-admin");
+            admin = Admin.create(config);
+        }
+        NewTopic newTopic = new NewTopic(topic, Optional.of(partitions), replicationFactor)
+                .configs(Map.of("retention.ms", "-1"));
+        try {
+            admin.createTopics(List.of(newTopic)).all().get(2, TimeUnit.MINUTES);
+            LOG.info("created topic {} with {} partitions and retention.ms=-1", topic, partitions);
+            awaitLeaders(topic);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new IOException("topic " + topic + ": could not be created or described: " + e.getCause(),
+                        e.getCause());
+            }
+        } catch (TimeoutException e) {
+            throw new IOException("topic " + topic + ": creating it timed out (is " + bootstrapServers
+                    + " reachable?): " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("topic " + topic + ": interrupted while creating it", e);
+        }
+        topicsChecked.add(topic);
+    }
+
+    /** A just-created topic answers NOT_LEADER_OR_FOLLOWER for a moment; wait until every partition has a leader. */
+    private void awaitLeaders(String topic) throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (true) {
+            try {
+                TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(1, TimeUnit.MINUTES).get(topic);
+                boolean ready = description.partitions().stream()
+                        .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+                if (ready) {
+                    return;
+                }
+            } catch (ExecutionException e) {
+                // right after creation the broker's metadata may not know the topic yet: ask again
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw e;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("partitions of " + topic + " still have no leader after 1 minute");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private static boolean isGzip(Path file, BufferedInputStream in) throws IOException {
+        if (file.toString().toLowerCase(Locale.ROOT).endsWith(".gz")) {
+            return true;
+        }
+        in.mark(2);
+        int b0 = in.read();
+        int b1 = in.read();
+        in.reset();
+        return b0 == 0x1f && b1 == 0x8b;
+    }
+
+    private static boolean isWhitespace(byte b) {
+        return b == ' ' || b == '\t' || b == '\r' || b == '\f' || b == 0x0b;
+    }
+
+    /** The state of publishing one file. */
+    private final class FileRun {
+        private final Path file;
+        private final String topic;
+        private final long totalBytes;
+        private final long startNanos = System.nanoTime();
+        private final AtomicLong acked = new AtomicLong();
+        private final AtomicReference<Exception> sendFailure = new AtomicReference<>();
+        private final CountingInputStream counted;
+        /** One callback for every record of the file; runs on the producer's I/O thread. */
+        private final Callback onAck = (metadata, exception) -> {
+            if (exception == null) {
+                acked.incrementAndGet();
+            } else {
+                sendFailure.compareAndSet(null, exception);   // keep the first; the read loop stops on it
+            }
+        };
+        private long lines;
+        private long sentAttempted;
+        private long blank;
+        private long oversized;
+        private long lastProgressNanos = startNanos;
+
+        private FileRun(Path file, String topic, long totalBytes) throws IOException {
+            this.file = file;
+            this.topic = topic;
+            this.totalBytes = totalBytes;
+            this.counted = new CountingInputStream(Files.newInputStream(file));
+        }
+
+        PublishResult run() throws IOException {
+            try (counted) {
+                try {
+                    readAll();
+                } catch (IOException e) {
+                    flushQuietly();
+                    throw failure("unreadable after line " + lines + " (" + describe(e) + ")", e);
+                } catch (KafkaException e) {
+                    flushQuietly();
+                    throw failure("sending line " + (lines + 1) + " failed: " + e, e);
+                }
+                producer.flush();
+                Exception failed = sendFailure.get();
+                if (failed != null) {
+                    throw failure("the broker refused a record (" + failed + ")", failed);
+                }
+                report(true);
+                return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count,
+                        Duration.ofNanos(System.nanoTime() - startNanos));
+            }
+        }
+
+        private void readAll() throws IOException {
+            BufferedInputStream buffered = new BufferedInputStream(counted, CHUNK);
+            InputStream in = isGzip(file, buffered) ? new GZIPInputStream(buffered, CHUNK) : buffered;
+            byte[] chunk = new byte[CHUNK];
+            byte[] line = new byte[maxLineLength];
+            int len = 0;                 // bytes in line: content, possibly followed by white space
+            int contentLen = 0;          // bytes in line up to its last non-white byte
+            boolean spaceBeyond = false; // white space seen past the bound: harmless unless content follows
+            boolean tooLong = false;
+            int n;
+            while ((n = in.read(chunk)) > 0) {
+                for (int i = 0; i < n; i++) {
+                    byte b = chunk[i];
+                    if (b == '\n') {
+                        endLine(line, contentLen, tooLong);
+                        len = 0;
+                        contentLen = 0;
+                        spaceBeyond = false;
+                        tooLong = false;
+                    } else if (tooLong) {
+                        continue;
+                    } else if (isWhitespace(b)) {
+                        if (len == 0) {
+                            continue;
+                        }
+                        if (len < line.length) {
+                            line[len++] = b;
+                        } else {
+                            spaceBeyond = true;
+                        }
+                    } else if (spaceBeyond || len == line.length) {
+                        tooLong = true;
+                    } else {
+                        line[len++] = b;
+                        contentLen = len;
+                    }
+                }
+            }
+            if (len > 0 || tooLong) {
+                endLine(line, contentLen, tooLong);
+            }
+        }
+
+        private void endLine(byte[] line, int contentLen, boolean tooLong) throws PublishException {
+            lines++;
+            if (tooLong) {
+                oversized++;
+            } else if (contentLen == 0) {
+                blank++;
+            } else {
+                byte[] code = Arrays.copyOf(line, contentLen);
+                producer.send(new ProducerRecord<>(topic, code, code), onAck);
+                sentAttempted++;
+            }
+            if (lines % PROGRESS_CHECK_LINES == 0) {
+                Exception failed = sendFailure.get();
+                if (failed != null) {
+                    flushQuietly();
+                    throw failure("the broker refused a record (" + failed + ")", failed);
+                }
+                long now = System.nanoTime();
+                if (now - lastProgressNanos >= progressIntervalNanos) {
+                    lastProgressNanos = now;
+                    report(false);
+                }
+            }
+        }
+
+        private void report(boolean done) {
+            if (progressListener != null) {
+                progressListener.accept(new PublishProgress(file, topic, lines, counted.count, totalBytes,
+                        Duration.ofNanos(System.nanoTime() - startNanos), done));
+            }
+        }
+
+        private void flushQuietly() {
+            try {
+                producer.flush();
+            } catch (RuntimeException e) {
+                LOG.warn("file {}: flushing after a failure failed too", file, e);
+            }
+        }
+
+        private PublishException failure(String what, Throwable cause) {
+            return new PublishException(file, lines, acked.get(), "file " + file + " (topic " + topic + "): " + what
+                    + "; " + acked.get() + " of " + sentAttempted + " records read before it were sent and flushed",
+                    cause);
+        }
+
+        private String describe(IOException e) {
+            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (e instanceof java.io.EOFException) {
+                return "truncated: " + message;
+            }
+            return message;
+        }
+    }
+
+    /** Counts the bytes read from the file itself, for progress in file bytes. */
+    private static final class CountingInputStream extends FilterInputStream {
+        long count;
+
+        CountingInputStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                count++;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                count += n;
+            }
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long skipped = super.skip(n);
+            count += skipped;
+            return skipped;
+        }
+    }
+
+    /** Builds a {@link CouponFilePublisher}. Not thread-safe. */
+    public static final class Builder {
+        private String bootstrapServers;
+        private int partitions = DEFAULT_PARTITIONS;
+        private Optional<Short> replicationFactor = Optional.empty();
+        private boolean createTopics = true;
+        private int maxLineLength = DEFAULT_MAX_LINE_LENGTH;
+        private final Map<String, Object> clientProperties = new HashMap<>();
+        private final Map<String, Object> producerProperties = new HashMap<>();
+        private Consumer<? super PublishProgress> progressListener;
+        private Duration progressInterval = Duration.ofMillis(500);
+
+        private Builder() {
+        }
+
+        /** The Kafka cluster to publish to, {@code host:port[,host:port...]}; required. */
+        public Builder bootstrapServers(String bootstrapServers) {
+            this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            return this;
+        }
+
+        /** The partition count of topics this publisher creates; default {@value #DEFAULT_PARTITIONS}. */
+        public Builder partitions(int partitions) {
+            if (partitions < 1) {
+                throw new IllegalArgumentException("partitions: " + partitions + " (expected: >= 1)");
+            }
+            this.partitions = partitions;
+            return this;
+        }
+
+        /** The replication factor of topics this publisher creates; default: the broker's default. */
+        public Builder replicationFactor(short replicationFactor) {
+            if (replicationFactor < 1) {
+                throw new IllegalArgumentException("replicationFactor: " + replicationFactor + " (expected: >= 1)");
+            }
+            this.replicationFactor = Optional.of(replicationFactor);
+            return this;
+        }
+
+        /** Whether missing topics are created (default true); when false, they must exist already. */
+        public Builder createTopics(boolean createTopics) {
+            this.createTopics = createTopics;
+            return this;
+        }
+
+        /**
+         * The longest line content, in bytes, that is sent; longer lines are counted and skipped. Default
+         * {@value #DEFAULT_MAX_LINE_LENGTH}.
+         */
+        public Builder maxLineLength(int maxLineLength) {
+            if (maxLineLength < 1 || maxLineLength > 1 << 20) {
+                throw new IllegalArgumentException("maxLineLength: " + maxLineLength + " (expected: 1..1048576)");
+            }
+            this.maxLineLength = maxLineLength;
+            return this;
+        }
+
+        /**
+         * A property for both the producer and the admin client that creates topics, typically security settings
+         * ({@code security.protocol}, {@code sasl.jaas.config}, {@code ssl.truststore.location}...).
+         */
+        public Builder clientProperty(String name, Object value) {
+            clientProperties.put(checkProperty(name), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /** A producer property, overriding the publisher's defaults; the serializers are the publisher's own. */
+        public Builder producerProperty(String name, Object value) {
+            producerProperties.put(checkProperty(name), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /** Called on the publishing thread about every {@link #progressInterval(Duration)} and once at the end. */
+        public Builder progressListener(Consumer<? super PublishProgress> progressListener) {
+            this.progressListener = progressListener;
+            return this;
+        }
+
+        /** How often the progress listener is called at most; default 500 ms. */
+        public Builder progressInterval(Duration progressInterval) {
+            Objects.requireNonNull(progressInterval, "progressInterval");
+            if (progressInterval.isNegative()) {
+                throw new IllegalArgumentException("progressInterval: " + progressInterval + " (expected: >= 0)");
+            }
+            this.progressInterval = progressInterval;
+            return this;
+        }
+
+        /** Creates the publisher and its producer. */
+        public CouponFilePublisher build() {
+            if (bootstrapServers == null || bootstrapServers.isBlank()) {
+                throw new IllegalStateException("bootstrapServers is required (e.g. \"127.0.0.1:9092\")");
+            }
+            return new CouponFilePublisher(this);
+        }
+
+        private static String checkProperty(String name) {
+            Objects.requireNonNull(name, "name");
+            if (OWNED_PRODUCER_PROPERTIES.contains(name)) {
+                throw new IllegalArgumentException(name + ": set by the publisher (records are byte[] key and value)");
+            }
+            if (ProducerConfig.BOOTSTRAP_SERVERS_CONFIG.equals(name)) {
+                throw new IllegalArgumentException(name + ": use bootstrapServers(...)");
+            }
+            return name;
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package io.couponstate.kafka;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What {@link CouponFilePublisher} did with one file. Every line read is exactly one of: sent, blank, oversized.
+ *
+ * @param file the file published
+ * @param topic the topic its codes went to
+ * @param lines the lines read
+ * @param sent the records sent and acknowledged by the broker (one per code line)
+ * @param blankLines the lines skipped because they hold nothing but white space
+ * @param oversizedLines the lines skipped because they are longer than the publisher's bound; never sent
+ * @param bytesRead the bytes of the file read (compressed bytes for a {@code .gz} file)
+ * @param elapsed the time spent on the file, flushing included
+ */
+public record PublishResult(Path file, String topic, long lines, long sent, long blankLines, long oversizedLines,
+                            long bytesRead, Duration elapsed) {
+
+    /** Validates the fields. */
+    public PublishResult {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(topic, "topic");
+        Objects.requireNonNull(elapsed, "elapsed");
+    }
+
+    /** Records sent per second over the whole file, flushing included; 0 when no time was measured. */
+    public double recordsPerSecond() {
+        double seconds = elapsed.toNanos() / 1e9;
+        return seconds <= 0 ? 0 : sent / seconds;
+    }
+}

@@ -1,0 +1,271 @@
+package io.couponstate.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
+import java.util.zip.GZIPOutputStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@Tag("integration")
+class CouponFilePublisherTest {
+
+    private static EmbeddedKafkaBroker broker;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startBroker() {
+        broker = EmbeddedKafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    @Test
+    void publish_plainFile_sendsEachCodeKeyedByItselfAndSkipsBlankAndOversizedLines() throws Exception {
+        Path file = dir.resolve("plainsource.txt");
+        String oversized = "X".repeat(CouponFilePublisher.DEFAULT_MAX_LINE_LENGTH + 1);
+        Files.writeString(file, "BIRTHDAY\n\n   \nOVER9000\r\n" + oversized + "\n  HAPPYHRS \t\nLASTLINE",
+                StandardCharsets.US_ASCII);
+        List<PublishProgress> progress = new CopyOnWriteArrayList<>();
+
+        PublishResult result;
+        try (CouponFilePublisher publisher = publisher(2).progressListener(progress::add).build()) {
+            result = publisher.publish(file);
+        }
+
+        assertThat(result.topic()).isEqualTo("plainsource");
+        assertThat(result.lines()).isEqualTo(7);
+        assertThat(result.sent()).isEqualTo(4);
+        assertThat(result.blankLines()).isEqualTo(2);
+        assertThat(result.oversizedLines()).isEqualTo(1);
+        assertThat(result.bytesRead()).isEqualTo(Files.size(file));
+        List<ConsumerRecord<byte[], byte[]>> records = consume("plainsource", 4);
+        assertThat(records).allSatisfy(r -> assertThat(r.key()).isEqualTo(r.value()));
+        assertThat(values(records)).containsExactlyInAnyOrder("BIRTHDAY", "OVER9000", "HAPPYHRS", "LASTLINE");
+        assertThat(progress).last().satisfies(p -> {
+            assertThat(p.done()).isTrue();
+            assertThat(p.lines()).isEqualTo(7);
+            assertThat(p.fraction()).isEqualTo(1.0);
+            assertThat(p.estimatedTimeLeft()).contains(Duration.ZERO);
+        });
+    }
+
+    @Test
+    void publish_missingTopic_isCreatedWithThePartitionCountAndUnlimitedRetention() throws Exception {
+        Path file = dir.resolve("retained.txt");
+        Files.writeString(file, "BIRTHDAY\n");
+        try (CouponFilePublisher publisher = publisher(4).build()) {
+            publisher.publish(file);
+        }
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+            TopicDescription description = admin.describeTopics(List.of("retained")).allTopicNames().get()
+                    .get("retained");
+            assertThat(description.partitions()).hasSize(4);
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, "retained");
+            String retention = admin.describeConfigs(List.of(resource)).all().get().get(resource)
+                    .get("retention.ms").value();
+            assertThat(retention).isEqualTo("-1");
+        }
+    }
+
+    @Test
+    void publish_gzipFile_isDecompressedAndNamedWithoutItsExtensions() throws Exception {
+        List<String> codes = randomCodes(5_000, 9, 42);
+        Path file = dir.resolve("zipped.txt.gz");
+        writeGzip(file, codes);
+
+        PublishResult result;
+        try (CouponFilePublisher publisher = publisher(3).build()) {
+            result = publisher.publish(file);
+        }
+
+        assertThat(result.topic()).isEqualTo("zipped");
+        assertThat(result.sent()).isEqualTo(codes.size());
+        assertThat(result.bytesRead()).isEqualTo(Files.size(file));
+        assertThat(values(consume("zipped", codes.size()))).containsExactlyInAnyOrderElementsOf(codes);
+    }
+
+    @Test
+    void publish_truncatedGzip_failsNamingTheFileAndLineAfterFlushingWhatWasRead() throws Exception {
+        List<String> codes = randomCodes(60_000, 10, 7);
+        Path whole = dir.resolve("whole.gz");
+        writeGzip(whole, codes);
+        byte[] bytes = Files.readAllBytes(whole);
+        Path file = dir.resolve("truncated.gz");
+        Files.write(file, Arrays.copyOf(bytes, bytes.length / 2));
+
+        try (CouponFilePublisher publisher = publisher(2).build()) {
+            assertThatThrownBy(() -> publisher.publish(file))
+                    .isInstanceOf(PublishException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("truncated")
+                    .satisfies(e -> {
+                        PublishException p = (PublishException) e;
+                        assertThat(p.lineReached()).isBetween(1L, (long) codes.size() - 1);
+                        assertThat(p.getMessage()).contains("after line " + p.lineReached());
+                        assertThat(p.sent()).isEqualTo(p.lineReached());
+                        // everything read before the failure is in Kafka, in file order per partition
+                        List<String> inKafka = values(consume("truncated", (int) p.sent()));
+                        assertThat(inKafka).containsExactlyInAnyOrderElementsOf(
+                                codes.subList(0, (int) p.lineReached()));
+                    });
+        }
+    }
+
+    @Test
+    void publish_notGzipButNamedGz_failsWithAClearError() throws Exception {
+        Path file = dir.resolve("fake.gz");
+        Files.writeString(file, "BIRTHDAY\n");
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(file))
+                    .isInstanceOf(PublishException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("GZIP");
+        }
+    }
+
+    @Test
+    void publish_explicitTopic_overridesTheFileName() throws Exception {
+        Path file = dir.resolve("anything.csv");
+        Files.writeString(file, "OVER9000\n");
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThat(publisher.publish(file, "explicit-topic").topic()).isEqualTo("explicit-topic");
+        }
+        assertThat(values(consume("explicit-topic", 1))).containsExactly("OVER9000");
+    }
+
+    @Test
+    void publish_recordTheProducerRefuses_failsNamingTheFileAfterFlushing() throws Exception {
+        Path file = dir.resolve("refused.txt");
+        Files.writeString(file, "BIRTHDAY\n" + "Y".repeat(300) + "\nOVER9000\n");
+        try (CouponFilePublisher publisher = publisher(1).maxLineLength(1_000)
+                .producerProperty("max.request.size", 200).build()) {
+            assertThatThrownBy(() -> publisher.publish(file))
+                    .isInstanceOf(PublishException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("refused")
+                    .hasMessageContaining("2 of 3 records read before it were sent");
+        }
+        assertThat(values(consume("refused", 2))).containsExactlyInAnyOrder("BIRTHDAY", "OVER9000");
+    }
+
+    @Test
+    void progress_reportsFractionRateAndEstimatedTimeLeft() {
+        PublishProgress halfway = new PublishProgress(Path.of("f.gz"), "f", 500, 1_000, 2_000, Duration.ofSeconds(2),
+                false);
+        assertThat(halfway.fraction()).isEqualTo(0.5);
+        assertThat(halfway.linesPerSecond()).isEqualTo(250.0);
+        assertThat(halfway.bytesPerSecond()).isEqualTo(500.0);
+        assertThat(halfway.estimatedTimeLeft()).contains(Duration.ofSeconds(2));
+        PublishProgress unknownSize = new PublishProgress(Path.of("f"), "f", 1, 1, -1, Duration.ofSeconds(1), false);
+        assertThat(unknownSize.fraction()).isEqualTo(-1);
+        assertThat(unknownSize.estimatedTimeLeft()).isEmpty();
+    }
+
+    @Test
+    void topicFor_stripsEveryExtensionAndRejectsIllegalNames() {
+        assertThat(CouponFilePublisher.topicFor(Path.of("/data/couponbase1.gz"))).isEqualTo("couponbase1");
+        assertThat(CouponFilePublisher.topicFor(Path.of("couponbase2"))).isEqualTo("couponbase2");
+        assertThatThrownBy(() -> CouponFilePublisher.topicFor(Path.of("bad name.txt")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("bad name")
+                .hasMessageContaining("[a-zA-Z0-9._-]");
+    }
+
+    @Test
+    void builder_rejectsOwnedPropertiesAndMissingBootstrap() {
+        assertThatThrownBy(() -> CouponFilePublisher.builder().producerProperty("key.serializer", "x"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("key.serializer");
+        assertThatThrownBy(() -> CouponFilePublisher.builder().partitions(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partitions: 0");
+        assertThatThrownBy(() -> CouponFilePublisher.builder().build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("bootstrapServers");
+    }
+
+    private static CouponFilePublisher.Builder publisher(int partitions) {
+        return CouponFilePublisher.builder().bootstrapServers(broker.bootstrapServers()).partitions(partitions);
+    }
+
+    private static List<String> randomCodes(int count, int length, long seed) {
+        Random random = new Random(seed);
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        List<String> codes = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            StringBuilder sb = new StringBuilder(length);
+            for (int j = 0; j < length; j++) {
+                sb.append(alphabet.charAt(random.nextInt(alphabet.length())));
+            }
+            codes.add(sb.toString());
+        }
+        return codes;
+    }
+
+    private static void writeGzip(Path file, Collection<String> codes) throws IOException {
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        for (String code : codes) {
+            raw.writeBytes((code + "\n").getBytes(StandardCharsets.US_ASCII));
+        }
+        try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(file))) {
+            raw.writeTo(out);
+        }
+    }
+
+    private static List<String> values(List<ConsumerRecord<byte[], byte[]>> records) {
+        return records.stream().map(r -> new String(r.value(), StandardCharsets.US_ASCII))
+                .collect(Collectors.toList());
+    }
+
+    /** Reads exactly {@code expected} records from every partition of the topic, then checks that no more come. */
+    private static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int expected) {
+        Map<String, Object> config = Map.of("bootstrap.servers", broker.bootstrapServers());
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toList());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long endTotal = consumer.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
+            assertThat(endTotal).as("records in topic %s", topic).isEqualTo(expected);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (out.size() < expected && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        assertThat(out).hasSize(expected);
+        return out;
+    }
+}

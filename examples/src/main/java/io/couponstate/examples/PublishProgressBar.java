@@ -1,0 +1,58 @@
+package io.couponstate.examples;
+
+import io.couponstate.kafka.PublishProgress;
+import java.io.PrintStream;
+import java.text.DecimalFormat;
+import java.util.function.Consumer;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Shows {@link PublishProgress} reports as one terminal progress bar per file (file bytes, rate and ETA, lines read).
+ * Used on the publishing thread only; not thread-safe.
+ */
+final class PublishProgressBar implements Consumer<PublishProgress>, AutoCloseable {
+
+    private final PrintStream out;
+    private ProgressBar bar;
+    private String barTopic;
+
+    /** Draws on {@code out} (standard error, so standard output stays clean for results). */
+    PublishProgressBar(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public void accept(PublishProgress progress) {
+        if (bar == null || !progress.topic().equals(barTopic)) {
+            close();
+            boolean small = progress.totalBytes() < 16L << 20;
+            bar = new ProgressBarBuilder()
+                    .setTaskName(progress.topic())
+                    .setInitialMax(Math.max(1, progress.totalBytes()))
+                    .setUnit(small ? " KiB" : " MiB", small ? 1 << 10 : 1 << 20)
+                    .setStyle(ProgressBarStyle.ASCII)
+                    .showSpeed(new DecimalFormat("0.0"))
+                    .setUpdateIntervalMillis(250)
+                    .setConsumer(new ConsoleProgressBarConsumer(out, 110))
+                    .build();
+            barTopic = progress.topic();
+        }
+        bar.stepTo(progress.bytesRead());
+        bar.setExtraMessage(String.format(" %,d lines", progress.lines()));
+        if (progress.done()) {
+            close();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (bar != null) {
+            bar.close();
+            bar = null;
+            barTopic = null;
+        }
+    }
+}

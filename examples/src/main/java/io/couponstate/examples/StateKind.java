@@ -1,0 +1,19 @@
+package io.couponstate.examples;
+
+import io.couponstate.core.CouponState;
+import io.couponstate.core.CouponStateConfig;
+import io.couponstate.core.LockFreeCouponState;
+import io.couponstate.core.StripedLockCouponState;
+
+/** The state implementation a command uses ({@code --state}). */
+enum StateKind {
+    /** {@link LockFreeCouponState}: CAS on packed slots, no lock on any path. */
+    LOCKFREE,
+    /** {@link StripedLockCouponState}: a lock per stripe. */
+    STRIPED;
+
+    CouponState create(long expectedCodes) {
+        CouponStateConfig config = CouponStateConfig.builder().expectedCodes(Math.max(1_024, expectedCodes)).build();
+        return this == LOCKFREE ? new LockFreeCouponState(config) : new StripedLockCouponState(config);
+    }
+}

@@ -1,0 +1,107 @@
+package io.couponstate.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A {@code consume} in a child JVM killed with SIGKILL, then run again on the same checkpoint directory. */
+@Tag("integration")
+class ConsumeRestartTest {
+
+    private static EmbeddedKafkaBroker broker;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startBroker() {
+        broker = EmbeddedKafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    @Test
+    void consume_killedAndRunAgainWithItsCheckpoints_reachesTheSameAnswerReplayingOnlyTheTail() throws Exception {
+        String bootstrap = broker.bootstrapServers();
+        List<Path> files = CouponFileGenerator.generate(dir.resolve("coupons"), 20_000, 5, false);
+        Path emptyThird = Files.createDirectories(dir.resolve("empty")).resolve("couponbase3.txt");
+        Files.createFile(emptyThird);
+        Topics.publish(bootstrap, files.get(0), files.get(1), emptyThird);
+        Path checkpoints = dir.resolve("checkpoints");
+        Path childOut = dir.resolve("child.out");
+
+        Process child = startConsumeChild(bootstrap, checkpoints, childOut);
+        try {
+            // caught up with files 1 and 2, and at least one checkpoint on disk
+            awaitTrue(() -> Files.readString(childOut).contains("\ntotals: ") && hasFiles(checkpoints), child);
+            Topics.publish(bootstrap, files.get(2));   // the tail, arriving while the child runs
+        } finally {
+            child.destroyForcibly();                   // SIGKILL: no final checkpoint
+            child.waitFor();
+        }
+        assertThat(Files.readString(childOut)).startsWith(Topics.expectedValidSection().replace("HAPPYHRS\n", ""));
+
+        Cli.Run restarted = Cli.run("consume", "--bootstrap-servers", bootstrap, "--until-caught-up",
+                "--checkpoint-dir", checkpoints.toString());
+        Cli.Run fresh = Cli.run("consume", "--bootstrap-servers", bootstrap, "--until-caught-up");
+
+        assertThat(restarted.exitCode()).as(restarted.toString()).isZero();
+        assertThat(fresh.exitCode()).as(fresh.toString()).isZero();
+        assertThat(Topics.validSection(restarted.out())).isEqualTo(Topics.expectedValidSection());
+        assertThat(Topics.validSection(fresh.out())).isEqualTo(Topics.expectedValidSection());
+        assertThat(Topics.total(restarted.out(), "distinct")).isEqualTo(Topics.total(fresh.out(), "distinct"));
+        assertThat(restarted.out()).doesNotContain("checkpoint: restored=none");
+        assertThat(Topics.total(restarted.out(), "records"))
+                .as("records replayed after the restore")
+                .isLessThan(Topics.total(fresh.out(), "records"));
+    }
+
+    private static Process startConsumeChild(String bootstrap, Path checkpoints, Path out) throws IOException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        return new ProcessBuilder(java.toString(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), CouponStateCli.class.getName(),
+                "consume", "--bootstrap-servers", bootstrap, "--checkpoint-dir", checkpoints.toString(),
+                "--checkpoint-interval-ms", "200")
+                .redirectOutput(out.toFile())
+                .redirectError(out.resolveSibling("child.err").toFile())
+                .start();
+    }
+
+    private static boolean hasFiles(Path directory) throws IOException {
+        if (!Files.isDirectory(directory)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.findAny().isPresent();
+        }
+    }
+
+    private interface Check {
+        boolean ok() throws IOException;
+    }
+
+    private static void awaitTrue(Check check, Process child) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!check.ok()) {
+            assertThat(child.isAlive()).as("child consume still running").isTrue();
+            assertThat(System.nanoTime()).as("waited 2 minutes for the child to catch up").isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+package io.couponstate.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.couponstate.core.CouponState;
+import io.couponstate.core.LockFreeCouponState;
+import io.couponstate.examples.CouponHttpService.Readiness;
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+@Tag("integration")
+class ServeCommandTest {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    private static EmbeddedKafkaBroker broker;
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void publish() throws Exception {
+        broker = EmbeddedKafkaBroker.start();
+        List<Path> files = CouponFileGenerator.generate(dir, 2_000, 3, false);
+        Topics.publish(broker.bootstrapServers(), files.toArray(Path[]::new));
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    @Test
+    void serve_answers200ForKnownAndUnknownCodesAnd400ForMalformedOnes() throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cli = CouponStateCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        AtomicInteger exit = new AtomicInteger(-1);
+        Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                broker.bootstrapServers(), "--port", "0")), "serve-command");
+        serve.start();
+        try {
+            String base = awaitListening(out, serve);
+            awaitStatus(base + "/health", 200);
+
+            HttpResponse<String> valid = get(base + "/coupons/BIRTHDAY");
+            assertThat(valid.statusCode()).isEqualTo(200);
+            assertThat(valid.headers().firstValue("Content-Type")).hasValueSatisfying(
+                    v -> assertThat(v).startsWith("application/json"));
+            assertThat(valid.body()).isEqualTo("{\"code\":\"BIRTHDAY\",\"valid\":true,"
+                    + "\"sources\":[\"couponbase1\",\"couponbase2\",\"couponbase3\"]}");
+            assertThat(get(base + "/coupons/HAPPYHRS").body()).isEqualTo(
+                    "{\"code\":\"HAPPYHRS\",\"valid\":true,\"sources\":[\"couponbase1\",\"couponbase3\"]}");
+            assertThat(get(base + "/coupons/MOODYHRS").body()).isEqualTo(
+                    "{\"code\":\"MOODYHRS\",\"valid\":false,\"sources\":[\"couponbase2\"]}");
+            assertThat(get(base + "/coupons/NEVERSEEN").body()).isEqualTo(
+                    "{\"code\":\"NEVERSEEN\",\"valid\":false,\"sources\":[]}");
+
+            HttpResponse<String> malformed = get(base + "/coupons/BAD-CODE");
+            assertThat(malformed.statusCode()).isEqualTo(400);
+            assertThat(malformed.body()).contains("malformed coupon code 'BAD-CODE'");
+            assertThat(get(base + "/coupons/SHORT").statusCode()).isEqualTo(400);
+            assertThat(get(base + "/nothing-here").statusCode()).isEqualTo(404);
+        } finally {
+            serve.interrupt();
+            serve.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(exit.get()).isZero();
+    }
+
+    @Test
+    void serve_beforeAnyPartitionIsAssigned_answers503() throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cli = CouponStateCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        AtomicInteger exit = new AtomicInteger(-1);
+        // a topic nobody has created yet: the runner has nothing to catch up with, so it never is caught up
+        Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                broker.bootstrapServers(), "--port", "0", "--topics", "not-created-yet")), "serve-command");
+        serve.start();
+        try {
+            String base = awaitListening(out, serve);
+            HttpResponse<String> coupon = get(base + "/coupons/BIRTHDAY");
+            assertThat(coupon.statusCode()).isEqualTo(503);
+            assertThat(coupon.body()).contains("not ready");
+            assertThat(get(base + "/health").statusCode()).isEqualTo(503);
+            assertThat(get(base + "/coupons/bad!").statusCode()).isEqualTo(400);
+        } finally {
+            serve.interrupt();
+            serve.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(exit.get()).isZero();
+    }
+
+    @Test
+    void service_answers503UntilCaughtUpThen200() throws Exception {
+        CouponState state = new LockFreeCouponState();
+        state.addObservation("BIRTHDAY", "couponbase1");
+        state.addObservation("BIRTHDAY", "couponbase2");
+        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        try (CouponHttpService http = new CouponHttpService(new InetSocketAddress("127.0.0.1", 0), state,
+                readiness::get)) {
+            String base = "http://127.0.0.1:" + http.port();
+
+            HttpResponse<String> starting = get(base + "/coupons/BIRTHDAY");
+            assertThat(starting.statusCode()).isEqualTo(503);
+            assertThat(starting.headers().firstValue("Retry-After")).contains("1");
+            assertThat(get(base + "/health").statusCode()).isEqualTo(503);
+            assertThat(get(base + "/coupons/x").statusCode()).as("malformed is 400 even before").isEqualTo(400);
+
+            readiness.set(Readiness.UP);
+            assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(200);
+            assertThat(get(base + "/health").body()).isEqualTo("{\"status\":\"UP\",\"codes\":1}");
+
+            readiness.set(Readiness.FAILED);
+            assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(503);
+            assertThat(get(base + "/health").body()).contains("FAILED");
+        }
+    }
+
+    @Test
+    void quote_escapesJsonSpecials() {
+        assertThat(CouponHttpService.quote("a\"b\\c\n\u0001")).isEqualTo("\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+
+    private static String awaitListening(StringWriter out, Thread serve) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        while (!out.toString().contains("\n") && serve.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        String line = out.toString().strip();
+        assertThat(line).startsWith("listening on http://127.0.0.1:");
+        return line.substring("listening on ".length());
+    }
+
+    private static void awaitStatus(String url, int status) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        int last;
+        while ((last = get(url).statusCode()) != status) {
+            assertThat(System.nanoTime()).as("waited for %s to answer %d, last %d", url, status, last)
+                    .isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    private static HttpResponse<String> get(String url) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+}
