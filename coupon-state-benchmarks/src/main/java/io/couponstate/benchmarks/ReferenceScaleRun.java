@@ -34,7 +34,7 @@ public final class ReferenceScaleRun {
     private static final long[] FULL_COUNTS = {107_000_000L, 107_000_000L, 98_500_000L};
     private static final String[] SOURCES = {"source-1", "source-2", "source-3"};
     private static final long A = 2_654_435_761L; // prime, coprime with 36: j -> j * A + B mod 36^L is 1:1
-    private static final long[] B = {1_234_567_891L, 98_765_432_123L, 5_555_555_555_555L};
+    static final long[] B = {1_234_567_891L, 98_765_432_123L, 5_555_555_555_555L};
     private static final int DUP_MASK = (1 << 20) - 1;
 
     /** The codes that must come out valid, and nothing else. */
@@ -178,7 +178,7 @@ public final class ReferenceScaleRun {
     }
 
     /** Writes code {@code j} of a source with codes of {@code length} characters into {@code buf[0, length)}. */
-    private static void code(byte[] buf, int length, long space, long b, long j) {
+    static void code(byte[] buf, int length, long space, long b, long j) {
         long x = Math.floorMod(j * A + b, space); // j * A < 2^63 for j < 3.4e9
         for (int d = length - 1; d >= 0; d--) {
             buf[d] = ALPHABET[(int) (x % 36)];
@@ -186,7 +186,7 @@ public final class ReferenceScaleRun {
         }
     }
 
-    private static long space(int length) {
+    static long space(int length) {
         long m = 1;
         for (int i = 0; i < length; i++) {
             m *= 36;
