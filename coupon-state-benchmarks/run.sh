@@ -27,19 +27,19 @@ cp "$jar" "$run_jar"
 
 jmh() { # name, then JMH arguments
   local name="$1"; shift
-  java -jar "$run_jar" AddObservationBenchmark $jmh_opts "$@" -rf json -rff "$out/$name.json" | tee "$out/$name.log" \
-    | grep -E '^(# Run progress|AddObservationBenchmark)' || true
+  java -jar "$run_jar" $jmh_opts "$@" -rf json -rff "$out/$name.json" | tee "$out/$name.log" \
+    | grep --line-buffered -E '^(# Run progress|AddObservationBenchmark)' || true
 }
 
 if [[ ",$only," == *",jmh,"* ]]; then
   rm -f "$out"/jmh-*.json
   for t in 1 2; do
-    jmh "jmh-insert-1m-string-t$t" -t $t -p codes=1000000 -p path=STRING '.*insert'
-    jmh "jmh-insert-1m-bytes-t$t" -t $t -p codes=1000000 -p path=BYTES -prof gc '.*insert'
+    jmh "jmh-insert-1m-string-t$t" -t $t -p codes=1000000 -p path=STRING 'AddObservationBenchmark\.insert$'
+    jmh "jmh-insert-1m-bytes-t$t" -t $t -p codes=1000000 -p path=BYTES -prof gc 'AddObservationBenchmark\.insert$'
   done
-  jmh jmh-reobserve-1m-t1 -t 1 -p codes=1000000 '.*reobserve'
-  jmh jmh-insert-10m-string-t1 -t 1 -p codes=10000000 -p path=STRING '.*insert'
-  jmh jmh-insert-10m-string-t2 -t 2 -p codes=10000000 -p path=STRING -p impl=LOCK_FREE '.*insert'
+  jmh jmh-reobserve-1m-t1 -t 1 -p codes=1000000 -prof gc 'AddObservationBenchmark\.reobserve$'
+  jmh jmh-insert-10m-string-t1 -t 1 -p codes=10000000 -p path=STRING 'AddObservationBenchmark\.insert$'
+  jmh jmh-insert-10m-string-t2 -t 2 -p codes=10000000 -p path=STRING -p impl=LOCK_FREE 'AddObservationBenchmark\.insert$'
   "$here/jmh-table.sh" "$out"/jmh-*.json > "$out/jmh.md"
   cat "$out/jmh.md"
 fi
