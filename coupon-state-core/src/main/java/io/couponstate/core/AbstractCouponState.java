@@ -152,7 +152,10 @@ abstract class AbstractCouponState implements CouponState {
     }
 
     final Set<String> sources(long mask) {
-        return mask == 0 ? Collections.emptySet() : Collections.unmodifiableSet(new LinkedHashSet<>(registry.names(mask)));
+        if (mask == 0) {
+            return Collections.emptySet();
+        }
+        return Collections.unmodifiableSet(new LinkedHashSet<>(registry.names(mask)));
     }
 
     @Override

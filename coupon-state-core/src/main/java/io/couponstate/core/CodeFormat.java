@@ -182,6 +182,7 @@ public final class CodeFormat {
 
     @Override
     public String toString() {
-        return lengthRule() + " characters of " + alphabet() + (caseInsensitive ? ", case-insensitive" : ", case-sensitive");
+        return lengthRule() + " characters of " + alphabet()
+                + (caseInsensitive ? ", case-insensitive" : ", case-sensitive");
     }
 }

@@ -291,7 +291,8 @@ public final class CouponSnapshots {
             }
             int version = (int) take(2, "version");
             if (version != VERSION) {
-                throw new SnapshotFormatException("unsupported snapshot version " + version + " (expected: " + VERSION + ")");
+                throw new SnapshotFormatException(
+                        "unsupported snapshot version " + version + " (expected: " + VERSION + ")");
             }
             int min = (int) take(1, "format");
             int max = (int) take(1, "format");
@@ -326,9 +327,11 @@ public final class CouponSnapshots {
                 throw new SnapshotFormatException("code format: " + e.getMessage());
             }
             if (!format.equals(target.format)) {
-                throw new SnapshotFormatException("code format " + format + " differs from the target's " + target.format);
+                throw new SnapshotFormatException(
+                        "code format " + format + " differs from the target's " + target.format);
             }
-            if (keyBytes != (max <= Codes.PACKED_MAX_LENGTH ? 7 : 8) || maskBytes != Math.max(1, (sourceCount + 7) / 8)) {
+            int expectedKeyBytes = max <= Codes.PACKED_MAX_LENGTH ? 7 : 8;
+            if (keyBytes != expectedKeyBytes || maskBytes != Math.max(1, (sourceCount + 7) / 8)) {
                 throw new SnapshotFormatException("entry widths key " + keyBytes + " / mask " + maskBytes
                         + " do not match the format and " + sourceCount + " sources");
             }
@@ -351,21 +354,23 @@ public final class CouponSnapshots {
                     break;
                 }
                 if (count < 0 || count > MAX_BLOCK_ENTRIES) {
-                    throw new SnapshotFormatException("block at byte " + blockStart + " claims " + Long.toUnsignedString(count)
+                    throw new SnapshotFormatException("block at byte " + blockStart + " claims "
+                            + Long.toUnsignedString(count)
                             + " entries (expected: 1.." + MAX_BLOCK_ENTRIES + ")");
                 }
                 int bytes = (int) count * entryBytes;
-                fill(bytes, "block of " + count + " entries");
+                fill(bytes + 4, "block of " + count + " entries and its checksum");
                 block.reset();
                 for (int shift = 56; shift >= 0; shift -= 8) {
                     block.update((int) (count >>> shift));
                 }
                 block.update(buffer, 0, bytes);
                 long computed = block.getValue();
-                long stored = take(4, "block checksum");
+                long stored = getLong(bytes, 4);
                 if (stored != computed) {
                     throw new SnapshotFormatException(String.format(
-                            "block at byte %d: checksum mismatch: stored 0x%08x, computed 0x%08x", blockStart, stored, computed));
+                            "block at byte %d: checksum mismatch: stored 0x%08x, computed 0x%08x",
+                            blockStart, stored, computed));
                 }
                 // the block is intact: check every entry before applying any
                 for (int pass = 0; pass < 2; pass++) {
@@ -382,7 +387,8 @@ public final class CouponSnapshots {
                             }
                             if (mask == 0 || (mask & ~maskLimit) != 0) {
                                 throw new SnapshotFormatException("entry " + (total + e) + ": source mask 0x"
-                                        + Long.toHexString(mask) + " (expected: non-zero, within " + remap.length + " sources)");
+                                        + Long.toHexString(mask) + " (expected: non-zero, within "
+                                        + remap.length + " sources)");
                             }
                         } else {
                             target.merge(key, remapped(mask, remap));

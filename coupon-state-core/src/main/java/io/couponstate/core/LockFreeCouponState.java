@@ -101,10 +101,15 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     /** A state with {@code config}. */
     public LockFreeCouponState(CouponStateConfig config) {
+        this(config, MIN_CAPACITY);
+    }
+
+    /** For tests: a first table of {@code minCapacity} slots unless {@code expectedCodes} asks for more. */
+    LockFreeCouponState(CouponStateConfig config, int minCapacity) {
         super(config);
         this.packed = config.packed();
         long expected = config.expectedCodes();
-        long capacity = expected == 0 ? MIN_CAPACITY : Math.max(MIN_CAPACITY, (long) Math.ceil(expected / 0.7));
+        long capacity = Math.max(minCapacity, expected == 0 ? 0 : (long) Math.ceil(expected / 0.7));
         int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
         if (capacity > limit) {
             throw new IllegalArgumentException("expectedCodes: " + expected + " (expected: at most "
@@ -118,6 +123,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
         final long[] slots;
         final int capacity;
         final long resizeAt;
+        final int chunk;
         final int chunks;
         volatile Table next;
         volatile int claimed; // first slot index not yet claimed for moving
@@ -127,8 +133,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
         Table(int capacity, boolean packed) {
             this.capacity = capacity;
             this.slots = new long[packed ? capacity : 2 * capacity];
-            this.resizeAt = capacity * 3L / 4;
-            this.chunks = (capacity + CHUNK - 1) / CHUNK;
+            this.resizeAt = Math.max(1, capacity * 3L / 4);
+            this.chunk = Math.max(1, Math.min(CHUNK, capacity / 8)); // small tables: many chunks, many helpers
+            this.chunks = (capacity + chunk - 1) / chunk;
         }
     }
 
@@ -146,6 +153,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private int update(Table t, long key, long bits, int mode) {
         final long hash = Codes.mix(key);
         while (true) {
+            // volatile read: a linked next means a move is under way, so help first
             if (mode == OBSERVE && t.next != null) {
                 helpMove(t);
             }
@@ -165,7 +173,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
         final long add = bits << SHIFT;
         int i = Codes.index(hash, capacity);
         for (int probes = 0; probes < capacity; probes++) {
-            long word = (long) SLOT.getVolatile(slots, i);
+            long word = (long) SLOT.getVolatile(slots, i);  // volatile read: sees the latest CAS on this slot
             while (true) {
                 if (word == 0) {
                     // CAS claims the empty slot: key and first sources published together
@@ -218,7 +226,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
         final int capacity = t.capacity;
         int i = Codes.index(hash, capacity);
         for (int probes = 0; probes < capacity; probes++) {
-            long k = (long) SLOT.getVolatile(slots, 2 * i);
+            long k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read of the key word
             if (k == 0) {
                 // CAS claims the slot for the key; its mask is set below, possibly by another writer first
                 k = (long) SLOT.compareAndExchange(slots, 2 * i, 0L, key);
@@ -230,6 +238,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 return -1;
             }
             if (k == key) {
+                // volatile read: the mask written after the key was claimed
                 long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);
                 while (true) {
                     if (mask == -1L) {
@@ -264,7 +273,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
      * code absent from next was full, not sealed.
      */
     private int sealedOrFull(Table t, long key) {
-        Table next = t.next;
+        Table next = t.next;  // volatile read: sealing happens only after next is linked
         return next != null && present(next, key) ? -1 : 0;
     }
 
@@ -286,7 +295,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 long k;
                 long mask;
                 if (packed) {
-                    long word = (long) SLOT.getVolatile(slots, i);
+                    long word = (long) SLOT.getVolatile(slots, i);  // volatile read: a linearizable read of this slot
                     k = word & KEY_BITS;
                     mask = word >>> SHIFT;
                     if (word == 0) {
@@ -297,7 +306,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                         continue outer;
                     }
                 } else {
-                    k = (long) SLOT.getVolatile(slots, 2 * i);
+                    k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read of the key word
                     if (k == 0) {
                         return 0;
                     }
@@ -305,13 +314,14 @@ public final class LockFreeCouponState extends AbstractCouponState {
                         t = t.next;
                         continue outer;
                     }
+                    // volatile read of the mask: at least as new as the key
                     mask = k == key ? (long) SLOT.getVolatile(slots, 2 * i + 1) : 0;
                 }
                 if (k == key) {
                     if (mask != all) {
                         return mask;
                     }
-                    Table next = t.next;
+                    Table next = t.next;  // volatile read: a move is linked, the all-ones mask may be a seal
                     if (next == null) {
                         return all; // full, never sealed
                     }
@@ -335,10 +345,12 @@ public final class LockFreeCouponState extends AbstractCouponState {
             final int capacity = t.capacity;
             int i = Codes.index(hash, capacity);
             for (int probes = 0; probes < capacity; probes++) {
+                // volatile read
                 long k = packed ? (long) SLOT.getVolatile(slots, i) & KEY_BITS : (long) SLOT.getVolatile(slots, 2 * i);
                 if (k == key) {
                     return true;
                 }
+                // volatile re-read: an empty slot may have been sealed since
                 if (packed ? (long) SLOT.getVolatile(slots, i) == SEALED_EMPTY_PACKED : k == SEALED_EMPTY_KEY) {
                     t = t.next;
                     continue outer;
@@ -365,7 +377,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     /** Links a table twice the size as {@code t.next} unless one is linked already; returns {@code t.next}. */
     private Table linkNext(Table t) {
-        Table next = t.next;
+        Table next = t.next;  // volatile read: another thread may have linked it
         if (next != null) {
             return next;
         }
@@ -381,15 +393,15 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     /** Moves one unclaimed chunk of {@code t} into {@code t.next}, if any is left. */
     private void helpMove(Table t) {
-        final Table next = t.next;
+        final Table next = t.next;  // volatile read: linked before any chunk is claimed
         if (t.claimed >= t.capacity) {
             return; // all chunks taken: skip the getAndAdd so the counter cannot overflow
         }
-        int start = (int) CLAIMED.getAndAdd(t, CHUNK);
+        int start = (int) CLAIMED.getAndAdd(t, t.chunk);  // atomic claim: each chunk is moved by exactly one thread
         if (start >= t.capacity) {
             return;
         }
-        int end = (int) Math.min((long) start + CHUNK, t.capacity);
+        int end = (int) Math.min((long) start + t.chunk, t.capacity);
         for (int i = start; i < end; i++) {
             if (packed) {
                 movePacked(t, next, i);
@@ -397,14 +409,14 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 moveWide(t, next, i);
             }
         }
-        if ((int) DONE.getAndAdd(t, 1) + 1 == t.chunks) {
+        if ((int) DONE.getAndAdd(t, 1) + 1 == t.chunks) {  // atomic count: exactly one thread sees the last chunk done
             publishMoved();
         }
     }
 
     private void movePacked(Table t, Table next, int i) {
         final long[] slots = t.slots;
-        long word = (long) SLOT.getVolatile(slots, i);
+        long word = (long) SLOT.getVolatile(slots, i);  // volatile read of the slot being moved
         while (true) {
             if (word == 0) {
                 // CAS seals the empty slot: no insert can land here any more
@@ -435,7 +447,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     private void moveWide(Table t, Table next, int i) {
         final long[] slots = t.slots;
-        long k = (long) SLOT.getVolatile(slots, 2 * i);
+        long k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read of the key word being moved
         if (k == 0) {
             k = (long) SLOT.compareAndExchange(slots, 2 * i, 0L, SEALED_EMPTY_KEY); // CAS seals the empty slot
             if (k == 0) {
@@ -445,7 +457,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
         if (k == SEALED_EMPTY_KEY) {
             return;
         }
-        long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);
+        long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read of the mask being moved
         while (true) {
             if (mask == -1L) {
                 update(next, k, -1L, COPY); // full: final
@@ -462,8 +474,8 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     /** Advances the published table past every generation that is completely moved. */
     private void publishMoved() {
-        Table t = table;
-        while (t.next != null && t.done == t.chunks) {
+        Table t = table;  // volatile read of the published table
+        while (t.next != null && t.done == t.chunks) {  // volatile reads: publish only a completely moved generation
             TABLE.compareAndSet(this, t, t.next); // CAS: whoever wins publishes; the loser re-reads
             t = table;
         }
@@ -471,16 +483,16 @@ public final class LockFreeCouponState extends AbstractCouponState {
 
     @Override
     void forEachEntry(EntryVisitor visitor) {
-        Table first = table;
-        for (Table t = first; t != null; t = t.next) {
+        Table first = table;  // volatile read: the walk starts at the published table
+        for (Table t = first; t != null; t = t.next) {  // volatile read of each link
             final long[] slots = t.slots;
             for (int i = 0; i < t.capacity; i++) {
                 long key;
                 if (packed) {
-                    long word = (long) SLOT.getVolatile(slots, i);
+                    long word = (long) SLOT.getVolatile(slots, i);  // volatile read: weakly consistent walk
                     key = word & KEY_BITS;
                 } else {
-                    key = (long) SLOT.getVolatile(slots, 2 * i);
+                    key = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read: weakly consistent walk
                     if (key == SEALED_EMPTY_KEY) {
                         continue;
                     }
@@ -499,19 +511,19 @@ public final class LockFreeCouponState extends AbstractCouponState {
     /** Whether a table of the chain from {@code first} before {@code stop} holds {@code key} (already visited). */
     private boolean inEarlierTable(Table first, Table stop, long key) {
         final long hash = Codes.mix(key);
-        for (Table t = first; t != stop; t = t.next) {
+        for (Table t = first; t != stop; t = t.next) {  // volatile read of each link
             final long[] slots = t.slots;
             int i = Codes.index(hash, t.capacity);
             for (int probes = 0; probes < t.capacity; probes++) {
                 long k;
                 if (packed) {
-                    long word = (long) SLOT.getVolatile(slots, i);
+                    long word = (long) SLOT.getVolatile(slots, i);  // volatile read
                     if (word == 0 || word == SEALED_EMPTY_PACKED) {
                         break;
                     }
                     k = word & KEY_BITS;
                 } else {
-                    k = (long) SLOT.getVolatile(slots, 2 * i);
+                    k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read
                     if (k == 0 || k == SEALED_EMPTY_KEY) {
                         break;
                     }

@@ -1,23 +1,25 @@
 package io.couponstate.core.internal;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Interns source names to small ids (bit positions), at most {@code maxSources} of them.
  *
  * <p>Thread-safe and lock-free: a name is placed by compare-and-set into the first free slot of a fixed array, and
- * every thread registering the same name scans the slots in the same order, so a name gets exactly one id. A
- * {@link ConcurrentHashMap} caches name to id for the fast path; it is filled after the slot is won, so a miss in
- * the cache falls back to the scan.
+ * every thread registering the same name scans the slots in the same order, so a name gets exactly one id. An
+ * immutable map, replaced by compare-and-set (copy on write: registrations are rare), caches name to id for the fast
+ * path; it is filled after the slot is won, so a miss in the cache falls back to the scan. No path takes a lock.
  */
 public final class SourceRegistry {
 
     private final AtomicReferenceArray<String> names;
-    private final ConcurrentHashMap<String, Integer> ids = new ConcurrentHashMap<>();
+    private final AtomicReference<Map<String, Integer>> ids = new AtomicReference<>(Map.of());
 
     public SourceRegistry(int maxSources) {
         this.names = new AtomicReferenceArray<>(maxSources);
@@ -26,7 +28,7 @@ public final class SourceRegistry {
     /** The id of {@code source}, registering it if new. */
     public int idOf(String source) {
         Objects.requireNonNull(source, "source");
-        Integer cached = ids.get(source);
+        Integer cached = ids.get().get(source);
         if (cached != null) {
             return cached;
         }
@@ -37,12 +39,12 @@ public final class SourceRegistry {
         for (int i = 0; i < names.length(); i++) {
             String present = names.get(i); // volatile read: sees every name placed before it
             if (present == null && names.compareAndSet(i, null, source)) {
-                ids.put(source, i);
+                cache(source, i);
                 return i;
             }
             present = names.get(i);
             if (source.equals(present)) {
-                ids.putIfAbsent(source, i);
+                cache(source, i);
                 return i;
             }
         }
@@ -50,9 +52,23 @@ public final class SourceRegistry {
                 + " (expected: at most maxSources = " + names.length() + " distinct sources)");
     }
 
+    private void cache(String source, int id) {
+        while (true) {
+            Map<String, Integer> current = ids.get();
+            if (current.containsKey(source)) {
+                return;
+            }
+            Map<String, Integer> updated = new HashMap<>(current);
+            updated.put(source, id);
+            if (ids.compareAndSet(current, Map.copyOf(updated))) { // CAS: fails only if another name was cached
+                return;
+            }
+        }
+    }
+
     /** The id of {@code source}, or -1 if it was never registered; registers nothing. */
     public int find(String source) {
-        Integer cached = ids.get(source);
+        Integer cached = ids.get().get(source);
         if (cached != null) {
             return cached;
         }

@@ -1,0 +1,248 @@
+package io.couponstate.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CouponSnapshotsTest {
+
+    static final Map<String, List<String>> GOLDEN = Map.of(
+            "BIRTHDAY", List.of("couponbase1", "couponbase2", "couponbase3"),
+            "HAPPYHRS", List.of("couponbase1", "couponbase3"),
+            "SUPER100", List.of("couponbase1"),
+            "MOODYHRS", List.of("couponbase2"),
+            "ABCDEFGHIJ", List.of("couponbase2"));
+
+    static AbstractCouponState golden(Supplier<AbstractCouponState> factory) {
+        AbstractCouponState state = factory.get();
+        for (String source : List.of("couponbase1", "couponbase2", "couponbase3")) {
+            state.sourceId(source);
+        }
+        GOLDEN.forEach((code, sources) -> sources.forEach(s -> state.addObservation(code, s)));
+        return state;
+    }
+
+    static byte[] write(CouponState state) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CouponSnapshots.write(state, out);
+        return out.toByteArray();
+    }
+
+    static void assertGolden(CouponState state) {
+        assertThat(state.size()).isEqualTo(GOLDEN.size());
+        GOLDEN.forEach((code, sources) -> assertThat(state.getObservations(code)).containsExactlyInAnyOrderElementsOf(sources));
+    }
+
+    @Test
+    void roundTrip_betweenEitherImplementation() throws IOException {
+        List<Supplier<AbstractCouponState>> factories = List.of(StripedLockCouponState::new, LockFreeCouponState::new);
+        for (Supplier<AbstractCouponState> from : factories) {
+            byte[] bytes = write(golden(from));
+            for (Supplier<AbstractCouponState> to : factories) {
+                AbstractCouponState target = to.get();
+                assertThat(CouponSnapshots.read(new ByteArrayInputStream(bytes), target)).isEqualTo(GOLDEN.size());
+                assertGolden(target);
+            }
+        }
+    }
+
+    @Test
+    void roundTrip_ofAManyBlockSnapshot_ofTheWideLayout() throws IOException {
+        CouponStateConfig config = CouponStateConfig.builder().codeLength(1, 12).maxSources(40).build();
+        AbstractCouponState state = new LockFreeCouponState(config);
+        SplittableRandom random = new SplittableRandom(3);
+        for (int i = 0; i < 150_000; i++) {
+            state.addObservation(CouponStateContractTest.randomCode(random, 1 + random.nextInt(12)), "s" + random.nextInt(40));
+        }
+        AbstractCouponState copy = new StripedLockCouponState(config);
+        long read = CouponSnapshots.read(new ByteArrayInputStream(write(state)), copy);
+        assertThat(read).isEqualTo(state.size()).isGreaterThan(CouponSnapshots.MAX_BLOCK_ENTRIES);
+        state.forEachEntry((key, mask) -> assertThat(Long.bitCount(copy.mask(key))).isEqualTo(Long.bitCount(mask)));
+    }
+
+    @Test
+    void read_isAUnion_withSourcesRemappedByName() throws IOException {
+        byte[] bytes = write(golden(StripedLockCouponState::new));
+        AbstractCouponState target = new LockFreeCouponState();
+        target.addObservation("BIRTHDAY", "other");       // id 0 here, not in the snapshot
+        target.addObservation("FREEZAAA", "couponbase3"); // id 1 here, id 2 there
+        target.addObservation("SUPER100", "couponbase2");
+        List<String> fired = new java.util.ArrayList<>();
+        CouponSnapshots.read(new ByteArrayInputStream(bytes), target);
+        assertThat(target.getObservations("BIRTHDAY"))
+                .containsExactlyInAnyOrder("other", "couponbase1", "couponbase2", "couponbase3");
+        assertThat(target.getObservations("FREEZAAA")).containsExactly("couponbase3");
+        assertThat(target.getObservations("SUPER100")).containsExactlyInAnyOrder("couponbase1", "couponbase2");
+        assertThat(target.getObservations("HAPPYHRS")).containsExactlyInAnyOrder("couponbase1", "couponbase3");
+        assertThat(target.size()).isEqualTo(GOLDEN.size() + 1);
+        assertThat(fired).isEmpty();
+    }
+
+    @Test
+    void restore_callsTheListenerForNothing() throws IOException {
+        byte[] bytes = write(golden(StripedLockCouponState::new));
+        List<String> fired = new java.util.ArrayList<>();
+        CouponState target = new LockFreeCouponState(
+                CouponStateConfig.builder().validityListener((c, s) -> fired.add(c)).build());
+        CouponSnapshots.read(new ByteArrayInputStream(bytes), target);
+        assertThat(target.isValid("BIRTHDAY")).isTrue();
+        assertThat(fired).isEmpty();
+    }
+
+    @Test
+    void truncation_atEveryByte_isRefused_andLeavesOnlyGenuineObservations() throws IOException {
+        byte[] bytes = write(golden(LockFreeCouponState::new));
+        for (int length = 0; length < bytes.length; length++) {
+            AbstractCouponState target = new StripedLockCouponState();
+            InputStream in = new ByteArrayInputStream(Arrays.copyOf(bytes, length));
+            int cut = length;
+            assertThatThrownBy(() -> CouponSnapshots.read(in, target)).as("cut at %d", cut)
+                    .isInstanceOf(SnapshotFormatException.class);
+            target.forEachCouponCode(1, code -> assertThat(GOLDEN.get(code))
+                    .containsAll(target.getObservations(code)));
+        }
+    }
+
+    @Test
+    void everySingleBitFlip_isRefused() throws IOException {
+        byte[] bytes = write(golden(LockFreeCouponState::new));
+        for (int bit = 0; bit < bytes.length * 8; bit++) {
+            byte[] flipped = bytes.clone();
+            flipped[bit / 8] ^= (byte) (1 << (bit % 8));
+            AbstractCouponState target = new StripedLockCouponState();
+            int at = bit;
+            assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(flipped), target))
+                    .as("bit %d", at).isInstanceOf(SnapshotFormatException.class);
+            target.forEachCouponCode(1, code -> assertThat(GOLDEN.get(code))
+                    .containsAll(target.getObservations(code)));
+        }
+    }
+
+    @Test
+    void refusals_sayWhatFailed() throws IOException {
+        byte[] bytes = write(golden(LockFreeCouponState::new));
+        byte[] magic = bytes.clone();
+        magic[0] = 'X';
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(magic), new LockFreeCouponState()))
+                .hasMessageContaining("magic");
+        byte[] version = withHeaderCrc(bytes, 5, (byte) 9);
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(version), new LockFreeCouponState()))
+                .hasMessageContaining("unsupported snapshot version 9");
+        CouponState otherFormat = new LockFreeCouponState(CouponStateConfig.builder().codeLength(1, 12).build());
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(bytes), otherFormat))
+                .hasMessageContaining("code format 8..10 characters")
+                .hasMessageContaining("differs from the target's 1..12");
+        assertThat(otherFormat.size()).isZero();
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(bytes), new ForeignState()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target");
+    }
+
+    @Test
+    void aBlockClaimingTwoToTheFortyEntries_failsAtOnce_evenInA64MegabyteHeap(@TempDir Path dir) throws Exception {
+        byte[] forged = forgedHugeCount();
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(forged), new LockFreeCouponState()))
+                .isInstanceOf(SnapshotFormatException.class)
+                .hasMessageContaining("claims 1099511627776 entries (expected: 1..65536)");
+        Path file = dir.resolve("forged.cpst");
+        Files.write(file, forged);
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx64m", "-cp", System.getProperty("java.class.path"), SnapshotReadMain.class.getName(), file.toString())
+                .redirectErrorStream(true).start();
+        assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String output = new String(child.getInputStream().readAllBytes());
+        assertThat(output).contains("claims 1099511627776 entries");
+        assertThat(child.exitValue()).as(output).isEqualTo(SnapshotReadMain.REFUSED);
+    }
+
+    /** The golden snapshot with its first block's count replaced by 2^40 and the block checksum left alone. */
+    static byte[] forgedHugeCount() throws IOException {
+        byte[] bytes = write(golden(LockFreeCouponState::new));
+        int headerEnd = headerLength(bytes);
+        ByteBuffer.wrap(bytes).putLong(headerEnd, 1L << 40);
+        return bytes;
+    }
+
+    @Test
+    void goldenVersion1_isStillRead() throws IOException {
+        try (InputStream in = getClass().getResourceAsStream("/snapshots/golden-v1.cpst")) {
+            assertThat(in).as("golden file").isNotNull();
+            AbstractCouponState target = new StripedLockCouponState();
+            assertThat(CouponSnapshots.read(in, target)).isEqualTo(GOLDEN.size());
+            assertGolden(target);
+            assertThat(target.sourceNames()).containsExactly("couponbase1", "couponbase2", "couponbase3");
+        }
+    }
+
+    @Test
+    void writeToFile_isAtomicAndReadable(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("state.cpst");
+        Files.writeString(file, "an older, broken snapshot");
+        assertThat(CouponSnapshots.write(golden(LockFreeCouponState::new), file)).isEqualTo(GOLDEN.size());
+        AbstractCouponState target = new LockFreeCouponState();
+        CouponSnapshots.read(file, target);
+        assertGolden(target);
+        try (var files = Files.list(dir)) {
+            assertThat(files).containsExactly(file); // no temporary file left behind
+        }
+        if (Boolean.getBoolean("couponstate.writeGolden")) {
+            Files.copy(file, Path.of("src/test/resources/snapshots/golden-v1.cpst"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** Byte length of the header including its checksum. */
+    static int headerLength(byte[] bytes) {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        int p = 4 + 2 + 3 + 2;
+        int sources = b.getShort(p) & 0xFFFF;
+        p += 2;
+        for (int i = 0; i < sources; i++) {
+            p += 2 + (b.getShort(p) & 0xFFFF);
+        }
+        return p + 2 + 4;
+    }
+
+    /** A copy with byte {@code at} set to {@code value} and the header checksum recomputed. */
+    static byte[] withHeaderCrc(byte[] bytes, int at, byte value) {
+        byte[] copy = bytes.clone();
+        copy[at] = value;
+        int end = headerLength(copy) - 4;
+        CRC32C crc = new CRC32C();
+        crc.update(copy, 0, end);
+        ByteBuffer.wrap(copy).putInt(end, (int) crc.getValue());
+        return copy;
+    }
+
+    /** A CouponState that is not one of ours. */
+    static final class ForeignState implements CouponState {
+        @Override public int addObservation(CharSequence code, String source) { return 0; }
+        @Override public int addObservation(byte[] code, int offset, int length, int sourceId) { return 0; }
+        @Override public int sourceId(String source) { return 0; }
+        @Override public Set<String> getObservations(CharSequence code) { return new HashSet<>(); }
+        @Override public int observationCount(CharSequence code) { return 0; }
+        @Override public boolean isValid(CharSequence code) { return false; }
+        @Override public boolean isWellFormed(CharSequence code) { return false; }
+        @Override public List<String> getCouponCodesByObservationCount(int minSources) { return List.of(); }
+        @Override public void forEachCouponCode(int minSources, java.util.function.Consumer<? super String> a) { }
+        @Override public long size() { return 0; }
+        @Override public int threshold() { return 2; }
+    }
+}

@@ -1,0 +1,9 @@
+package io.couponstate.core;
+
+class StripedLockConcurrentStressTest extends ConcurrentStressTest {
+
+    @Override
+    AbstractCouponState create(CouponStateConfig config) {
+        return new StripedLockCouponState(config);
+    }
+}

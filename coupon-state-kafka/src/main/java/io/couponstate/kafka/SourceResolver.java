@@ -1,0 +1,44 @@
+package io.couponstate.kafka;
+
+import io.couponstate.core.CouponState;
+import io.couponstate.kafka.internal.HeaderSourceResolver;
+import io.couponstate.kafka.internal.TopicSourceResolver;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * Tells which source a record belongs to, as a source id of the runner's state ({@link CouponState#sourceId}).
+ *
+ * <p>This is on the hot path, once per record: an implementation should resolve each distinct source name to an id
+ * once and cache it, making no {@code String} per record. It is called only by the runner's poll thread, so it need
+ * not be thread-safe, but one instance must serve only one runner.
+ */
+@FunctionalInterface
+public interface SourceResolver {
+
+    /** Returned when the record names no source; counted as {@link InvalidRecordReason#SOURCE_UNRESOLVED}. */
+    int UNRESOLVED = -1;
+
+    /** Returned when the record's source is past the state's {@code maxSources}; counted as {@code SOURCE_LIMIT}. */
+    int SOURCE_LIMIT = -2;
+
+    /**
+     * The source id of {@code record} in {@code state}, or {@link #UNRESOLVED} or {@link #SOURCE_LIMIT}.
+     *
+     * @param record the record, not null
+     * @param state the runner's state, to intern source names with {@link CouponState#sourceId(String)}
+     */
+    int sourceId(ConsumerRecord<byte[], byte[]> record, CouponState state);
+
+    /** The default: the record's topic is its source (one topic per source file). */
+    static SourceResolver topicName() {
+        return new TopicSourceResolver();
+    }
+
+    /**
+     * The value of the record's last header named {@code headerKey}, read as UTF-8, is its source (one topic holding
+     * several source files); a record without it is {@link #UNRESOLVED}.
+     */
+    static SourceResolver header(String headerKey) {
+        return new HeaderSourceResolver(headerKey);
+    }
+}

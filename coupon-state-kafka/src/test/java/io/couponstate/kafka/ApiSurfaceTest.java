@@ -1,0 +1,52 @@
+package io.couponstate.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.couponstate.core.CouponState;
+import io.couponstate.core.StripedLockCouponState;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The names code outside this repository uses; this class must compile unchanged. */
+class ApiSurfaceTest {
+
+    /** The block as written; compiled, never run (it would connect to 127.0.0.1:9092 over SSL). */
+    @SuppressWarnings("unused")
+    static void documentedUsage() throws Exception {
+        try (CouponConsumerRunner runner = CouponConsumerRunner.builder()
+                .bootstrapServers("127.0.0.1:9092")
+                .groupId("coupon-state")
+                .topics(List.of("couponbase1", "couponbase2", "couponbase3"))
+                .state(new StripedLockCouponState())
+                .checkpointDirectory(Path.of("state"))
+                .consumerProperty("security.protocol", "SSL")
+                .build()) {
+            runner.start();
+            boolean caughtUp = runner.awaitCaughtUp(Duration.ofMinutes(5));
+            CouponState state = runner.state();
+        }
+    }
+
+    @Test
+    void theDocumentedBuilderChainBuildsWithoutConnecting() {
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = CouponConsumerRunner.builder()
+                .bootstrapServers("127.0.0.1:9092")
+                .groupId("coupon-state")
+                .topics(List.of("couponbase1", "couponbase2", "couponbase3"))
+                .state(state)
+                .checkpointDirectory(Path.of("state"))
+                .consumerProperty("security.protocol", "SSL")
+                .build()) {
+            assertThat(runner.state()).isSameAs(state);
+            assertThat(runner.metrics().recordsConsumed()).isZero();
+        }
+    }
+
+    @Test
+    void theDocumentedBlockIsKept() throws Exception {
+        assertThat(ApiSurfaceTest.class.getDeclaredMethod("documentedUsage")).isNotNull();
+    }
+}

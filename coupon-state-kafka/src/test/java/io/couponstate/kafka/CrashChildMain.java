@@ -1,0 +1,79 @@
+package io.couponstate.kafka;
+
+import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.kafka.internal.CheckpointStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A runner in a JVM of its own, for {@link CrashRecoveryIntegrationTest} to kill with SIGKILL. Arguments: bootstrap
+ * servers, checkpoint directory, comma-separated topics, expected partition count, and the number of the checkpoint
+ * write at which to announce {@code FSYNCED <tmp file>} on stdout and then hang between the fsync and the rename
+ * (0: never). Prints {@code RUNNING} once every partition is assigned. Exits when its stdin closes, so it never
+ * outlives the test JVM.
+ */
+public final class CrashChildMain {
+
+    private CrashChildMain() {
+    }
+
+    /** Runs until killed. */
+    public static void main(String[] args) throws Exception {
+        String bootstrap = args[0];
+        Path dir = Path.of(args[1]);
+        List<String> topics = Arrays.asList(args[2].split(","));
+        int partitions = Integer.parseInt(args[3]);
+        int pauseAt = Integer.parseInt(args[4]);
+        Thread watchdog = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                    // nothing: only the end of the stream matters
+                }
+            } catch (Exception e) {
+                // fall through
+            }
+            Runtime.getRuntime().halt(3);
+        }, "stdin-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+
+        AtomicInteger writes = new AtomicInteger();
+        CheckpointStore.setHook((tmp, target) -> {
+            if (writes.incrementAndGet() == pauseAt) {
+                System.out.println("FSYNCED " + tmp.getFileName());
+                System.out.flush();
+                try {
+                    Thread.sleep(Duration.ofMinutes(2).toMillis()); // the parent kills us here
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        CouponConsumerRunner runner = CouponConsumerRunner.builder()
+                .bootstrapServers(bootstrap)
+                .topics(topics)
+                .state(new StripedLockCouponState())
+                .checkpointDirectory(dir)
+                .checkpointInterval(Duration.ofMillis(40))
+                .pollTimeout(Duration.ofMillis(100))
+                .progressLogInterval(Duration.ZERO)
+                .consumerProperty("max.poll.records", 40)
+                .consumerProperty("fetch.max.wait.ms", 50)
+                .build();
+        runner.start();
+        while (runner.assignedPartitions().size() < partitions) {
+            if (runner.runnerState().isTerminal()) {
+                System.out.println("ENDED " + runner.runnerState() + " " + runner.failureCause().orElse(null));
+                System.exit(2);
+            }
+            Thread.sleep(10);
+        }
+        System.out.println("RUNNING restored=" + runner.metrics().restoredCheckpointSequence());
+        System.out.flush();
+        Thread.sleep(Duration.ofMinutes(3).toMillis());
+        System.exit(4); // never reached in a passing test: the parent kills us first
+    }
+}
