@@ -1,10 +1,13 @@
 package io.couponstate.benchmarks;
 
+import io.couponstate.core.LockFreeCouponState;
+import io.couponstate.kafka.CouponConsumerRunner;
 import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -48,14 +51,13 @@ import org.apache.kafka.streams.state.Stores;
  * <ul>
  *   <li>(a) {@code bare}: a KafkaConsumer ({@code ByteArrayDeserializer}, all partitions assigned,
  *       {@code seekToBeginning}) that touches every value and does nothing else: the ceiling;</li>
+ *   <li>(b) {@code runner}: the library's {@code CouponConsumerRunner} applying the same records to a
+ *       {@code LockFreeCouponState} at default capacity, checkpointing on at its default interval;</li>
  *   <li>(c) {@code streams}: a Kafka Streams app (default config) that aggregates the three topics into a KTable
  *       code → source bitmask (the bit from the record's topic) in an in-memory store.</li>
  * </ul>
  * Records/s count from the first record seen to the last (start-up excluded); the wall time with start-up is
  * printed too. Heap per code is the heap delta after GC while the consumer or app still holds what it built.
- *
- * <p>(b), the library's {@code CouponConsumerRunner}, is not measured here yet: it was not on main when this
- * harness was written.
  *
  * <pre>
  * java -Xmx4g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.KafkaCeilingRun \
@@ -105,8 +107,12 @@ public final class KafkaCeilingRun {
 
             Map<String, List<Result>> results = new HashMap<>();
             for (int round = 1; round <= rounds; round++) {
-                for (String which : List.of("bare", "streams")) {
-                    Result r = which.equals("bare") ? bare(servers, loaded) : streams(servers, loaded, round);
+                for (String which : List.of("bare", "runner", "streams")) {
+                    Result r = switch (which) {
+                        case "bare" -> bare(servers, loaded);
+                        case "runner" -> runner(servers, loaded, round);
+                        default -> streams(servers, loaded, round);
+                    };
                     results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
                     System.out.printf(Locale.ROOT,
                             "round %d %-8s %,12.0f records/s  (%.2f s first→last, %.2f s wall)  heap/code %.1f B%n",
@@ -114,18 +120,31 @@ public final class KafkaCeilingRun {
                 }
             }
             double bare = median(results.get("bare"));
+            double runner = median(results.get("runner"));
             double streams = median(results.get("streams"));
             System.out.println();
             System.out.println("| run | median records/s | median heap/code |");
             System.out.println("|---|---:|---:|");
-            for (String which : List.of("bare", "streams")) {
+            for (String which : List.of("bare", "runner", "streams")) {
                 System.out.printf(Locale.ROOT, "| %s | %,.0f | %.1f B |%n", which, median(results.get(which)),
                         results.get(which).stream().mapToDouble(Result::bytesPerCode).sorted()
                                 .skip(results.get(which).size() / 2).findFirst().orElse(0));
             }
-            System.out.printf(Locale.ROOT, "%nmedian ratio streams/bare = %.3f%n", streams / bare);
-            System.out.println("runner (b): not measured (CouponConsumerRunner not on main)");
+            System.out.printf(Locale.ROOT, "%nmedian ratios (of median records/s): runner/bare (b)/(a) = %.3f, "
+                    + "runner/streams (b)/(c) = %.2f, streams/bare = %.3f%n", runner / bare, runner / streams,
+                    streams / bare);
+            System.out.printf(Locale.ROOT, "per-round ratios (b)/(a): %s%n", perRound(results, "runner", "bare"));
+            System.out.printf(Locale.ROOT, "per-round ratios (b)/(c): %s%n", perRound(results, "runner", "streams"));
         }
+    }
+
+    private static String perRound(Map<String, List<Result>> results, String top, String bottom) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < results.get(top).size(); i++) {
+            out.add(String.format(Locale.ROOT, "%.3f", results.get(top).get(i).recordsPerSecond()
+                    / results.get(bottom).get(i).recordsPerSecond()));
+        }
+        return out.toString();
     }
 
     private static double median(List<Result> rs) {
@@ -221,6 +240,41 @@ public final class KafkaCeilingRun {
                 throw new AssertionError("nothing touched");
             }
             return new Result("bare", seen, (end - first) / 1e9, (end - w0) / 1e9, retained, 0);
+        }
+    }
+
+    /** (b) The runner: default settings, checkpoints at the default interval, into a fresh default-size state. */
+    static Result runner(String servers, long expected, int round) throws IOException, InterruptedException {
+        Path checkpoints = Files.createTempDirectory("ceiling-runner-");
+        long before = Heap.usedAfterGc();
+        long w0 = System.nanoTime();
+        LockFreeCouponState state = new LockFreeCouponState();
+        CouponConsumerRunner runner = CouponConsumerRunner.builder().bootstrapServers(servers)
+                .groupId("ceiling-runner-" + round + "-" + System.nanoTime()).topics(List.of(TOPICS)).state(state)
+                .checkpointDirectory(checkpoints).build();
+        try {
+            runner.start();
+            long deadline = System.currentTimeMillis() + CATCH_UP_MS;
+            while (state.size() == 0) { // the first record applied
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IllegalStateException("runner: nothing applied in state " + runner.runnerState());
+                }
+                Thread.sleep(1);
+            }
+            long first = System.nanoTime();
+            if (!runner.awaitCaughtUp(Duration.ofMillis(CATCH_UP_MS))) {
+                throw new IllegalStateException("runner: not caught up, " + state.size() + " of " + expected);
+            }
+            long end = System.nanoTime();
+            if (state.size() != expected) {
+                throw new IllegalStateException("runner: state holds " + state.size() + " codes, expected "
+                        + expected);
+            }
+            long retained = Heap.usedAfterGc() - before;
+            return new Result("runner", expected, (end - first) / 1e9, (end - w0) / 1e9, retained, expected);
+        } finally {
+            runner.close();
+            deleteRecursively(checkpoints);
         }
     }
 
