@@ -61,12 +61,15 @@ public class AddObservationBenchmark {
         BYTES
     }
 
+    /** The implementation under test (names fixed by the issue: outside scripts pass them). */
     @Param({"LOCK_FREE", "STRIPED_LOCK", "GO_PORT", "CHM_MASK"})
     public Impl impl;
 
+    /** Distinct codes in the input. */
     @Param({"1000000", "10000000"})
     public int codes;
 
+    /** How codes reach the implementation. */
     @Param({"STRING", "BYTES"})
     public Path path;
 
@@ -78,23 +81,27 @@ public class AddObservationBenchmark {
     /** Next chunk to claim, counted from the start of the iteration across passes. */
     final AtomicLong nextChunk = new AtomicLong();
 
+    /** Builds the input once per trial (seed 42), padded to whole batches. */
     @Setup(Level.Trial)
     public void buildInputs() {
         inputs = new Inputs(codes, path == Path.STRING, BATCH, 42);
         chunksPerPass = inputs.observations() / BATCH;
     }
 
+    /** A fresh, empty state at default capacity for every iteration. */
     @Setup(Level.Iteration)
     public void freshState() {
         current = impl.create(0);
         nextChunk.set(0);
     }
 
+    /** Drops the iteration's state. */
     @TearDown(Level.Iteration)
     public void dropState() {
         current = null; // let the iteration's state be collected before the next is made
     }
 
+    /** Applies the next chunk of {@value #BATCH} observations to the state being filled. */
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public int insert() {
@@ -119,6 +126,7 @@ public class AddObservationBenchmark {
     public static class Known {
         StateFacade state;
 
+        /** Applies every observation once, untimed. */
         @Setup(Level.Trial)
         public void fill(AddObservationBenchmark bench) {
             state = bench.impl.create(0);
@@ -138,6 +146,7 @@ public class AddObservationBenchmark {
         int chunks;
         int step;
 
+        /** Starts each thread at its own chunk; threads stride by the thread count. */
         @Setup(Level.Trial)
         public void place(AddObservationBenchmark bench, ThreadParams thread, BenchmarkParams params) {
             chunks = bench.chunksPerPass;
@@ -153,6 +162,7 @@ public class AddObservationBenchmark {
         }
     }
 
+    /** Applies a chunk of observations that the state already holds: every call finds code and source present. */
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public int reobserve(Known known, Cursor cursor) {
