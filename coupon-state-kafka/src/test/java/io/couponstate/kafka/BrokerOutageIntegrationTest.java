@@ -11,15 +11,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The broker goes away mid-stream and comes back with its data; the runner rides it out. Its own broker. */
@@ -29,27 +29,20 @@ class BrokerOutageIntegrationTest {
     private static final long SEED = Long.getLong("couponstate.seed", System.nanoTime());
     private static final Duration WAIT = Duration.ofSeconds(90);
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     Path checkpoints;
 
     @BeforeAll
-    static void startBroker() {
+    static void printSeed() {
         System.out.println("BrokerOutageIntegrationTest seed: " + SEED + " (-Dcouponstate.seed=" + SEED + ")");
-        broker = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
     }
 
     @Test
     void brokerStoppedAndRestartedMidStream_resultIsExact_andTheRunnerKeepsRunning() throws Exception {
-        String bootstrap = broker.bootstrapServers();
+        String bootstrap = KAFKA.bootstrapServers();
         List<String> topics = topicNames("outage", 3);
         createTopics(bootstrap, topics, 2);
         Random random = new Random(SEED);
@@ -68,11 +61,11 @@ class BrokerOutageIntegrationTest {
             while (runner.metrics().recordsConsumed() == 0 && !runner.runnerState().isTerminal()) {
                 Thread.sleep(5);
             }
-            broker.stop();
+            KAFKA.broker().stop();
             long atStop = runner.metrics().recordsConsumed();
             Thread.sleep(3000); // the runner polls an absent broker for a while
             assertThat(runner.runnerState()).isEqualTo(State.RUNNING);
-            broker.restart();
+            KAFKA.broker().restart();
             produce(bootstrap, randomRecords(random, topics, 500, model));
 
             assertThat(runner.awaitCaughtUp(WAIT)).isTrue();

@@ -17,7 +17,7 @@ import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
 import io.couponstate.kafka.KafkaTestSupport.Model;
 import io.couponstate.kafka.internal.CheckpointStore;
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,10 +39,10 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -54,24 +54,17 @@ class CouponConsumerRunnerIntegrationTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final long SEED = Long.getLong("couponstate.seed", System.nanoTime());
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
     private static String bootstrap;
 
     @TempDir
     Path checkpoints;
 
     @BeforeAll
-    static void startBroker() {
+    static void printSeed() {
         System.out.println("CouponConsumerRunnerIntegrationTest seed: " + SEED + " (-Dcouponstate.seed=" + SEED + ")");
-        broker = EmbeddedKafkaBroker.start();
-        bootstrap = broker.bootstrapServers();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
+        bootstrap = KAFKA.bootstrapServers();
     }
 
     @Test

@@ -3,7 +3,7 @@ package io.couponstate.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -27,31 +27,19 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 @Tag("integration")
 class CouponFilePublisherTest {
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startBroker() {
-        broker = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
-    }
 
     @Test
     void publish_plainFile_sendsEachCodeKeyedByItselfAndSkipsBlankAndOversizedLines() throws Exception {
@@ -90,7 +78,7 @@ class CouponFilePublisherTest {
         try (CouponFilePublisher publisher = publisher(4).build()) {
             publisher.publish(file);
         }
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
             TopicDescription description = admin.describeTopics(List.of("retained")).allTopicNames().get()
                     .get("retained");
             assertThat(description.partitions()).hasSize(4);
@@ -216,7 +204,7 @@ class CouponFilePublisherTest {
     }
 
     private static CouponFilePublisher.Builder publisher(int partitions) {
-        return CouponFilePublisher.builder().bootstrapServers(broker.bootstrapServers()).partitions(partitions);
+        return CouponFilePublisher.builder().bootstrapServers(KAFKA.bootstrapServers()).partitions(partitions);
     }
 
     private static List<String> randomCodes(int count, int length, long seed) {
@@ -250,7 +238,7 @@ class CouponFilePublisherTest {
 
     /** Reads exactly {@code expected} records from every partition of the topic, then checks that no more come. */
     private static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int expected) {
-        Map<String, Object> config = Map.of("bootstrap.servers", broker.bootstrapServers());
+        Map<String, Object> config = Map.of("bootstrap.servers", KAFKA.bootstrapServers());
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {

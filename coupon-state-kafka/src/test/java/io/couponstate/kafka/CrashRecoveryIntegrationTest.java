@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -26,10 +26,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,28 +44,21 @@ class CrashRecoveryIntegrationTest {
     private static final int REPETITIONS = Integer.getInteger("couponstate.crash.repetitions", 6);
     private static final Duration WAIT = Duration.ofSeconds(60);
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
     private static volatile RuntimeException produceFailure;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void startBroker() {
+    static void printSeed() {
         System.out.println("CrashRecoveryIntegrationTest seed: " + SEED + " (-Dcouponstate.seed=" + SEED + ")");
-        broker = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
     }
 
     @Test
     void killedAtSeededMoments_andRestarted_endsEqualToTheModel() throws Exception {
-        String bootstrap = broker.bootstrapServers();
+        String bootstrap = KAFKA.bootstrapServers();
         List<String> topics = topicNames("crash", 3);
         createTopics(bootstrap, topics, 2);
         Random random = new Random(SEED);

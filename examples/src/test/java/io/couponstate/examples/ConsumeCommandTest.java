@@ -2,48 +2,41 @@ package io.couponstate.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 @Tag("integration")
 class ConsumeCommandTest {
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     static Path dir;
 
     @BeforeAll
     static void publishGzipFilesAndAMessyOne() throws Exception {
-        broker = EmbeddedKafkaBroker.start();
         List<Path> files = CouponFileGenerator.generate(dir.resolve("gz"), 3_000, 11, true);
-        Topics.publish(broker.bootstrapServers(), files.toArray(Path[]::new));
+        Topics.publish(KAFKA.bootstrapServers(), files.toArray(Path[]::new));
         // a fourth source: a blank line and an oversized line must never reach the runner (it would count them
         // as invalid records), and SUPER100, in file 1 too, becomes valid through it
         Path messy = dir.resolve("messy4.txt");
         Files.writeString(messy, "\n" + "SUPER100\n" + "   \n" + "Z".repeat(200) + "\n" + "BIRTHDAY");
-        Cli.Run run = Topics.publish(broker.bootstrapServers(), messy);
+        Cli.Run run = Topics.publish(KAFKA.bootstrapServers(), messy);
         assertThat(run.out()).contains("-> messy4: 2 records, 2 blank and 1 oversized lines skipped");
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
     }
 
     @Test
     void consume_untilCaughtUp_printsTheFixedFormat() {
-        Cli.Run run = Cli.run("consume", "--bootstrap-servers", broker.bootstrapServers(), "--until-caught-up");
+        Cli.Run run = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
         List<String> lines = List.of(run.out().split("\n", -1));
@@ -60,7 +53,7 @@ class ConsumeCommandTest {
 
     @Test
     void consume_gzipAndMessySources_blankAndOversizedLinesNeverArrive() {
-        Cli.Run run = Cli.run("consume", "--bootstrap-servers", broker.bootstrapServers(), "--until-caught-up",
+        Cli.Run run = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up",
                 "--topics", "couponbase1,couponbase2,couponbase3,messy4", "--state", "striped");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
@@ -75,7 +68,7 @@ class ConsumeCommandTest {
 
     @Test
     void consume_ownedConsumerProperty_isRejectedWithTheReason() {
-        Cli.Run run = Cli.run("consume", "--bootstrap-servers", broker.bootstrapServers(), "--until-caught-up",
+        Cli.Run run = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up",
                 "-X", "enable.auto.commit=true");
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.err()).contains("enable.auto.commit");

@@ -2,43 +2,31 @@ package io.couponstate.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A {@code consume} in a child JVM killed with SIGKILL, then run again on the same checkpoint directory. */
 @Tag("integration")
 class ConsumeRestartTest {
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void startBroker() {
-        broker = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
-    }
-
     @Test
     void consume_killedAndRunAgainWithItsCheckpoints_reachesTheSameAnswerReplayingOnlyTheTail() throws Exception {
-        String bootstrap = broker.bootstrapServers();
+        String bootstrap = KAFKA.bootstrapServers();
         List<Path> files = CouponFileGenerator.generate(dir.resolve("coupons"), 20_000, 5, false);
         Path emptyThird = Files.createDirectories(dir.resolve("empty")).resolve("couponbase3.txt");
         Files.createFile(emptyThird);

@@ -2,7 +2,7 @@ package io.couponstate.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -19,10 +19,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,22 +30,11 @@ import picocli.CommandLine;
 @Tag("integration")
 class PublishAndBrokerCommandTest {
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startBroker() {
-        broker = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
-    }
 
     @ParameterizedTest
     @ValueSource(strings = {"demo", "broker", "generate", "publish", "consume", "serve"})
@@ -71,7 +59,7 @@ class PublishAndBrokerCommandTest {
         Path file = out.resolve("couponbase2.gz");
         assertThat(generated.out()).contains(file.toString());
 
-        Cli.Run run = Cli.run("publish", "--bootstrap-servers", broker.bootstrapServers(), "--partitions", "2",
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--partitions", "2",
                 "--no-progress", file.toString());
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
@@ -85,7 +73,7 @@ class PublishAndBrokerCommandTest {
         Path file = dir.resolve("messy.txt");
         Files.writeString(file, "BIRTHDAY\n\nOVER9000\n" + "A".repeat(65) + "\nHAPPYHRS\n");
 
-        Cli.Run run = Cli.run("publish", "--bootstrap-servers", broker.bootstrapServers(), "--no-progress",
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
                 file.toString());
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
@@ -107,7 +95,7 @@ class PublishAndBrokerCommandTest {
         Path file = dir.resolve("cut.gz");
         Files.write(file, Arrays.copyOf(bytes, bytes.length * 2 / 3));
 
-        Cli.Run run = Cli.run("publish", "--bootstrap-servers", broker.bootstrapServers(), "--no-progress",
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
                 file.toString());
 
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
@@ -120,7 +108,7 @@ class PublishAndBrokerCommandTest {
     @Test
     void publish_missingFile_exitsOneNamingIt() {
         Path missing = dir.resolve("nope.txt");
-        Cli.Run run = Cli.run("publish", "--bootstrap-servers", broker.bootstrapServers(), missing.toString());
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), missing.toString());
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.err()).contains("publish failed", missing.toString());
     }
@@ -157,7 +145,7 @@ class PublishAndBrokerCommandTest {
     }
 
     private static long recordsIn(String topic) {
-        Map<String, Object> config = Map.of("bootstrap.servers", broker.bootstrapServers());
+        Map<String, Object> config = Map.of("bootstrap.servers", KAFKA.bootstrapServers());
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.examples.CouponHttpService.Readiness;
-import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
@@ -18,10 +18,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -30,23 +30,16 @@ class ServeCommandTest {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
-    private static EmbeddedKafkaBroker broker;
+    @RegisterExtension
+    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
 
     @TempDir
     static Path dir;
 
     @BeforeAll
     static void publish() throws Exception {
-        broker = EmbeddedKafkaBroker.start();
         List<Path> files = CouponFileGenerator.generate(dir, 2_000, 3, false);
-        Topics.publish(broker.bootstrapServers(), files.toArray(Path[]::new));
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
+        Topics.publish(KAFKA.bootstrapServers(), files.toArray(Path[]::new));
     }
 
     @Test
@@ -56,7 +49,7 @@ class ServeCommandTest {
         cli.setOut(new PrintWriter(out, true));
         AtomicInteger exit = new AtomicInteger(-1);
         Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
-                broker.bootstrapServers(), "--port", "0")), "serve-command");
+                KAFKA.bootstrapServers(), "--port", "0")), "serve-command");
         serve.start();
         try {
             String base = awaitListening(out, serve);
@@ -95,7 +88,7 @@ class ServeCommandTest {
         AtomicInteger exit = new AtomicInteger(-1);
         // a topic nobody has created yet: the runner has nothing to catch up with, so it never is caught up
         Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
-                broker.bootstrapServers(), "--port", "0", "--topics", "not-created-yet")), "serve-command");
+                KAFKA.bootstrapServers(), "--port", "0", "--topics", "not-created-yet")), "serve-command");
         serve.start();
         try {
             String base = awaitListening(out, serve);
