@@ -8,6 +8,12 @@ import java.util.SplittableRandom;
  * observations of them in three sources. Each code is in each source with probability 0.35, redrawn until it is in
  * at least one, so there are about 1.45 observations per code and about 20% of the codes end up in two or more
  * sources. Deterministic for a seed. Immutable after construction; safe to share between threads.
+ *
+ * <p>What the implementations are handed is laid out the way a consumer receives it: the code bytes of observation
+ * {@code i} sit in arrival order in {@link #obsPacked} (like the values of a fetched batch), and the STRING path gets
+ * a fresh String per observation, allocated in arrival order (as {@code StringDeserializer} makes one per record).
+ * So reading an input costs every implementation the same sequential access, and the measured differences are the
+ * states' own.
  */
 public final class Inputs {
 
@@ -32,6 +38,12 @@ public final class Inputs {
     public final int[] obsCode;
     /** See {@link #obsCode}. */
     public final byte[] obsSource;
+    /** The code bytes of every observation in arrival order: observation {@code i} is at {@code obsOffsets[i]}. */
+    public final byte[] obsPacked;
+    /** Start of each observation's code in {@link #obsPacked}, plus the end as the last element. */
+    public final int[] obsOffsets;
+    /** A String per observation, in arrival order (the STRING path), or null when built without strings. */
+    public final String[] obsStrings;
 
     /**
      * Builds the input.
@@ -112,6 +124,27 @@ public final class Inputs {
             this.obsCode[i] = this.obsCode[i - n];
             this.obsSource[i] = this.obsSource[i - n];
         }
+        this.obsOffsets = new int[padded + 1];
+        int total = 0;
+        for (int i = 0; i < padded; i++) {
+            obsOffsets[i] = total;
+            total += offsets[this.obsCode[i] + 1] - offsets[this.obsCode[i]];
+        }
+        obsOffsets[padded] = total;
+        this.obsPacked = new byte[total];
+        for (int i = 0; i < padded; i++) {
+            int c = this.obsCode[i];
+            System.arraycopy(this.packed, offsets[c], obsPacked, obsOffsets[i], offsets[c + 1] - offsets[c]);
+        }
+        if (withStrings) {
+            obsStrings = new String[padded];
+            for (int i = 0; i < padded; i++) {
+                obsStrings[i] = new String(obsPacked, obsOffsets[i], obsOffsets[i + 1] - obsOffsets[i],
+                        StandardCharsets.US_ASCII);
+            }
+        } else {
+            obsStrings = null;
+        }
     }
 
     /** Number of observations (including padding). */
@@ -121,27 +154,24 @@ public final class Inputs {
 
     /** Applies observations {@code [from, to)} through the String path; returns a sink. */
     public int applyStrings(StateFacade state, int from, int to) {
-        final String[] strings = this.strings;
-        final int[] obsCode = this.obsCode;
+        final String[] obsStrings = this.obsStrings;
         final byte[] obsSource = this.obsSource;
         int sink = 0;
         for (int i = from; i < to; i++) {
-            sink += state.add(strings[obsCode[i]], obsSource[i]);
+            sink += state.add(obsStrings[i], obsSource[i]);
         }
         return sink;
     }
 
     /** Applies observations {@code [from, to)} through the byte path; returns a sink. */
     public int applyBytes(StateFacade state, int from, int to) {
-        final byte[] packed = this.packed;
-        final int[] offsets = this.offsets;
-        final int[] obsCode = this.obsCode;
+        final byte[] obsPacked = this.obsPacked;
+        final int[] obsOffsets = this.obsOffsets;
         final byte[] obsSource = this.obsSource;
         int sink = 0;
         for (int i = from; i < to; i++) {
-            int c = obsCode[i];
-            int off = offsets[c];
-            sink += state.add(packed, off, offsets[c + 1] - off, obsSource[i]);
+            int off = obsOffsets[i];
+            sink += state.add(obsPacked, off, obsOffsets[i + 1] - off, obsSource[i]);
         }
         return sink;
     }
