@@ -30,7 +30,7 @@ class BrokerOutageIntegrationTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
 
     @RegisterExtension
-    static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
+    static final KafkaBrokerExtension KAFKA = KafkaBrokerExtension.embedded(); // stopped and restarted below
 
     @TempDir
     Path checkpoints;
