@@ -50,14 +50,8 @@ final class DemoCommand implements Callable<Integer> {
             description = "A Kafka client property for an external cluster, e.g. -X security.protocol=SSL.")
     Map<String, String> properties = new LinkedHashMap<>();
 
-    @Option(names = "--codes-per-file", paramLabel = "N",
-            description = "Random codes per file (default: ${DEFAULT-VALUE}).",
-            defaultValue = "1000000")
-    int codesPerFile;
-
-    @Option(names = "--seed", paramLabel = "SEED",
-            description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-    long seed;
+    @Mixin
+    GeneratorOptions generator;
 
     @Option(names = "--partitions", paramLabel = "N", description = "Partitions per topic (default: ${DEFAULT-VALUE}).",
             defaultValue = "3")
@@ -99,10 +93,10 @@ final class DemoCommand implements Callable<Integer> {
                 phases.put("broker start", since(t));
             }
 
-            err.printf("demo: generating 3 files of %,d random codes in %s...%n", codesPerFile, dir);
+            err.printf("demo: generating 3 files of %,d random codes in %s...%n", generator.codesPerFile, dir);
             err.flush();
             long t = System.nanoTime();
-            List<Path> files = CouponFileGenerator.generate(dir, codesPerFile, seed, false);
+            List<Path> files = CouponFileGenerator.generate(dir, generator.codesPerFile, generator.seed, false);
             phases.put("generate", since(t));
 
             t = System.nanoTime();
@@ -119,7 +113,7 @@ final class DemoCommand implements Callable<Integer> {
             err.flush();
             List<String> topics = published.stream().map(PublishResult::topic).toList();
             long usedBefore = usedHeapAfterGc();
-            CouponState state = stateKind.create(3L * codesPerFile);
+            CouponState state = stateKind.create(3L * generator.codesPerFile);
             RunnerMetrics metrics;
             CouponConsumerRunner.Builder builder = CouponConsumerRunner.builder()
                     .bootstrapServers(bootstrap)

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -25,21 +26,15 @@ final class GenerateCommand implements Callable<Integer> {
             defaultValue = "coupons")
     Path out;
 
-    @Option(names = "--codes-per-file", paramLabel = "N",
-            description = "Random codes per file (default: ${DEFAULT-VALUE}).",
-            defaultValue = "1000000")
-    int codesPerFile;
-
-    @Option(names = "--seed", paramLabel = "SEED",
-            description = "The random seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-    long seed;
+    @Mixin
+    GeneratorOptions generator;
 
     @Option(names = "--gzip", description = "Write gzipped files (couponbaseN.gz).")
     boolean gzip;
 
     @Override
     public Integer call() throws Exception {
-        List<Path> files = CouponFileGenerator.generate(out, codesPerFile, seed, gzip);
+        List<Path> files = CouponFileGenerator.generate(out, generator.codesPerFile, generator.seed, gzip);
         PrintWriter w = spec.commandLine().getOut();
         for (Path file : files) {
             w.printf("%s (%,d bytes)%n", file, Files.size(file));
