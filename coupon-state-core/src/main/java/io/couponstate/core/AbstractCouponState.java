@@ -71,10 +71,20 @@ abstract class AbstractCouponState implements CouponState {
 
     private int record(long key, int sourceId) {
         int count = add(key, sourceId);
+        recorded(key, sourceId, count);
+        return count;
+    }
+
+    /**
+     * What follows the table update of one observation, whichever path made it (one call or a batch entry):
+     * {@code count} is what the update returned (0: nothing new). Every observation that changed the table passes
+     * here exactly once, on the thread that made the change, so this is the one place for what must see each
+     * change: the validity listener at the crossing (and what else records changes or crossings).
+     */
+    final void recorded(long key, int sourceId, int count) {
         if (count == threshold && listener != ValidityListener.NONE) {
             listener.onValid(Codes.decode(key), sources(mask(key)));
         }
-        return count;
     }
 
     @Override
