@@ -50,6 +50,7 @@ final class PublishCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        KafkaCheck.reachable(kafka).close();
         try {
             for (PublishResult r : publish(kafka, files, partitions, maxLineLength, !noProgress)) {
                 out.println(describe(r));
