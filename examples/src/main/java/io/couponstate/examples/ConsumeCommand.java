@@ -62,12 +62,30 @@ final class ConsumeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        options.check("consume", err);
         long started = System.nanoTime();
-        try (StopSignal stop = new StopSignal("consume-shutdown");
-             CouponConsumerRunner runner = options.build()) {
+        try (StopSignal stop = new StopSignal("consume-shutdown")) {
+            options.check("consume", err);   // a stop signal during the check: the runner below stops at once
+            return consume(stop, started, out, err);
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    private int consume(StopSignal stop, long started, PrintWriter out, PrintWriter err) throws InterruptedException {
+        try (CouponConsumerRunner runner = options.build()) {
             stop.onStop(runner::close);   // idempotent and thread-safe; wakes awaitCaughtUp with false
-            runner.start();
+            try {
+                runner.start();
+            } catch (IllegalStateException closedByAStopSignal) {
+                if (!stop.stopRequested()) {
+                    throw closedByAStopSignal;
+                }
+            }
+            err.println("consume: reading " + options.topics.size() + " topic" + (options.topics.size() == 1 ? ""
+                    : "s") + " from " + options.kafka.bootstrapServers + (options.checkpointDir == null
+                    ? ", no checkpoints" : ", checkpoints in " + options.checkpointDir) + "; Ctrl-C stops");
+            err.flush();
             boolean caughtUp;
             try {
                 caughtUp = runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds));
@@ -96,9 +114,6 @@ final class ConsumeCommand implements Callable<Integer> {
                 stop.await();   // keep the state current until stopped; close() writes a final checkpoint
             }
             return ExitCodes.OK;
-        } finally {
-            out.flush();
-            err.flush();
         }
     }
 

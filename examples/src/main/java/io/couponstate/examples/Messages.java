@@ -63,6 +63,8 @@ final class Messages {
             what = "permission denied";
         } else if (e instanceof NotDirectoryException) {
             what = "not a directory";
+        } else if (e instanceof java.nio.file.FileAlreadyExistsException) {
+            what = "already exists (as a file, where a directory is expected?)";
         } else {
             what = e.getReason() == null ? "cannot be read" : e.getReason();
         }

@@ -73,9 +73,15 @@ final class StopSignal implements AutoCloseable {
         }
     }
 
-    /** What the hook runs after waking {@link #await()}, on the hook's thread; must be thread-safe. */
+    /**
+     * What the hook runs after waking {@link #await()}, on the hook's thread; must be thread-safe and idempotent.
+     * When the stop was requested already, it also runs at once on the calling thread.
+     */
     void onStop(Runnable action) {
         this.stopAction = action;
+        if (stopRequested()) {
+            action.run();
+        }
     }
 
     /** Whether the JVM has been asked to stop. */
