@@ -85,12 +85,8 @@ final class PublishCommand implements Callable<Integer> {
         KafkaCheck.reachable(kafka).close();
         try {
             publish(settings, files, r -> {
-                if (r.skippedEmpty()) {
-                    err.println("publish: warning: " + r.file() + " holds no code line; skipped, topic "
-                            + r.topic() + " not created (--allow-empty creates it)");
-                    err.flush();
-                }
-                out.println(describe(r));
+                // a skipped file is also a WARN in the publisher's log (stderr); this line says what to do
+                out.println(describe(r) + (r.skippedEmpty() ? " (--allow-empty creates it)" : ""));
                 out.flush();
             });
             return ExitCodes.OK;
