@@ -96,6 +96,9 @@ final class RunnerOptions {
      */
     void check(String command, PrintWriter err) {
         stateConfig();
+        if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
+            throw new CommandFailure("--checkpoint-dir " + checkpointDir + ": not a directory", ExitCodes.USAGE);
+        }
         if (fromBeginning && checkpointDir != null && hasCheckpoints(checkpointDir)) {
             throw new CommandFailure("--from-beginning: " + checkpointDir + " holds checkpoints, and the runner "
                     + "resumes from the newest one; give a new --checkpoint-dir (or delete that one) to rebuild "
