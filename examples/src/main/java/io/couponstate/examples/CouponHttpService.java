@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -196,7 +197,10 @@ final class CouponHttpService implements AutoCloseable {
         if (!ready(exchange)) {
             return;
         }
-        send(exchange, 200, couponJson(code, true));
+        // a state that accepts lower case folds it (--case-insensitive): answer with the canonical code
+        String canonical = code.toUpperCase(Locale.ROOT);
+        send(exchange, 200, couponJson(canonical.equals(code) || !state.isWellFormed(canonical) ? code : canonical,
+                true));
     }
 
     private String couponJson(String code, boolean withValid) {
