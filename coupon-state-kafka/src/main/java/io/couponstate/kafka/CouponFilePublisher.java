@@ -61,13 +61,23 @@ import org.slf4j.LoggerFactory;
  * in memory whole. Anything else is sent as it is; checking the code format is the consumer's job (it counts and
  * reports what it rejects).
  *
+ * <p><b>Checks before anything is sent.</b> A directory, a missing or unreadable file, and a file that is not text
+ * lines are refused with a {@link PublishException} before any topic is created: the first
+ * {@value #PREFIX_CHECK_BYTES} bytes (decompressed for gzip) are read first, and a NUL byte, or more than
+ * {@link Builder#maxOversizedShare(double) a share} (default half) of lines longer than the line bound, means the
+ * file is not a coupon file (a binary, a CSV export with long rows...). A file without a single code line is
+ * skipped with a warning and no topic is created ({@link PublishResult#skippedEmpty()}), unless
+ * {@link Builder#skipEmptyFiles(boolean) skipEmptyFiles(false)}: then its (empty) topic is created, for a source that
+ * exists and has no codes yet.
+ *
  * <p><b>Topics.</b> A missing topic is created with the configured partition count and {@code retention.ms=-1}: a
  * coupon file must stay replayable, since a consumer without a checkpoint rebuilds its state from the beginning. An
  * existing topic is used as it is.
  *
  * <p><b>Failures.</b> An unreadable, corrupt or truncated file, or a record the broker refuses, stops the file with a
  * {@link PublishException} naming the file and the line reached; it is thrown after the producer has been flushed, so
- * everything read before the failure is in Kafka, and {@link PublishException#sent()} says how much that is.
+ * everything read before the failure is in Kafka, and {@link PublishException#sent()} says how much that is. The
+ * messages are for people: {@code cannot read coupons/x.txt: no such file}, never an exception class name.
  *
  * <p><b>Producer.</b> Batching and lz4 compression by default ({@code linger.ms=5}, {@code batch.size=262144},
  * {@code compression.type=lz4}, {@code acks=all}, {@code enable.idempotence=false}: a duplicate from a retry is
@@ -103,11 +113,16 @@ public final class CouponFilePublisher implements AutoCloseable {
     private static final int CHUNK = 64 * 1024;
     private static final int PROGRESS_CHECK_LINES = 4096;
 
+    /** How much of a file (decompressed) is checked for being text lines before anything is sent. */
+    public static final int PREFIX_CHECK_BYTES = 64 * 1024;
+
     private final String bootstrapServers;
     private final int partitions;
     private final Optional<Short> replicationFactor;
     private final boolean createTopics;
     private final int maxLineLength;
+    private final double maxOversizedShare;
+    private final boolean skipEmptyFiles;
     private final Map<String, Object> clientProperties;
     private final Consumer<? super PublishProgress> progressListener;
     private final long progressIntervalNanos;
@@ -121,6 +136,8 @@ public final class CouponFilePublisher implements AutoCloseable {
         this.replicationFactor = b.replicationFactor;
         this.createTopics = b.createTopics;
         this.maxLineLength = b.maxLineLength;
+        this.maxOversizedShare = b.maxOversizedShare;
+        this.skipEmptyFiles = b.skipEmptyFiles;
         this.clientProperties = Map.copyOf(b.clientProperties);
         this.progressListener = b.progressListener;
         this.progressIntervalNanos = b.progressInterval.toNanos();
@@ -176,9 +193,9 @@ public final class CouponFilePublisher implements AutoCloseable {
      * Publishes every code line of {@code file} to {@code topic}, creating the topic if it is missing, and returns
      * once every record has been acknowledged.
      *
-     * @throws PublishException when the file cannot be read to its end or the broker refuses a record; thrown after
-     *                          flushing what was read before
-     * @throws java.nio.file.NoSuchFileException when the file does not exist
+     * @throws PublishException when the file is missing, unreadable, a directory or not text lines (then nothing is
+     *                          sent and no topic created), or cannot be read to its end or the broker refuses a
+     *                          record (thrown after flushing what was read before)
      */
     public PublishResult publish(Path file, String topic) throws IOException {
         Objects.requireNonNull(file, "file");
@@ -187,9 +204,142 @@ public final class CouponFilePublisher implements AutoCloseable {
             throw new IllegalArgumentException(
                     "topic: '" + topic + "' (expected: a legal Kafka topic name, 1..249 of [a-zA-Z0-9._-])");
         }
-        long totalBytes = Files.size(file);
+        long startNanos = System.nanoTime();
+        long totalBytes = checkFile(file);
+        Prefix prefix = checkPrefix(file);
+        if (prefix.empty() && skipEmptyFiles) {
+            LOG.warn("file {} holds no code line: skipped, topic {} not created", file, topic);
+            return new PublishResult(file, topic, prefix.lines, 0, prefix.lines, 0, totalBytes,
+                    Duration.ofNanos(System.nanoTime() - startNanos), true);
+        }
         ensureTopic(topic);
         return new FileRun(file, topic, totalBytes).run();
+    }
+
+    /** The file's size; refuses a directory or a missing or unreadable file in words. */
+    private static long checkFile(Path file) throws PublishException {
+        if (Files.isDirectory(file)) {
+            throw refused(file, "cannot publish " + file + ": a directory (expected: a coupon file, one code per "
+                    + "line)");
+        }
+        try {
+            if (!Files.isRegularFile(file) && Files.exists(file)) {
+                // a FIFO or a device: readable, but its size means nothing; allowed, the prefix check decides
+                return -1;
+            }
+            return Files.size(file);
+        } catch (IOException e) {
+            throw refused(file, "cannot read " + file + ": " + fileProblem(e), e);
+        }
+    }
+
+    /** What the first {@value #PREFIX_CHECK_BYTES} bytes of a file say about it. */
+    private static final class Prefix {
+        long lines;
+        long codeLines;
+        long oversized;
+        boolean wholeFile;
+
+        boolean empty() {
+            return wholeFile && codeLines == 0 && oversized == 0;
+        }
+    }
+
+    /**
+     * Reads the start of the file (decompressed) and refuses it unless it looks like text lines: no NUL byte, and at
+     * most {@code maxOversizedShare} of its lines longer than the bound. Nothing is sent, no topic made.
+     */
+    private Prefix checkPrefix(Path file) throws PublishException {
+        Prefix p = new Prefix();
+        try (InputStream raw = Files.newInputStream(file)) {
+            BufferedInputStream buffered = new BufferedInputStream(raw, CHUNK);
+            InputStream in = isGzip(file, buffered) ? new GZIPInputStream(buffered, CHUNK) : buffered;
+            byte[] buf = in.readNBytes(PREFIX_CHECK_BYTES);
+            p.wholeFile = buf.length < PREFIX_CHECK_BYTES || in.read() < 0;
+            int lineLength = 0;   // content bytes of the current line, trimmed on the left
+            int trailingSpace = 0;
+            for (int i = 0; i <= buf.length; i++) {
+                boolean end = i == buf.length;
+                if (end && (lineLength == 0 || !p.wholeFile)) {
+                    if (!p.wholeFile && lineLength > maxLineLength) {
+                        p.lines++;
+                        p.oversized++;   // a cut-off line already over the bound is over it whole
+                    }
+                    break;
+                }
+                byte b = end ? (byte) '\n' : buf[i];
+                if (b == 0) {
+                    throw refused(file, "cannot publish " + file + ": not a text file (a NUL byte at byte " + i
+                            + (p.wholeFile ? "" : " of the first " + PREFIX_CHECK_BYTES) + "; expected: one code "
+                            + "per line)");
+                }
+                if (b == '\n') {
+                    int content = lineLength - trailingSpace;
+                    p.lines++;
+                    if (content > maxLineLength) {
+                        p.oversized++;
+                    } else if (content > 0) {
+                        p.codeLines++;
+                    }
+                    lineLength = 0;
+                    trailingSpace = 0;
+                } else if (isWhitespace(b)) {
+                    if (lineLength > 0) {
+                        lineLength++;
+                        trailingSpace++;
+                    }
+                } else {
+                    lineLength++;
+                    trailingSpace = 0;
+                }
+            }
+        } catch (PublishException e) {
+            throw e;
+        } catch (IOException e) {
+            throw refused(file, "cannot read " + file + ": " + fileProblem(e), e);
+        }
+        long withContent = p.codeLines + p.oversized;
+        if (p.oversized > 0 && p.oversized > maxOversizedShare * withContent) {
+            throw refused(file, "cannot publish " + file + ": not a coupon file (" + p.oversized + " of "
+                    + withContent + " lines " + (p.wholeFile ? "" : "in the first " + PREFIX_CHECK_BYTES
+                    + " bytes ") + "are longer than " + maxLineLength + " bytes; expected: one code per line, "
+                    + "at most " + Math.round(maxOversizedShare * 100) + " % of lines oversized)");
+        }
+        return p;
+    }
+
+    private static PublishException refused(Path file, String message) {
+        return new PublishException(file, 0, 0, message, null);
+    }
+
+    private static PublishException refused(Path file, String message, Throwable cause) {
+        return new PublishException(file, 0, 0, message, cause);
+    }
+
+    /** An I/O failure in a few words: {@code no such file}, {@code permission denied}, the JDK's own message. */
+    static String fileProblem(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        if (e instanceof java.util.zip.ZipException) {
+            return "not valid gzip data (" + e.getMessage() + ")";
+        }
+        if (e instanceof java.io.EOFException) {
+            return "truncated" + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        }
+        return e.getMessage() == null ? "I/O error" : e.getMessage();
+    }
+
+    /** A throwable's message, or what it is in words when it has none: for people, no class names. */
+    private static String words(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
     /** Flushes and closes the producer and the admin client. */
@@ -210,7 +360,7 @@ public final class CouponFilePublisher implements AutoCloseable {
     }
 
     private void ensureTopic(String topic) throws IOException {
-        if (!createTopics || topicsChecked.contains(topic)) {
+        if (topicsChecked.contains(topic)) {
             return;
         }
         if (admin == null) {
@@ -218,6 +368,11 @@ public final class CouponFilePublisher implements AutoCloseable {
             config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
             config.put(AdminClientConfig.CLIENT_ID_CONFIG, "coupon-file-publisher-admin");
             admin = Admin.create(config);
+        }
+        if (!createTopics) {
+            requireTopic(topic);
+            topicsChecked.add(topic);
+            return;
         }
         NewTopic newTopic = new NewTopic(topic, Optional.of(partitions), replicationFactor)
                 .configs(Map.of("retention.ms", "-1"));
@@ -227,8 +382,8 @@ public final class CouponFilePublisher implements AutoCloseable {
             awaitLeaders(topic);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("topic " + topic + ": could not be created or described: " + e.getCause(),
-                        e.getCause());
+                throw new IOException("topic " + topic + ": could not be created or described: "
+                        + words(e.getCause()), e.getCause());
             }
         } catch (TimeoutException e) {
             throw new IOException("topic " + topic + ": creating it timed out (is " + bootstrapServers
@@ -238,6 +393,25 @@ public final class CouponFilePublisher implements AutoCloseable {
             throw new IOException("topic " + topic + ": interrupted while creating it", e);
         }
         topicsChecked.add(topic);
+    }
+
+    /** With topic creation off: the topic must exist, else nothing is sent (the producer would block a minute). */
+    private void requireTopic(String topic) throws IOException {
+        try {
+            admin.describeTopics(List.of(topic)).allTopicNames().get(2, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                throw new IOException("topic " + topic + " does not exist, and creating topics is off");
+            }
+            throw new IOException("topic " + topic + ": could not be described: " + words(e.getCause()),
+                    e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("topic " + topic + ": describing it timed out (is " + bootstrapServers
+                    + " reachable?)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("topic " + topic + ": interrupted while describing it", e);
+        }
     }
 
     /** A just-created topic answers NOT_LEADER_OR_FOLLOWER for a moment; wait until every partition has a leader. */
@@ -316,15 +490,15 @@ public final class CouponFilePublisher implements AutoCloseable {
                     readAll();
                 } catch (IOException e) {
                     flushQuietly();
-                    throw failure("unreadable after line " + lines + " (" + describe(e) + ")", e);
+                    throw failure("unreadable after line " + lines + " (" + fileProblem(e) + ")", e);
                 } catch (KafkaException e) {
                     flushQuietly();
-                    throw failure("sending line " + (lines + 1) + " failed: " + e, e);
+                    throw failure("sending line " + (lines + 1) + " failed: " + words(e), e);
                 }
                 producer.flush();
                 Exception failed = sendFailure.get();
                 if (failed != null) {
-                    throw failure("the broker refused a record (" + failed + ")", failed);
+                    throw failure("the broker refused a record (" + words(failed) + ")", failed);
                 }
                 report(true);
                 return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count,
@@ -390,7 +564,7 @@ public final class CouponFilePublisher implements AutoCloseable {
                 Exception failed = sendFailure.get();
                 if (failed != null) {
                     flushQuietly();
-                    throw failure("the broker refused a record (" + failed + ")", failed);
+                    throw failure("the broker refused a record (" + words(failed) + ")", failed);
                 }
                 long now = System.nanoTime();
                 if (now - lastProgressNanos >= progressIntervalNanos) {
@@ -419,14 +593,6 @@ public final class CouponFilePublisher implements AutoCloseable {
             return new PublishException(file, lines, acked.get(), "file " + file + " (topic " + topic + "): " + what
                     + "; " + acked.get() + " of " + sentAttempted + " records read before it were sent and flushed",
                     cause);
-        }
-
-        private String describe(IOException e) {
-            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            if (e instanceof java.io.EOFException) {
-                return "truncated: " + message;
-            }
-            return message;
         }
     }
 
@@ -471,6 +637,8 @@ public final class CouponFilePublisher implements AutoCloseable {
         private Optional<Short> replicationFactor = Optional.empty();
         private boolean createTopics = true;
         private int maxLineLength = DEFAULT_MAX_LINE_LENGTH;
+        private double maxOversizedShare = 0.5;
+        private boolean skipEmptyFiles = true;
         private final Map<String, Object> clientProperties = new HashMap<>();
         private final Map<String, Object> producerProperties = new HashMap<>();
         private Consumer<? super PublishProgress> progressListener;
@@ -518,6 +686,28 @@ public final class CouponFilePublisher implements AutoCloseable {
                 throw new IllegalArgumentException("maxLineLength: " + maxLineLength + " (expected: 1..1048576)");
             }
             this.maxLineLength = maxLineLength;
+            return this;
+        }
+
+        /**
+         * The largest share of a file's first {@value CouponFilePublisher#PREFIX_CHECK_BYTES} bytes' lines that may
+         * be longer than {@link #maxLineLength(int)} (0..1, default 0.5); above it the file is refused as not a
+         * coupon file before anything is sent. 1 turns the check off.
+         */
+        public Builder maxOversizedShare(double maxOversizedShare) {
+            if (!(maxOversizedShare >= 0 && maxOversizedShare <= 1)) {
+                throw new IllegalArgumentException("maxOversizedShare: " + maxOversizedShare + " (expected: 0..1)");
+            }
+            this.maxOversizedShare = maxOversizedShare;
+            return this;
+        }
+
+        /**
+         * Whether a file without a single code line is skipped with a warning, its topic not created (default true);
+         * false creates its empty topic, for a source that exists and has no codes yet.
+         */
+        public Builder skipEmptyFiles(boolean skipEmptyFiles) {
+            this.skipEmptyFiles = skipEmptyFiles;
             return this;
         }
 

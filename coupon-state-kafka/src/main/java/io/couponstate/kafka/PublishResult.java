@@ -15,15 +15,22 @@ import java.util.Objects;
  * @param oversizedLines the lines skipped because they are longer than the publisher's bound; never sent
  * @param bytesRead the bytes of the file read (compressed bytes for a {@code .gz} file)
  * @param elapsed the time spent on the file, flushing included
+ * @param skippedEmpty true when the file held no code line and was skipped: nothing sent, no topic created
  */
 public record PublishResult(Path file, String topic, long lines, long sent, long blankLines, long oversizedLines,
-                            long bytesRead, Duration elapsed) {
+                            long bytesRead, Duration elapsed, boolean skippedEmpty) {
 
     /** Validates the fields. */
     public PublishResult {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(topic, "topic");
         Objects.requireNonNull(elapsed, "elapsed");
+    }
+
+    /** A file that was published (not skipped). */
+    public PublishResult(Path file, String topic, long lines, long sent, long blankLines, long oversizedLines,
+                         long bytesRead, Duration elapsed) {
+        this(file, topic, lines, sent, blankLines, oversizedLines, bytesRead, elapsed, false);
     }
 
     /** Records sent per second over the whole file, flushing included; 0 when no time was measured. */

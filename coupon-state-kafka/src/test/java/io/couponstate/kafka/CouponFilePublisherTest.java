@@ -146,6 +146,103 @@ class CouponFilePublisherTest {
     }
 
     @Test
+    void publish_notGzipButNamedGz_createsNoTopic() throws Exception {
+        Path file = dir.resolve("fakegz2.gz");
+        Files.writeString(file, "BIRTHDAY\n");
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(file)).isInstanceOf(PublishException.class)
+                    .hasMessage("cannot read " + file + ": not valid gzip data (Not in GZIP format)");
+        }
+        assertThat(topicExists("fakegz2")).isFalse();
+    }
+
+    @Test
+    void publish_directory_isRefusedBeforeAnyTopicIsCreated() throws Exception {
+        Path sub = Files.createDirectories(dir.resolve("adir"));
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(sub)).isInstanceOf(PublishException.class)
+                    .hasMessage("cannot publish " + sub + ": a directory (expected: a coupon file, one code per "
+                            + "line)");
+        }
+        assertThat(topicExists("adir")).isFalse();
+    }
+
+    @Test
+    void publish_missingFile_saysNoSuchFile() throws Exception {
+        Path missing = dir.resolve("nofile.txt");
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(missing)).isInstanceOf(PublishException.class)
+                    .hasMessage("cannot read " + missing + ": no such file");
+        }
+        assertThat(topicExists("nofile")).isFalse();
+    }
+
+    @Test
+    void publish_binaryFile_isRefusedBeforeAnyTopicIsCreated() throws Exception {
+        Path file = dir.resolve("binary1");
+        byte[] bytes = new byte[10_000];
+        new Random(3).nextBytes(bytes);
+        bytes[100] = 0;
+        Files.write(file, bytes);
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(file)).isInstanceOf(PublishException.class)
+                    .hasMessageStartingWith("cannot publish " + file + ": not a text file (a NUL byte at byte ");
+        }
+        assertThat(topicExists("binary1")).isFalse();
+    }
+
+    @Test
+    void publish_mostlyOversizedLines_isRefused_aFewAreSkipped() throws Exception {
+        Path csv = dir.resolve("export1.csv");
+        StringBuilder rows = new StringBuilder();
+        for (int i = 0; i < 2_000; i++) {
+            rows.append("CODE").append(i).append(",").append("x".repeat(80)).append('\n');
+        }
+        Files.writeString(csv, rows);
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(csv)).isInstanceOf(PublishException.class)
+                    .hasMessageContaining("not a coupon file (")
+                    .hasMessageContaining("lines in the first 65536 bytes are longer than 64 bytes");
+            Path fewLong = dir.resolve("fewlong1.txt");
+            Files.writeString(fewLong, "BIRTHDAY\nOVER9000\n" + "Z".repeat(100) + "\n");
+            PublishResult r = publisher.publish(fewLong);
+            assertThat(r.sent()).isEqualTo(2);
+            assertThat(r.oversizedLines()).isEqualTo(1);
+        }
+        assertThat(topicExists("export1")).isFalse();
+    }
+
+    @Test
+    void publish_emptyFile_isSkippedWithoutATopic_unlessAsked() throws Exception {
+        Path empty = Files.writeString(dir.resolve("empty1.txt"), "\n  \n");
+        Path empty2 = Files.createFile(dir.resolve("empty2.txt"));
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            PublishResult r = publisher.publish(empty);
+            assertThat(r.skippedEmpty()).isTrue();
+            assertThat(r.sent()).isZero();
+            assertThat(r.blankLines()).isEqualTo(2);
+            assertThat(publisher.publish(empty2).skippedEmpty()).isTrue();
+        }
+        assertThat(topicExists("empty1")).isFalse();
+        assertThat(topicExists("empty2")).isFalse();
+        try (CouponFilePublisher publisher = publisher(1).skipEmptyFiles(false).build()) {
+            PublishResult r = publisher.publish(empty2);
+            assertThat(r.skippedEmpty()).isFalse();
+        }
+        assertThat(topicExists("empty2")).isTrue();
+    }
+
+    @Test
+    void publish_withoutTopicCreation_failsForAMissingTopic() throws Exception {
+        Path file = Files.writeString(dir.resolve("nocreate1.txt"), "BIRTHDAY\n");
+        try (CouponFilePublisher publisher = publisher(1).createTopics(false).build()) {
+            assertThatThrownBy(() -> publisher.publish(file)).isInstanceOf(IOException.class)
+                    .hasMessage("topic nocreate1 does not exist, and creating topics is off");
+        }
+        assertThat(topicExists("nocreate1")).isFalse();
+    }
+
+    @Test
     void publish_explicitTopic_overridesTheFileName() throws Exception {
         Path file = dir.resolve("anything.csv");
         Files.writeString(file, "OVER9000\n");
@@ -219,6 +316,12 @@ class CouponFilePublisherTest {
             codes.add(sb.toString());
         }
         return codes;
+    }
+
+    private static boolean topicExists(String topic) throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
+            return admin.listTopics().names().get().contains(topic);
+        }
     }
 
     private static void writeGzip(Path file, Collection<String> codes) throws IOException {

@@ -3,31 +3,73 @@ package io.couponstate.examples;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.couponstate.core.CouponState;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
  * A small HTTP front for a {@link CouponState}, on the JDK's {@code com.sun.net.httpserver}: the way an ordering
- * service would ask the library. Thread-safe: requests run on a small pool and only read the state.
+ * service would ask the library. Thread-safe: requests run on a fixed pool and only read the state.
  *
+ * <p>Routes (exact paths; {@code GET} and {@code HEAD} only, anything else is 405 with {@code Allow: GET, HEAD};
+ * any other path is 404):
  * <ul>
- *   <li>{@code GET /coupons/{code}}: 200 {@code {"code":"BIRTHDAY","valid":true,"sources":["couponbase1",...]}}
- *       with the sources sorted by name;
- *       400 for a code outside the state's format; 503 while the state is not caught up.</li>
- *   <li>{@code GET /health}: 200 {@code {"status":"UP",...}} once caught up; 503 while starting or after a
+ *   <li>{@code /coupons/{code}}: 200 {@code {"code":"BIRTHDAY","valid":true,"sources":["couponbase1",...]}}
+ *       with the sources sorted by name; 400 for a code outside the state's format; 503 while not caught up.</li>
+ *   <li>{@code /coupons?valid=true[&limit=N]}: 200, the valid codes streamed as JSON lines
+ *       ({@code application/x-ndjson}: {@code {"code":...,"sources":[...]}} per line, in no particular order), at
+ *       most {@code limit} of them; 400 for other parameters; 503 while not caught up.</li>
+ *   <li>{@code /health}: 200 {@code {"status":"UP","codes":N}} once caught up; 503 while starting or after a
  *       failure.</li>
+ *   <li>{@code /metrics}: the metrics in the Prometheus text format, when a source of them is given.</li>
  * </ul>
+ *
+ * <p>Bounds: a request target (path and query) longer than {@value #MAX_REQUEST_TARGET} bytes is 414; an error body
+ * echoes at most {@value Messages#MAX_ECHO} characters of input; requests run on a fixed pool of threads, and a
+ * connection that has not sent its whole request within {@value #MAX_REQUEST_SECONDS} s is closed (so a few slow
+ * or stalled clients cannot hold every thread), as is one whose response takes more than
+ * {@value #MAX_RESPONSE_SECONDS} s to be read.
  */
 final class CouponHttpService implements AutoCloseable {
+
+    /** The longest request target (path and query) served; longer is 414. */
+    static final int MAX_REQUEST_TARGET = 2048;
+    /** How long a client has to send its request (line and headers), in seconds. */
+    static final int MAX_REQUEST_SECONDS = 10;
+    /** How long a client has to read a response, in seconds. */
+    static final int MAX_RESPONSE_SECONDS = 120;
+    /** The default size of the request pool. */
+    static final int DEFAULT_THREADS = 4;
+
+    private static final String ALLOW = "GET, HEAD";
+    private static final String JSON = "application/json; charset=utf-8";
+
+    static {
+        // The JDK server reads a request's line and headers on a pool thread, blocking: without a bound, a client
+        // that sends half a request holds that thread for good. These are read once, when the JDK's server
+        // classes are first used, so they are set here, before any server is created, unless the user set them.
+        setIfAbsent("sun.net.httpserver.maxReqTime", Integer.toString(MAX_REQUEST_SECONDS));
+        setIfAbsent("sun.net.httpserver.maxRspTime", Integer.toString(MAX_RESPONSE_SECONDS));
+        setIfAbsent("sun.net.httpserver.maxReqHeaders", "100");
+    }
 
     /** Where the state stands, for the answers. */
     enum Readiness {
@@ -43,6 +85,13 @@ final class CouponHttpService implements AutoCloseable {
     private final ExecutorService pool;
     private final CouponState state;
     private final Supplier<Readiness> readiness;
+    private final Supplier<String> metrics;
+
+    /** A service without {@code /metrics} on the default pool size. */
+    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness)
+            throws IOException {
+        this(address, state, readiness, null, DEFAULT_THREADS);
+    }
 
     /**
      * Starts serving.
@@ -50,23 +99,33 @@ final class CouponHttpService implements AutoCloseable {
      * @param address where to listen; port 0 for a free one
      * @param state the state to answer from
      * @param readiness where the state stands; asked on every request
+     * @param metrics the Prometheus text for {@code /metrics}, asked per request; null: no such route
+     * @param threads the size of the request pool
      */
-    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness)
-            throws IOException {
+    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
+                      Supplier<String> metrics, int threads) throws IOException {
         this.state = Objects.requireNonNull(state, "state");
         this.readiness = Objects.requireNonNull(readiness, "readiness");
+        this.metrics = metrics;
+        if (threads < 1 || threads > 256) {
+            throw new IllegalArgumentException("threads: " + threads + " (expected: 1..256)");
+        }
         this.server = HttpServer.create(address, 64);
-        this.pool = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "coupon-http");
+        AtomicInteger n = new AtomicInteger();
+        this.pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "coupon-http-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
         server.setExecutor(pool);
-        server.createContext("/coupons/", this::coupon);
-        server.createContext("/health", this::health);
-        server.createContext("/", exchange -> send(exchange, 404, error("no such resource: "
-                + exchange.getRequestURI().getPath() + " (try /coupons/{code} or /health)")));
+        server.createContext("/", this::handle);
         server.start();
+    }
+
+    private static void setIfAbsent(String name, String value) {
+        if (System.getProperty(name) == null) {
+            System.setProperty(name, value);
+        }
     }
 
     /** The port listened on. */
@@ -74,49 +133,239 @@ final class CouponHttpService implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
-    private void coupon(HttpExchange exchange) throws IOException {
-        if (!"GET".equals(exchange.getRequestMethod())) {
-            send(exchange, 405, error("method " + exchange.getRequestMethod() + " (expected: GET)"));
-            return;
+    private void handle(HttpExchange exchange) throws IOException {
+        try {
+            URI uri = exchange.getRequestURI();
+            String rawPath = uri.getRawPath() == null ? "" : uri.getRawPath();
+            String rawQuery = uri.getRawQuery();
+            int target = rawPath.length() + (rawQuery == null ? 0 : rawQuery.length() + 1);
+            if (target > MAX_REQUEST_TARGET) {
+                send(exchange, 414, error("request target of " + target + " bytes (expected: at most "
+                        + MAX_REQUEST_TARGET + ")"));
+                return;
+            }
+            String path = uri.getPath() == null ? "" : uri.getPath();
+            Route route = route(path);
+            if (route == null) {
+                send(exchange, 404, error("no such resource: " + Messages.cut(path) + " (try /coupons/{code}, "
+                        + "/coupons?valid=true, /health" + (metrics == null ? "" : ", /metrics") + ")"));
+                return;
+            }
+            String method = exchange.getRequestMethod();
+            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+                exchange.getResponseHeaders().set("Allow", ALLOW);
+                send(exchange, 405, error("method " + Messages.cut(method) + " (expected: GET or HEAD)"));
+                return;
+            }
+            switch (route) {
+                case HEALTH -> health(exchange);
+                case METRICS -> metrics(exchange);
+                case COUPON -> coupon(exchange, path.substring("/coupons/".length()));
+                case COUPONS -> coupons(exchange, rawQuery);
+                default -> throw new AssertionError(route);
+            }
+        } finally {
+            exchange.close();
         }
-        String code = exchange.getRequestURI().getPath().substring("/coupons/".length());
+    }
+
+    private enum Route { HEALTH, METRICS, COUPON, COUPONS }
+
+    private Route route(String path) {
+        switch (path) {
+            case "/health":
+                return Route.HEALTH;
+            case "/metrics":
+                return metrics == null ? null : Route.METRICS;
+            case "/coupons":
+                return Route.COUPONS;
+            default:
+                if (path.startsWith("/coupons/") && path.length() > "/coupons/".length()
+                        && path.indexOf('/', "/coupons/".length()) < 0) {
+                    return Route.COUPON;
+                }
+                return null;
+        }
+    }
+
+    private void coupon(HttpExchange exchange, String code) throws IOException {
         if (!state.isWellFormed(code)) {
-            send(exchange, 400, error("malformed coupon code '" + code + "' (expected: the state's code format, "
-                    + "e.g. 8 to 10 of A-Z0-9)"));
+            send(exchange, 400, error("malformed coupon code " + Json.quote(Messages.cut(code)) + " (expected: the "
+                    + "state's code format, e.g. 8 to 10 of A-Z0-9)"));
             return;
         }
-        Readiness now = readiness.get();
-        if (now != Readiness.UP) {
-            exchange.getResponseHeaders().set("Retry-After", "1");
-            send(exchange, 503, error("not ready: " + now + " (the state has not caught up with the topics)"));
+        if (!ready(exchange)) {
             return;
         }
+        // a state that accepts lower case folds it (--case-insensitive): answer with the canonical code
+        String canonical = code.toUpperCase(Locale.ROOT);
+        send(exchange, 200, couponJson(canonical.equals(code) || !state.isWellFormed(canonical) ? code : canonical,
+                true));
+    }
+
+    private String couponJson(String code, boolean withValid) {
         // sorted by name, so that the answer does not depend on which source happened to be read first
         Set<String> sources = new TreeSet<>(state.getObservations(code));
-        StringBuilder json = new StringBuilder("{\"code\":").append(quote(code))
-                .append(",\"valid\":").append(sources.size() >= state.threshold())
-                .append(",\"sources\":[");
+        StringBuilder json = new StringBuilder("{\"code\":").append(Json.quote(code));
+        if (withValid) {
+            json.append(",\"valid\":").append(sources.size() >= state.threshold());
+        }
+        json.append(",\"sources\":[");
         String sep = "";
         for (String source : sources) {
-            json.append(sep).append(quote(source));
+            json.append(sep).append(Json.quote(source));
             sep = ",";
         }
-        send(exchange, 200, json.append("]}").toString());
+        return json.append("]}").toString();
+    }
+
+    private boolean ready(HttpExchange exchange) throws IOException {
+        Readiness now = readiness.get();
+        if (now == Readiness.UP) {
+            return true;
+        }
+        exchange.getResponseHeaders().set("Retry-After", "1");
+        send(exchange, 503, error("not ready: " + now + " (the state has not caught up with the topics)"));
+        return false;
+    }
+
+    /** Thrown from the listing's callback to stop it at the limit; no stack trace, it is control flow. */
+    private static final class LimitReached extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        LimitReached() {
+            super(null, null, false, false);
+        }
+    }
+
+    private void coupons(HttpExchange exchange, String rawQuery) throws IOException {
+        Map<String, String> params;
+        try {
+            params = parseQuery(rawQuery);
+        } catch (IllegalArgumentException e) {
+            send(exchange, 400, error(e.getMessage()));
+            return;
+        }
+        for (String name : params.keySet()) {
+            if (!name.equals("valid") && !name.equals("limit")) {
+                send(exchange, 400, error("unknown parameter " + Json.quote(Messages.cut(name))
+                        + " (expected: valid=true and an optional limit=N)"));
+                return;
+            }
+        }
+        String valid = params.get("valid");
+        if (!"true".equals(valid)) {
+            send(exchange, 400, error("valid=" + (valid == null ? " missing" : Json.quote(Messages.cut(valid)))
+                    + " (expected: valid=true; only the valid codes can be listed)"));
+            return;
+        }
+        long limit = Long.MAX_VALUE;
+        String limitText = params.get("limit");
+        if (limitText != null) {
+            try {
+                limit = Long.parseLong(limitText);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 0) {
+                send(exchange, 400, error("limit=" + Json.quote(Messages.cut(limitText)) + " (expected: a number "
+                        + ">= 0)"));
+                return;
+            }
+        }
+        if (!ready(exchange)) {
+            return;
+        }
+        exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson; charset=utf-8");
+        if (isHead(exchange)) {
+            exchange.sendResponseHeaders(200, -1);
+            return;
+        }
+        exchange.sendResponseHeaders(200, 0);   // chunked: the listing is streamed, its length is not known
+        long max = limit;
+        long[] written = {0};
+        try (Writer out = new BufferedWriter(new OutputStreamWriter(exchange.getResponseBody(),
+                StandardCharsets.UTF_8), 64 * 1024)) {
+            if (max > 0) {
+                state.forEachCouponCode(state.threshold(), code -> {
+                    try {
+                        out.write(couponJson(code, false));
+                        out.write('\n');
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);   // the client went away: stop the listing
+                    }
+                    if (++written[0] >= max) {
+                        throw new LimitReached();
+                    }
+                });
+            }
+        } catch (LimitReached done) {
+            // the limit: the writer is closed and the response complete
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** {@code a=1&b=2}, decoded; a repeated name or a malformed escape is an error. */
+    private static Map<String, String> parseQuery(String rawQuery) {
+        Map<String, String> params = new LinkedHashMap<>();
+        if (rawQuery == null || rawQuery.isEmpty()) {
+            return params;
+        }
+        for (String pair : rawQuery.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+            String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
+            if (params.put(name, value) != null) {
+                throw new IllegalArgumentException("parameter " + Json.quote(Messages.cut(name)) + " given twice");
+            }
+        }
+        return params;
+    }
+
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("malformed query escape in " + Json.quote(Messages.cut(s)));
+        }
     }
 
     private void health(HttpExchange exchange) throws IOException {
         Readiness now = readiness.get();
-        String body = "{\"status\":" + quote(now.name()) + ",\"codes\":" + state.size() + "}";
+        String body = "{\"status\":" + Json.quote(now.name()) + ",\"codes\":" + state.size() + "}";
         send(exchange, now == Readiness.UP ? 200 : 503, body);
     }
 
+    private void metrics(HttpExchange exchange) throws IOException {
+        byte[] body = metrics.get().getBytes(StandardCharsets.UTF_8);
+        send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+    }
+
     private static String error(String message) {
-        return "{\"error\":" + quote(message) + "}";
+        return "{\"error\":" + Json.quote(message) + "}";
+    }
+
+    private static boolean isHead(HttpExchange exchange) {
+        return "HEAD".equals(exchange.getRequestMethod());
     }
 
     private static void send(HttpExchange exchange, int status, String json) throws IOException {
-        byte[] body = json.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        send(exchange, status, JSON, json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void send(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", contentType);
+        if (isHead(exchange)) {
+            // the length the GET would have; -1 tells the JDK server there is no body (a length would make it
+            // log a warning per HEAD request)
+            exchange.getResponseHeaders().set("Content-Length", Integer.toString(body.length));
+            exchange.sendResponseHeaders(status, -1);
+            return;
+        }
         exchange.sendResponseHeaders(status, body.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(body);
@@ -125,25 +374,7 @@ final class CouponHttpService implements AutoCloseable {
 
     /** A JSON string literal. */
     static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        return Json.quote(s);
     }
 
     /** Stops listening (waiting up to a second for requests in flight) and stops the pool. */

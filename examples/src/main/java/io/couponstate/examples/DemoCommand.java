@@ -36,7 +36,11 @@ import picocli.CommandLine.Spec;
         description = {"Starts a Kafka broker in this JVM (or uses --bootstrap-servers), generates three coupon "
             + "files, publishes them with a progress bar, consumes them with the runner until caught up, and reports "
             + "the valid codes, counts per source, records/s, state bytes per code and time per phase.",
-            "Exit code 0 only when the valid codes are exactly the eight planted ones."})
+            "Exit code 0 only when the valid codes are exactly the eight planted ones."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:exactly the eight planted codes are valid", "1:other codes were found, or a step failed "
+            + "(e.g. no broker answered at --bootstrap-servers)", "2:usage error", "4:not caught up within "
+            + "--timeout-seconds"})
 final class DemoCommand implements Callable<Integer> {
 
     @Spec
@@ -49,6 +53,11 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-X", "--property"}, paramLabel = "NAME=VALUE",
             description = "A Kafka client property for an external cluster, e.g. -X security.protocol=SSL.")
     Map<String, String> properties = new LinkedHashMap<>();
+
+    @Option(names = "--wait", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "With --bootstrap-servers: how long to wait for a broker to answer before giving up "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "30s")
+    Duration wait = Duration.ofSeconds(30);
 
     @Mixin
     GeneratorOptions generator;
@@ -84,7 +93,9 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = ownsDir ? Files.createTempDirectory("couponstate-demo-") : workDir;
         try {
             String bootstrap = bootstrapServers;
-            if (bootstrap == null) {
+            if (bootstrap != null) {
+                KafkaCheck.reachable(bootstrap, properties, wait).close();
+            } else {
                 err.println("demo: starting a Kafka broker in this JVM...");
                 err.flush();
                 long t = System.nanoTime();
@@ -127,7 +138,7 @@ final class DemoCommand implements Callable<Integer> {
                 if (!runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds))) {
                     err.printf("demo: the runner did not catch up within %d s (%s)%n", timeoutSeconds,
                             runner.metrics());
-                    return 2;
+                    return ExitCodes.NOT_CAUGHT_UP;
                 }
                 metrics = runner.metrics();
             }

@@ -1,5 +1,6 @@
 package io.couponstate.examples;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
@@ -14,4 +15,9 @@ final class KafkaOptions {
     @Option(names = {"-X", "--property"}, paramLabel = "NAME=VALUE",
             description = "A Kafka client property, e.g. -X security.protocol=SASL_SSL; repeatable.")
     Map<String, String> properties = new LinkedHashMap<>();
+
+    @Option(names = "--wait", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "How long to wait for a broker to answer before giving up with 'cannot reach a Kafka "
+            + "broker at ...' (default: ${DEFAULT-VALUE}; e.g. 500ms, 30s, 5m).", defaultValue = "30s")
+    Duration wait = Duration.ofSeconds(30);
 }

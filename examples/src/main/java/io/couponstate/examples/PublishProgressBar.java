@@ -2,7 +2,7 @@ package io.couponstate.examples;
 
 import io.couponstate.kafka.PublishProgress;
 import java.io.PrintStream;
-import java.text.DecimalFormat;
+import java.util.Locale;
 import java.util.function.Consumer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -34,14 +34,18 @@ final class PublishProgressBar implements Consumer<PublishProgress>, AutoCloseab
                     .setInitialMax(Math.max(1, progress.totalBytes()))
                     .setUnit(small ? " KiB" : " MiB", small ? 1 << 10 : 1 << 20)
                     .setStyle(ProgressBarStyle.ASCII)
-                    .showSpeed(new DecimalFormat("0.0"))
                     .setUpdateIntervalMillis(250)
                     .setConsumer(new ConsoleProgressBarConsumer(out, 110))
                     .build();
             barTopic = progress.topic();
         }
         bar.stepTo(progress.bytesRead());
-        bar.setExtraMessage(String.format(" %,d lines", progress.lines()));
+        // the bar's own speed is "?" for the first whole second (it divides by whole seconds): the rate comes from
+        // the publisher's nanosecond clock instead
+        double rate = progress.bytesPerSecond();
+        boolean small = progress.totalBytes() < 16L << 20;
+        bar.setExtraMessage(String.format(Locale.ROOT, " %,d lines, %.1f %s/s", progress.lines(),
+                rate / (small ? 1 << 10 : 1 << 20), small ? "KiB" : "MiB"));
         if (progress.done()) {
             close();
         }

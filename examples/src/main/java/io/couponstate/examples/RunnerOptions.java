@@ -1,10 +1,15 @@
 package io.couponstate.examples;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.core.CouponStateConfig;
 import io.couponstate.kafka.CouponConsumerRunner;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.stream.Stream;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -15,9 +20,13 @@ final class RunnerOptions {
     KafkaOptions kafka;
 
     @Option(names = "--topics", split = ",", paramLabel = "TOPIC",
-            description = "The topics to read, one per source (default: ${DEFAULT-VALUE}).",
+            description = "The topics to read, one per source, at most 64 (default: ${DEFAULT-VALUE}).",
             defaultValue = "couponbase1,couponbase2,couponbase3")
     List<String> topics;
+
+    @Option(names = "--allow-missing-topics", description = "Start even when a topic does not exist yet (it is "
+            + "read once created); without it a missing topic is an error naming it.")
+    boolean allowMissingTopics;
 
     @Option(names = "--group", paramLabel = "GROUP",
             description = "The group offsets are committed to, for lag monitoring only "
@@ -28,6 +37,11 @@ final class RunnerOptions {
             description = "Where checkpoints (state + offsets) are kept; a restart "
             + "resumes from the newest one. Default: none, the state is rebuilt from the topics' beginning.")
     Path checkpointDir;
+
+    @Option(names = "--from-beginning", description = "Say that the state must be built from the topics' beginning: "
+            + "an error when --checkpoint-dir holds checkpoints (the runner always resumes from the newest one; use "
+            + "a new directory). Without a checkpoint directory every start is from the beginning anyway.")
+    boolean fromBeginning;
 
     @Option(names = "--checkpoint-interval-ms", paramLabel = "MS",
             description = "How often a checkpoint is written "
@@ -43,9 +57,78 @@ final class RunnerOptions {
             defaultValue = "1000000")
     long expectedCodes;
 
+    @Option(names = "--threshold", paramLabel = "N", description = "Distinct sources (topics) a code needs to be "
+            + "valid, 1..number of topics (default: ${DEFAULT-VALUE}).", defaultValue = "2")
+    int threshold;
+
+    @Option(names = "--case-insensitive", description = "Fold lower-case codes to upper case (in records and in HTTP "
+            + "queries); without it a lower-case code is malformed.")
+    boolean caseInsensitive;
+
+    @Option(names = "--code-length", paramLabel = "MIN..MAX", converter = CodeLength.Converter.class,
+            description = "Allowed code lengths, within 1..12 (default: ${DEFAULT-VALUE}); other records are counted "
+            + "as invalid.", defaultValue = "8..10")
+    CodeLength codeLength;
+
+    /** The state's configuration from the options; its maxSources is the number of topics. */
+    CouponStateConfig stateConfig() {
+        int sources = topics.size();
+        if (sources > CouponStateConfig.MAX_SOURCES) {
+            throw new CommandFailure("--topics: " + sources + " topics (expected: at most "
+                    + CouponStateConfig.MAX_SOURCES + ", one source each)", ExitCodes.USAGE);
+        }
+        if (threshold < 1 || threshold > sources) {
+            throw new CommandFailure("--threshold: " + threshold + " (expected: 1.." + sources + ", the number of "
+                    + "topics)", ExitCodes.USAGE);
+        }
+        return CouponStateConfig.builder()
+                .threshold(threshold)
+                .maxSources(sources)
+                .codeLength(codeLength.min(), codeLength.max())
+                .caseInsensitive(caseInsensitive)
+                .expectedCodes(Math.max(1_024, expectedCodes))
+                .build();
+    }
+
+    /**
+     * Checks the options against each other and the cluster before anything starts: a broker answers within
+     * {@code --wait}, the topics exist (or {@code --allow-missing-topics}), {@code --from-beginning} holds.
+     */
+    void check(String command, PrintWriter err) {
+        stateConfig();
+        if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
+            throw new CommandFailure("--checkpoint-dir " + checkpointDir + ": not a directory", ExitCodes.USAGE);
+        }
+        if (fromBeginning && checkpointDir != null && hasCheckpoints(checkpointDir)) {
+            throw new CommandFailure("--from-beginning: " + checkpointDir + " holds checkpoints, and the runner "
+                    + "resumes from the newest one; give a new --checkpoint-dir (or delete that one) to rebuild "
+                    + "from the topics' beginning", ExitCodes.USAGE);
+        }
+        try (KafkaCheck check = KafkaCheck.reachable(kafka)) {
+            List<String> missing = check.requireTopics(topics, allowMissingTopics);
+            if (!missing.isEmpty()) {
+                err.println(command + ": topic" + (missing.size() == 1 ? " " : "s ") + String.join(", ", missing)
+                        + " not found; waiting for " + (missing.size() == 1 ? "it" : "them")
+                        + " (--allow-missing-topics)");
+                err.flush();
+            }
+        }
+    }
+
+    private static boolean hasCheckpoints(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("checkpoint-"));
+        } catch (IOException e) {
+            throw new CommandFailure("cannot read " + dir + ": " + Messages.describe(e));
+        }
+    }
+
     /** A runner over a new state, not started. */
     CouponConsumerRunner build() {
-        CouponState state = stateKind.create(expectedCodes);
+        CouponState state = stateKind.create(stateConfig());
         CouponConsumerRunner.Builder builder = CouponConsumerRunner.builder()
                 .bootstrapServers(kafka.bootstrapServers)
                 .groupId(group)

@@ -2,6 +2,9 @@ package io.couponstate.examples;
 
 import io.couponstate.examples.CouponHttpService.Readiness;
 import io.couponstate.kafka.CouponConsumerRunner;
+import io.couponstate.kafka.CouponRunnerMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -16,11 +19,16 @@ import picocli.CommandLine.Spec;
 /** Embeds the runner in a small HTTP service: how an ordering API would use the library. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         header = "Runs the consumer runner behind a small HTTP service.",
-        description = {"Keeps a coupon state current from the topics and answers over HTTP:",
-            "  GET /coupons/{code}  200 {\"code\":...,\"valid\":...,\"sources\":[...]}, 400 malformed code,"
+        description = {"Checks first that a broker answers (--wait) and that every topic exists "
+            + "(--allow-missing-topics to wait for it), then keeps a coupon state current from the topics and "
+            + "answers over HTTP (GET and HEAD; other methods 405, other paths 404):",
+            "  /coupons/{code}         200 {\"code\":...,\"valid\":...,\"sources\":[...]}, 400 malformed code,"
                 + " 503 until caught up",
-            "  GET /health          200 once caught up, 503 before or after a failure",
-            "Prints 'listening on http://HOST:PORT' on one line; runs until stopped."})
+            "  /coupons?valid=true     200, the valid codes as JSON lines (&limit=N for at most N), 503 until "
+                + "caught up",
+            "  /health                 200 once caught up, 503 before or after a failure",
+            "  /metrics                the runner's metrics in the Prometheus text format",
+            "Prints 'listening on http://HOST:PORT' on one line; runs until stopped (Ctrl-C, SIGTERM: exit 0)."})
 final class ServeCommand implements Callable<Integer> {
 
     @Spec
@@ -39,15 +47,29 @@ final class ServeCommand implements Callable<Integer> {
             defaultValue = "8080")
     int port;
 
+    @Option(names = "--http-threads", paramLabel = "N",
+            description = "Threads answering requests, 1..256 (default: ${DEFAULT-VALUE}).", defaultValue = "4")
+    int httpThreads;
+
     @Override
     public Integer call() throws Exception {
+        if (port < 0 || port > 65_535) {
+            throw new CommandFailure("--port: " + port + " (expected: 0..65535)", ExitCodes.USAGE);
+        }
+        if (httpThreads < 1 || httpThreads > 256) {
+            throw new CommandFailure("--http-threads: " + httpThreads + " (expected: 1..256)", ExitCodes.USAGE);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        options.check("serve", err);
         AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try (StopSignal stop = new StopSignal("serve-shutdown");
              CouponConsumerRunner runner = options.build();
              CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), runner.state(),
-                     readiness::get)) {
+                     readiness::get, registry::scrape, httpThreads)) {
+            new CouponRunnerMetrics(runner).bindTo(registry);
             runner.start();
-            Thread watcher = new Thread(() -> watch(runner, readiness), "serve-caught-up");
+            Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
             watcher.setDaemon(true);
             watcher.start();
             PrintWriter out = spec.commandLine().getOut();
@@ -55,12 +77,14 @@ final class ServeCommand implements Callable<Integer> {
             out.flush();
             stop.await();
             watcher.interrupt();
+        } finally {
+            registry.close();
         }
-        return 0;
+        return ExitCodes.OK;
     }
 
     /** Waits until the runner has caught up once, then reports UP; reports FAILED when the runner fails. */
-    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness) {
+    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness, PrintWriter err) {
         try {
             while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
                 if (runner.runnerState().isTerminal()) {
@@ -69,6 +93,8 @@ final class ServeCommand implements Callable<Integer> {
             }
             if (!runner.runnerState().isTerminal()) {
                 readiness.set(Readiness.UP);
+                err.println("serve: caught up; " + runner.state().size() + " distinct codes");
+                err.flush();
             }
             while (!runner.runnerState().isTerminal()) {
                 Thread.sleep(500);
@@ -78,6 +104,8 @@ final class ServeCommand implements Callable<Integer> {
             }
         } catch (IllegalStateException e) {
             readiness.set(Readiness.FAILED);
+            err.println("serve: the runner failed: " + Messages.describe(e.getCause() == null ? e : e.getCause()));
+            err.flush();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -12,8 +12,13 @@ enum StateKind {
     /** {@link StripedLockCouponState}: a lock per stripe. */
     STRIPED;
 
+    /** A state of this kind with the defaults and room for {@code expectedCodes}. */
     CouponState create(long expectedCodes) {
-        CouponStateConfig config = CouponStateConfig.builder().expectedCodes(Math.max(1_024, expectedCodes)).build();
+        return create(CouponStateConfig.builder().expectedCodes(Math.max(1_024, expectedCodes)).build());
+    }
+
+    /** A state of this kind with {@code config}. */
+    CouponState create(CouponStateConfig config) {
         return this == LOCKFREE ? new LockFreeCouponState(config) : new StripedLockCouponState(config);
     }
 }

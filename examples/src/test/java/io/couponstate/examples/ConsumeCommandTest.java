@@ -49,6 +49,29 @@ class ConsumeCommandTest {
         assertThat(Topics.total(run.out(), "distinct")).isEqualTo(3 * 3_000 + 10);
         assertThat(Topics.total(run.out(), "invalid")).isZero();
         assertThat(run.out()).contains("checkpoint: restored=none");
+        assertThat(run.err()).as("the rate over the whole run, never 0 records/s; no -1 lag")
+                .containsPattern("consume: caught up \\(9,025 records in \\d+\\.\\d{3} s, [1-9][0-9,]* records/s; ")
+                .contains("no checkpoint restored)")
+                .doesNotContain("lag -1");
+    }
+
+    @Test
+    void consume_aRunnerThatFails_isOneLineWithoutAStackTrace() throws Exception {
+        Path aFile = Files.writeString(dir.resolve("a-file"), "x");
+        Cli.Run usage = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up",
+                "--checkpoint-dir", aFile.toString());
+        assertThat(usage.exitCode()).isEqualTo(ExitCodes.USAGE);
+        assertThat(usage.err().strip()).isEqualTo("consume: --checkpoint-dir " + aFile + ": not a directory");
+
+        // below a file: found only when the runner creates the directory, so the runner fails
+        Path notADirectory = aFile.resolve("sub");
+        Cli.Run run = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up",
+                "--checkpoint-dir", notADirectory.toString());
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(ExitCodes.FAILED);
+        List<String> failures = run.err().lines().filter(l -> !l.startsWith("consume: reading ")).toList();
+        assertThat(failures).as(run.toString()).singleElement()
+                .satisfies(line -> assertThat(line).startsWith("consume: the runner failed: ")
+                        .doesNotContain("Exception"));
     }
 
     @Test
@@ -70,7 +93,8 @@ class ConsumeCommandTest {
     void consume_ownedConsumerProperty_isRejectedWithTheReason() {
         Cli.Run run = Cli.run("consume", "--bootstrap-servers", KAFKA.bootstrapServers(), "--until-caught-up",
                 "-X", "enable.auto.commit=true");
-        assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.err()).contains("enable.auto.commit");
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(run.err().strip()).startsWith("consume: consumerProperty enable.auto.commit: owned by the runner")
+                .doesNotContain("Exception");
     }
 }

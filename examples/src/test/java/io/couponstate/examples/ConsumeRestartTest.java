@@ -30,7 +30,11 @@ class ConsumeRestartTest {
         List<Path> files = CouponFileGenerator.generate(dir.resolve("coupons"), 20_000, 5, false);
         Path emptyThird = Files.createDirectories(dir.resolve("empty")).resolve("couponbase3.txt");
         Files.createFile(emptyThird);
-        Topics.publish(bootstrap, files.get(0), files.get(1), emptyThird);
+        Topics.publish(bootstrap, files.get(0), files.get(1));
+        // an empty source that exists: its topic is created only when asked
+        Cli.Run empty = Cli.run("publish", "--bootstrap-servers", bootstrap, "--no-progress", "--allow-empty",
+                emptyThird.toString());
+        assertThat(empty.exitCode()).as(empty.toString()).isZero();
         Path checkpoints = dir.resolve("checkpoints");
         Path childOut = dir.resolve("child.out");
 

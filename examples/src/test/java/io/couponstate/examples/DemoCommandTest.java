@@ -26,6 +26,6 @@ class DemoCommandTest {
         Cli.Run run = Cli.run("demo", "--codes-per-file", "10", "--no-progress", "--bootstrap-servers",
                 "no-such-host.invalid:9092");
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
-        assertThat(run.err()).contains("demo failed", "bootstrap");
+        assertThat(run.err()).contains("demo: cannot reach a Kafka broker at no-such-host.invalid:9092");
     }
 }

@@ -99,18 +99,91 @@ class PublishAndBrokerCommandTest {
                 file.toString());
 
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
-        assertThat(run.err()).contains("publish failed", file.toString(), "truncated", "after line ");
+        assertThat(run.err()).contains("publish: ", file.toString(), "truncated", "after line ")
+                .doesNotContain("Exception");
         long inKafka = recordsIn("cut");
         assertThat(inKafka).isPositive().isLessThan(30_000);
         assertThat(run.err()).contains(inKafka + " of " + inKafka + " records read before it were sent");
     }
 
     @Test
-    void publish_missingFile_exitsOneNamingIt() {
+    void publish_missingFile_exitsOneNamingIt_withoutAClassName() {
         Path missing = dir.resolve("nope.txt");
         Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), missing.toString());
         assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.err()).contains("publish failed", missing.toString());
+        assertThat(run.err().strip()).isEqualTo("publish: cannot read " + missing + ": no such file");
+    }
+
+    @Test
+    void publish_directoryAndBinary_areRefused_andGetNoTopic() throws Exception {
+        Path sub = Files.createDirectories(dir.resolve("adir"));
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), sub.toString());
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.err().strip()).isEqualTo("publish: cannot publish " + sub + ": a directory (expected: a "
+                + "coupon file, one code per line)");
+
+        Path ls = dir.resolve("ls");
+        Files.copy(Path.of(ProcessHandle.current().info().command().orElseThrow()), ls);   // the java binary
+        Cli.Run binary = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                ls.toString());
+        assertThat(binary.exitCode()).as(binary.toString()).isEqualTo(1);
+        assertThat(binary.err()).contains("publish: cannot publish " + ls + ": not a text file (a NUL byte");
+        assertThat(topics()).doesNotContain("adir", "ls");
+    }
+
+    @Test
+    void publish_emptyFile_warnsAndCreatesNoTopic_unlessAllowEmpty() throws Exception {
+        Path empty = Files.createFile(dir.resolve("emptysource.txt"));
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                empty.toString());
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out().strip()).isEqualTo("skipped emptysource.txt: no code line (0 blank lines), topic "
+                + "emptysource not created (--allow-empty creates it)");
+        assertThat(topics()).doesNotContain("emptysource");
+
+        Cli.Run allowed = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--allow-empty", empty.toString());
+        assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
+        assertThat(allowed.out()).contains("published emptysource.txt -> emptysource: 0 records");
+        assertThat(topics()).contains("emptysource");
+    }
+
+    @Test
+    void publish_aLaterFileFails_theEarlierResultLinesArePrintedAlready() throws Exception {
+        Path good = Files.writeString(dir.resolve("goodfirst.txt"), "BIRTHDAY\nOVER9000\n");
+        Path missing = dir.resolve("missingsecond.txt");
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                good.toString(), missing.toString());
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.out()).startsWith("published goodfirst.txt -> goodfirst: 2 records");
+        assertThat(run.err().strip()).isEqualTo("publish: cannot read " + missing + ": no such file");
+    }
+
+    @Test
+    void publish_topicReplicationFactorAndNoCreateTopics() throws Exception {
+        Path file = Files.writeString(dir.resolve("anyname.txt"), "BIRTHDAY\nOVER9000\nHAPPYHRS\n");
+        Cli.Run named = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--topic", "chosen-topic", "--replication-factor", "1", "--partitions", "1", file.toString());
+        assertThat(named.exitCode()).as(named.toString()).isZero();
+        assertThat(named.out()).contains("-> chosen-topic: 3 records");
+        assertThat(recordsIn("chosen-topic")).isEqualTo(3);
+
+        Cli.Run tooMany = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--topic", "x",
+                file.toString(), file.toString());
+        assertThat(tooMany.exitCode()).isEqualTo(ExitCodes.USAGE);
+        assertThat(tooMany.err()).contains("expected: exactly one file");
+
+        Cli.Run badFactor = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--topic", "replicated3", "--replication-factor", "3", file.toString());
+        assertThat(badFactor.exitCode()).as(badFactor.toString()).isEqualTo(1);
+        assertThat(badFactor.err()).contains("replicated3").contains("replication factor");
+
+        Cli.Run noCreate = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--no-create-topics", "--topic", "never-created", file.toString());
+        assertThat(noCreate.exitCode()).isEqualTo(1);
+        assertThat(noCreate.err().strip()).isEqualTo("publish: topic never-created does not exist, and creating "
+                + "topics is off");
+        assertThat(topics()).doesNotContain("never-created", "replicated3");
     }
 
     @Test
@@ -142,6 +215,12 @@ class PublishAndBrokerCommandTest {
         }
         assertThat(exit.get()).isZero();
         assertThat(data.resolve("logs").resolve("meta.properties")).exists();
+    }
+
+    private static java.util.Set<String> topics() throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
+            return admin.listTopics().names().get();
+        }
     }
 
     private static long recordsIn(String topic) {

@@ -70,9 +70,37 @@ class ServeCommandTest {
 
             HttpResponse<String> malformed = get(base + "/coupons/BAD-CODE");
             assertThat(malformed.statusCode()).isEqualTo(400);
-            assertThat(malformed.body()).contains("malformed coupon code 'BAD-CODE'");
+            assertThat(malformed.body()).contains("malformed coupon code \\\"BAD-CODE\\\"");
             assertThat(get(base + "/coupons/SHORT").statusCode()).isEqualTo(400);
             assertThat(get(base + "/nothing-here").statusCode()).isEqualTo(404);
+            assertThat(get(base + "/healthx").statusCode()).isEqualTo(404);
+            assertThat(get(base + "/health/anything").statusCode()).isEqualTo(404);
+            assertThat(get(base + "/coupons/birthday").statusCode()).as("no --case-insensitive").isEqualTo(400);
+
+            HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health"))
+                    .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(post.statusCode()).isEqualTo(405);
+            assertThat(post.headers().firstValue("Allow")).contains("GET, HEAD");
+            HttpResponse<String> head = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health"))
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(head.statusCode()).isEqualTo(200);
+            assertThat(head.body()).isEmpty();
+
+            HttpResponse<String> listing = get(base + "/coupons?valid=true");
+            assertThat(listing.statusCode()).isEqualTo(200);
+            assertThat(listing.body().lines().map(l -> l.substring(9, l.indexOf('"', 9))).sorted().toList())
+                    .containsExactlyElementsOf(CouponFileGenerator.PLANTED_VALID);
+            assertThat(get(base + "/coupons?valid=true&limit=3").body().lines()).hasSize(3);
+
+            HttpResponse<String> metrics = get(base + "/metrics");
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(metrics.headers().firstValue("Content-Type")).hasValueSatisfying(
+                    v -> assertThat(v).startsWith("text/plain"));
+            assertThat(metrics.body())
+                    .contains("couponstate_runner_records_consumed_total " + (3 * 2_000 + 8 + 8 + 9) + ".0")
+                    .contains("couponstate_state_codes_valid 8.0")
+                    .contains("couponstate_runner_state{state=\"running\"} 1.0")
+                    .contains("couponstate_runner_records_invalid_total{reason=\"too_short\"} 0.0");
         } finally {
             serve.interrupt();
             serve.join(Duration.ofMinutes(1).toMillis());
@@ -88,7 +116,8 @@ class ServeCommandTest {
         AtomicInteger exit = new AtomicInteger(-1);
         // a topic nobody has created yet: the runner has nothing to catch up with, so it never is caught up
         Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
-                KAFKA.bootstrapServers(), "--port", "0", "--topics", "not-created-yet")), "serve-command");
+                KAFKA.bootstrapServers(), "--port", "0", "--topics", "not-created-yet,nor-this-one",
+                "--allow-missing-topics")), "serve-command");
         serve.start();
         try {
             String base = awaitListening(out, serve);
@@ -97,6 +126,28 @@ class ServeCommandTest {
             assertThat(coupon.body()).contains("not ready");
             assertThat(get(base + "/health").statusCode()).isEqualTo(503);
             assertThat(get(base + "/coupons/bad!").statusCode()).isEqualTo(400);
+        } finally {
+            serve.interrupt();
+            serve.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(exit.get()).isZero();
+    }
+
+    @Test
+    void serve_caseInsensitive_foldsLowerCaseCodes() throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cli = CouponStateCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        AtomicInteger exit = new AtomicInteger(-1);
+        Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                KAFKA.bootstrapServers(), "--port", "0", "--case-insensitive", "--threshold", "3")), "serve-command");
+        serve.start();
+        try {
+            String base = awaitListening(out, serve);
+            awaitStatus(base + "/health", 200);
+            assertThat(get(base + "/coupons/birthday").body()).contains("\"valid\":true");
+            assertThat(get(base + "/coupons/HAPPYHRS").body()).as("--threshold 3: two sources are not enough")
+                    .contains("\"valid\":false");
         } finally {
             serve.interrupt();
             serve.join(Duration.ofMinutes(1).toMillis());
