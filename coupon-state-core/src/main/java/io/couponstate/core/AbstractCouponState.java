@@ -49,6 +49,9 @@ abstract class AbstractCouponState implements CouponState {
     /** Visits every entry with a non-zero mask; weakly consistent. */
     abstract void forEachEntry(EntryVisitor visitor);
 
+    /** Grows once so that {@code codes} codes in all fit without a further resize; safe under concurrent writers. */
+    abstract void ensureCapacity(long codes);
+
     @Override
     public final int addObservation(CharSequence code, String source) {
         Objects.requireNonNull(code, "code");

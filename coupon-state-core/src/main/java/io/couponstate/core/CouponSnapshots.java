@@ -1,6 +1,7 @@
 package io.couponstate.core;
 
 import io.couponstate.core.internal.Codes;
+import io.couponstate.core.internal.SourceRegistry;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -49,7 +50,8 @@ public final class CouponSnapshots {
     /** The most entries one block may claim. */
     public static final int MAX_BLOCK_ENTRIES = 65_536;
 
-    private static final int MAX_NAME_BYTES = 1024;
+    /** The longest source name a snapshot holds, in UTF-8 bytes; {@code sourceId} refuses longer names. */
+    public static final int MAX_NAME_BYTES = SourceRegistry.MAX_NAME_BYTES;
 
     private CouponSnapshots() {
     }
@@ -275,12 +277,14 @@ public final class CouponSnapshots {
         private final InputStream in;
         private final AbstractCouponState target;
         private final CRC32C whole = new CRC32C();
+        private final long priorSize;
         private byte[] buffer = new byte[256];
         private long offset;
 
         Reader(InputStream in, AbstractCouponState target) {
             this.in = in;
             this.target = target;
+            this.priorSize = target.size();
         }
 
         long read() throws IOException {
@@ -342,11 +346,30 @@ public final class CouponSnapshots {
             return entries(format, keyBytes, maskBytes, remap);
         }
 
+        /**
+         * Grows the target, before the entries that would need it arrive, to hold what the stream still has: a
+         * snapshot lists entries in its table's slot order, which is hash order, and hash-ordered keys poured into
+         * a table smaller than their number pile up in one probe run that every later key walks (quadratic). The
+         * stream's remaining bytes ({@code available()}, exact for files) bound the entries, so the allocation
+         * stays bounded by the input.
+         */
+        private long presize(long ensured, long read, int entryBytes) throws IOException {
+            long coming = read + Math.max(0, in.available()) / entryBytes;
+            if (coming > ensured) {
+                target.ensureCapacity(priorSize + coming);
+                return coming;
+            }
+            return ensured;
+        }
+
         private long entries(CodeFormat format, int keyBytes, int maskBytes, int[] remap) throws IOException {
             final int entryBytes = keyBytes + maskBytes;
             final long maskLimit = remap.length == 64 ? -1L : (1L << remap.length) - 1;
+            final long minKey = Codes.firstOfLength(format.minLength());
+            final long maxKey = Codes.lastOfLength(format.maxLength());
             CRC32C block = new CRC32C();
             long total = 0;
+            long ensured = presize(0, 0, entryBytes);
             while (true) {
                 long blockStart = offset;
                 long count = take(8, "block entry count");
@@ -357,6 +380,9 @@ public final class CouponSnapshots {
                     throw new SnapshotFormatException("block at byte " + blockStart + " claims "
                             + Long.toUnsignedString(count)
                             + " entries (expected: 1.." + MAX_BLOCK_ENTRIES + ")");
+                }
+                if (total + count > ensured) {
+                    ensured = presize(ensured, total + count, entryBytes);
                 }
                 int bytes = (int) count * entryBytes;
                 fill(bytes + 4, "block of " + count + " entries and its checksum");
@@ -380,8 +406,7 @@ public final class CouponSnapshots {
                         long mask = getLong(p + keyBytes, maskBytes);
                         p += entryBytes;
                         if (pass == 0) {
-                            int length = key > 0 ? Codes.length(key) : 0;
-                            if (length < format.minLength() || length > format.maxLength()) {
+                            if (key < minKey || key > maxKey) { // lengths grow with the number
                                 throw new SnapshotFormatException("entry " + (total + e) + ": code number " + key
                                         + " is outside the format " + format);
                             }

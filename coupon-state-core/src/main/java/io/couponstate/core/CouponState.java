@@ -38,7 +38,9 @@ public interface CouponState {
     int addObservation(byte[] code, int offset, int length, int sourceId);
 
     /** Interns a source name to a small id; the same name always gets the same id.
-     *  IllegalStateException naming the limit when more sources are registered than maxSources. */
+     *  IllegalStateException naming the limit when more sources are registered than maxSources;
+     *  IllegalArgumentException naming the length and the limit for a name longer than
+     *  {@link CouponSnapshots#MAX_NAME_BYTES} UTF-8 bytes (so a snapshot can always hold every name). */
     int sourceId(String source);
 
     /** The names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed codes. */

@@ -154,8 +154,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private int update(Table t, long key, long bits, int mode) {
         final long hash = Codes.mix(key);
         while (true) {
-            // volatile read: a linked next means a move is under way, so help first
-            if (mode == OBSERVE && t.next != null) {
+            // volatile read: a linked next means a move is under way, so help first. Merges help too: a restore
+            // triggers the resizes it needs, and an old table nobody moves fills up until every probe is linear
+            if (mode != COPY && t.next != null) {
                 helpMove(t);
             }
             int result = packed ? updatePacked(t, key, bits, hash, mode) : updateWide(t, key, bits, hash, mode);
@@ -398,6 +399,34 @@ public final class LockFreeCouponState extends AbstractCouponState {
         // CAS: only one next table per generation; a thread that loses drops its array and uses the winner's
         Table witness = (Table) NEXT.compareAndExchange(t, (Table) null, fresh);
         return witness == null ? fresh : witness;
+    }
+
+    /**
+     * Grows the table once, before a bulk load, so that {@code codes} codes fit without a further resize; a no-op
+     * when the newest table is big enough. Safe under concurrent writers and lock-free: the bigger table is linked
+     * as the next generation by the same CAS a resize uses (so a racing resize and this call agree on one next
+     * table), then the calling thread moves every chunk nobody has claimed, as any helper would.
+     */
+    @Override
+    void ensureCapacity(long codes) {
+        int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
+        long wanted = Math.min(limit, (long) Math.ceil(Math.max(0, codes) / 0.7));
+        while (true) {
+            Table first = table;  // volatile read of the published table
+            Table last = first;
+            while (last.next != null) {  // volatile read of each link
+                last = last.next;
+            }
+            // CAS: links the big table unless a resize linked one first, then look again
+            if (last.capacity >= wanted || NEXT.compareAndSet(last, (Table) null, new Table((int) wanted, packed))) {
+                for (Table t = first; t.next != null; t = t.next) {  // volatile reads: help every move in the chain
+                    while (t.claimed < t.capacity) {  // volatile read of the claim counter
+                        helpMove(t);
+                    }
+                }
+                return;
+            }
+        }
     }
 
     /** Moves one unclaimed chunk of {@code t} into {@code t.next}, if any is left. */

@@ -111,6 +111,23 @@ public final class StripedLockCouponState extends AbstractCouponState {
         }
     }
 
+    /**
+     * Grows every stripe once, before a bulk load, so that {@code codes} codes fit without a further resize; a no-op
+     * for stripes big enough. Safe under concurrent writers: each stripe grows under its own lock.
+     */
+    @Override
+    void ensureCapacity(long codes) {
+        int capacity = capacityFor(Math.max(0, codes) / stripes.length);
+        for (Stripe stripe : stripes) {
+            stripe.lock();
+            try {
+                stripe.growTo(capacity);
+            } finally {
+                stripe.unlock();
+            }
+        }
+    }
+
     @Override
     long mask(long key) {
         long hash = Codes.mix(key);
@@ -276,12 +293,23 @@ public final class StripedLockCouponState extends AbstractCouponState {
 
         /** Under the lock: copies into a table twice the size and publishes it. */
         private void resize() {
-            long[] old = table;
-            int oldCapacity = old.length / stride;
+            int oldCapacity = table.length / stride;
             if (oldCapacity >= 1 << 30) {
                 throw new IllegalStateException("stripe full: " + oldCapacity + " slots (expected: < 2^30 per stripe)");
             }
-            int capacity = oldCapacity * 2;
+            copyInto(oldCapacity * 2);
+        }
+
+        /** Under the lock: grows to at least {@code capacity} slots in one copy, if smaller. */
+        void growTo(int capacity) {
+            if (table.length / stride < capacity) {
+                copyInto(capacity);
+            }
+        }
+
+        private void copyInto(int capacity) {
+            long[] old = table;
+            int oldCapacity = old.length / stride;
             long[] fresh = new long[capacity * stride];
             for (int j = 0; j < oldCapacity; j++) {
                 long k = stride == 1 ? old[j] & KEY_BITS : old[2 * j];

@@ -78,6 +78,33 @@ abstract class CouponStateContractTest {
     }
 
     @Test
+    void sourceId_ofANameLongerThanASnapshotHolds_isRefusedWithTheLengthAndTheLimit() throws Exception {
+        CouponState state = create();
+        String longest = "x".repeat(CouponSnapshots.MAX_NAME_BYTES);
+        String accented = "\u00e9".repeat(CouponSnapshots.MAX_NAME_BYTES / 2); // 2 UTF-8 bytes each: exactly 1024
+        assertThat(state.sourceId(longest)).isZero();
+        assertThat(state.sourceId(accented)).isEqualTo(1);
+        assertThatThrownBy(() -> state.sourceId(longest + "x"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1025 UTF-8 bytes (expected: at most 1024");
+        assertThatThrownBy(() -> state.sourceId(accented + "\u00e9"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1026 UTF-8 bytes (expected: at most 1024");
+        assertThatThrownBy(() -> state.addObservation("BIRTHDAY", "y".repeat(2000)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2000 UTF-8 bytes");
+        assertThat(state.size()).isZero();
+        state.addObservation("BIRTHDAY", longest);
+        state.addObservation("BIRTHDAY", accented);
+        // every name a state accepts, a snapshot holds
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        CouponSnapshots.write(state, out);
+        CouponState copy = create();
+        CouponSnapshots.read(new java.io.ByteArrayInputStream(out.toByteArray()), copy);
+        assertThat(copy.getObservations("BIRTHDAY")).containsExactly(longest, accented);
+    }
+
+    @Test
     void bytePath_rejectsAnUnregisteredSourceId() {
         CouponState state = create();
         byte[] code = "BIRTHDAY".getBytes(StandardCharsets.US_ASCII);
