@@ -1,5 +1,6 @@
 package io.couponstate.core;
 
+import io.couponstate.core.internal.AppendOnlyLongs;
 import io.couponstate.core.internal.Codes;
 import io.couponstate.core.internal.SourceRegistry;
 import java.util.ArrayList;
@@ -28,6 +29,8 @@ abstract class AbstractCouponState implements CouponState {
     final SourceRegistry registry;
     final int threshold;
     final ValidityListener listener;
+    /** Every code that reached the threshold, each once: appended at the exactly-once crossing. */
+    private final AppendOnlyLongs valid = new AppendOnlyLongs();
 
     AbstractCouponState(CouponStateConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -43,8 +46,11 @@ abstract class AbstractCouponState implements CouponState {
     /** The source mask of {@code key}, 0 if unknown. Linearizable; never writes. */
     abstract long mask(long key);
 
-    /** Unions {@code mask} into {@code key}'s sources without telling the listener. */
-    abstract void merge(long key, long mask);
+    /**
+     * Unions {@code mask} into {@code key}'s sources without telling the listener; true if this merge's update moved
+     * the code's count from below the threshold to at least it (exactly one update per code does).
+     */
+    abstract boolean merge(long key, long mask);
 
     /** Visits every entry with a non-zero mask; weakly consistent. */
     abstract void forEachEntry(EntryVisitor visitor);
@@ -85,9 +91,29 @@ abstract class AbstractCouponState implements CouponState {
      * change: the validity listener at the crossing (and what else records changes or crossings).
      */
     final void recorded(long key, int sourceId, int count) {
-        if (count == threshold && listener != ValidityListener.NONE) {
-            listener.onValid(Codes.decode(key), sources(mask(key)));
+        if (count == threshold) {
+            valid.add(key); // the one crossing of this code: it is listed once
+            if (listener != ValidityListener.NONE) {
+                listener.onValid(Codes.decode(key), sources(mask(key)));
+            }
         }
+    }
+
+    /** Unions a snapshot entry into the table: a crossing is listed as valid, the listener is not told. */
+    final void union(long key, long mask) {
+        if (merge(key, mask)) {
+            valid.add(key);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Costs the number of valid codes: they are listed at their crossing, so no table scan happens.
+     */
+    @Override
+    public final long validCount() {
+        return valid.count();
     }
 
     @Override
@@ -130,6 +156,15 @@ abstract class AbstractCouponState implements CouponState {
             throw new IllegalArgumentException("minSources: " + minSources + " (expected: >= 1)");
         }
         Objects.requireNonNull(action, "action");
+        if (minSources >= threshold) {
+            // every such code is valid: walk the valid codes, not the table
+            valid.forEach(key -> {
+                if (minSources == threshold || Long.bitCount(mask(key)) >= minSources) {
+                    action.accept(Codes.decode(key));
+                }
+            });
+            return;
+        }
         forEachEntry((key, mask) -> {
             if (Long.bitCount(mask) >= minSources) {
                 action.accept(Codes.decode(key));

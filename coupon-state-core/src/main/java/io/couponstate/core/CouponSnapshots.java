@@ -416,7 +416,7 @@ public final class CouponSnapshots {
                                         + remap.length + " sources)");
                             }
                         } else {
-                            target.merge(key, remapped(mask, remap));
+                            target.union(key, remapped(mask, remap));
                         }
                     }
                 }

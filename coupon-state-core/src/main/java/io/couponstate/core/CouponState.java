@@ -12,9 +12,10 @@ import java.util.function.Consumer;
  * ({@code getObservations}, {@code observationCount}, {@code isValid}) are linearizable per code: an observation
  * whose {@code addObservation} call has returned is seen by every read of that code that starts afterwards, and
  * actions in a thread before {@code addObservation} happen-before a read that sees its effect. Bulk queries
- * ({@code getCouponCodesByObservationCount}, {@code forEachCouponCode}, {@code size}) are weakly consistent, like
- * {@code ConcurrentHashMap} iteration: they see every code added before they started, may or may not see codes
- * added while they run, never see a code twice, and never throw {@code ConcurrentModificationException}.
+ * ({@code getCouponCodesByObservationCount}, {@code forEachCouponCode}, {@code size}, {@code validCount}) are weakly
+ * consistent, like {@code ConcurrentHashMap} iteration: they see every code added before they started, may or may
+ * not see codes added while they run, never see a code twice, and never throw
+ * {@code ConcurrentModificationException}.
  *
  * <p><b>Grow-only set semantics.</b> Adding an observation is a set union: idempotent, commutative and associative.
  * Duplicate and out-of-order delivery cannot change the final state.
@@ -63,6 +64,13 @@ public interface CouponState {
 
     /** The number of distinct codes; weakly consistent. */
     long size();
+
+    /**
+     * The number of codes seen in at least {@link #threshold()} distinct sources; weakly consistent. Costs O(1):
+     * valid codes are recorded where they cross the threshold, as are the listings for {@code minSources >=
+     * threshold()}, which cost the number of valid codes rather than a table scan.
+     */
+    long validCount();
 
     /** The number of distinct sources a code needs to be valid. */
     int threshold();

@@ -146,8 +146,20 @@ public final class LockFreeCouponState extends AbstractCouponState {
     }
 
     @Override
-    void merge(long key, long mask) {
-        update(table, key, mask, MERGE);
+    boolean merge(long key, long mask) {
+        return update(table, key, mask, MERGE) > 0;
+    }
+
+    /**
+     * What a successful update returns: the new count (an observation or a copy), or for a merge 1 if it raised
+     * the count from below the threshold to at least it, else 0.
+     */
+    private int changed(int mode, long before, long after) {
+        int count = Long.bitCount(after);
+        if (mode != MERGE) {
+            return count;
+        }
+        return Long.bitCount(before) < threshold && count >= threshold ? 1 : 0;
     }
 
     /** ORs {@code bits} into {@code key}'s slot starting at table {@code t}; the new count if it changed, else 0. */
@@ -185,7 +197,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                             size.increment();
                             maybeResize(t, hash);
                         }
-                        return Long.bitCount(bits);
+                        return changed(mode, 0, bits);
                     }
                     word = witness; // lost the race: look at what won
                     continue;
@@ -211,7 +223,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 // CAS: the linearization point of this update; fails if a writer or the mover changed the slot
                 long witness = (long) SLOT.compareAndExchange(slots, i, word, key | (updated << SHIFT));
                 if (witness == word) {
-                    return Long.bitCount(updated);
+                    return changed(mode, mask, updated);
                 }
                 word = witness;
             }
@@ -257,7 +269,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                             size.increment();
                             maybeResize(t, hash);
                         }
-                        return Long.bitCount(updated);
+                        return changed(mode, mask, updated);
                     }
                     mask = witness;
                 }

@@ -96,16 +96,13 @@ public final class StripedLockCouponState extends AbstractCouponState {
     }
 
     @Override
-    void merge(long key, long mask) {
+    boolean merge(long key, long mask) {
         long hash = Codes.mix(key);
         Stripe stripe = stripeOf(hash);
         stripe.lock();
         try {
-            if (packed) {
-                stripe.addPacked(key, mask, hash);
-            } else {
-                stripe.addWide(key, mask, hash);
-            }
+            int after = packed ? stripe.addPacked(key, mask, hash) : stripe.addWide(key, mask, hash);
+            return after >= threshold && stripe.before < threshold; // after is 0 when nothing changed
         } finally {
             stripe.unlock();
         }
@@ -221,6 +218,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
         volatile int count;
         int resizeAt;
         int resizes;
+        int before; // the count before the last add that changed a slot
         final int stride;
 
         Stripe(int capacity, int stride) {
@@ -243,6 +241,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                     }
                     SLOT.setVolatile(t, i, key | (bits << Codes.PACKED_KEY_BITS)); // publishes to lock-free readers
                     count = count + 1;
+                    before = 0;
                     return Long.bitCount(bits);
                 }
                 if ((word & KEY_BITS) == key) {
@@ -251,6 +250,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                         return 0;
                     }
                     SLOT.setVolatile(t, i, updated);
+                    before = Long.bitCount(word >>> Codes.PACKED_KEY_BITS);
                     return Long.bitCount(updated >>> Codes.PACKED_KEY_BITS);
                 }
                 if (++i == capacity) {
@@ -274,6 +274,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                     SLOT.setVolatile(t, 2 * i + 1, bits); // mask first: a reader that finds the key sees it
                     SLOT.setVolatile(t, 2 * i, key);
                     count = count + 1;
+                    before = 0;
                     return Long.bitCount(bits);
                 }
                 if (k == key) {
@@ -283,6 +284,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                         return 0;
                     }
                     SLOT.setVolatile(t, 2 * i + 1, updated);
+                    before = Long.bitCount(mask);
                     return Long.bitCount(updated);
                 }
                 if (++i == capacity) {

@@ -110,6 +110,33 @@ abstract class ConcurrentStressTest {
                 failure.compareAndSet(null, t);
             }
         }));
+        // a lister: a valid listing never holds a code twice, nor one that is not valid, nor shrinks
+        threads.add(new Thread(() -> {
+            try {
+                start.await();
+                long lastCount = 0;
+                while (writing.get()) {
+                    List<String> listed = state.getCouponCodesByObservationCount(threshold);
+                    Set<String> distinct = new HashSet<>(listed);
+                    if (distinct.size() != listed.size()) {
+                        throw new AssertionError("a code listed twice among " + listed.size() + " (" + context + ")");
+                    }
+                    for (String code : listed) {
+                        if (!state.isValid(code)) {
+                            throw new AssertionError(code + " listed as valid but is not (" + context + ")");
+                        }
+                    }
+                    long count = state.validCount();
+                    if (count < lastCount || count < listed.size()) { // read after the listing: never fewer
+                        throw new AssertionError("validCount " + count + " after " + lastCount + ", listed "
+                                + listed.size() + " (" + context + ")");
+                    }
+                    lastCount = count;
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+        }));
         threads.forEach(Thread::start);
         start.countDown();
         for (int i = 0; i < writers; i++) {
@@ -117,6 +144,7 @@ abstract class ConcurrentStressTest {
         }
         writing.set(false);
         threads.get(writers).join();
+        threads.get(writers + 1).join();
         assertThat(failure.get()).as(context).isNull();
 
         Map<String, Set<Integer>> model = new HashMap<>();
@@ -147,5 +175,7 @@ abstract class ConcurrentStressTest {
         assertThat(new ArrayList<>(listened)).as(context + ": listener calls").hasSize(validInModel.size());
         assertThat(new HashSet<>(listened)).as(context).isEqualTo(validInModel);
         assertThat(new HashSet<>(state.getCouponCodesByObservationCount(threshold))).as(context).isEqualTo(validInModel);
+        assertThat(state.getCouponCodesByObservationCount(threshold)).as(context).doesNotHaveDuplicates();
+        assertThat(state.validCount()).as(context + ": validCount").isEqualTo(validInModel.size());
     }
 }

@@ -243,6 +243,7 @@ class CouponSnapshotsTest {
         @Override public List<String> getCouponCodesByObservationCount(int minSources) { return List.of(); }
         @Override public void forEachCouponCode(int minSources, java.util.function.Consumer<? super String> a) { }
         @Override public long size() { return 0; }
+        @Override public long validCount() { return 0; }
         @Override public int threshold() { return 2; }
     }
 }

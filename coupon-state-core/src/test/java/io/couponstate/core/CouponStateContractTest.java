@@ -284,6 +284,74 @@ abstract class CouponStateContractTest {
         assertThat(before).isLessThan(100_000 * 3 / 2); // at most 12 bytes of table per code
     }
 
+    /** Packed, wide (12 characters) and 64 sources: every layout, each at two thresholds. */
+    static List<CouponStateConfig> everyLayout() {
+        List<CouponStateConfig> configs = new ArrayList<>();
+        for (int threshold : new int[] {1, 2, 3}) {
+            configs.add(CouponStateConfig.builder().threshold(threshold).maxSources(4).build());
+            configs.add(CouponStateConfig.builder().codeLength(8, 12).threshold(threshold).maxSources(4).build());
+            configs.add(CouponStateConfig.builder().codeLength(8, 12).threshold(threshold).maxSources(64).build());
+        }
+        return configs;
+    }
+
+    @Test
+    void validCount_andValidListings_equalTheModel_onEveryLayout_alsoAfterRestoreAndUnion() throws Exception {
+        long seed = Long.getLong("couponstate.seed", System.nanoTime());
+        System.out.println("validCount test: seed " + seed + " (rerun with -Dcouponstate.seed=" + seed + ")");
+        SplittableRandom random = new SplittableRandom(seed);
+        for (CouponStateConfig config : everyLayout()) {
+            String context = "seed " + seed + ", " + config;
+            AbstractCouponState state = create(config);
+            AbstractCouponState other = create(config);
+            Map<String, Set<String>> model = new HashMap<>();
+            Map<String, Set<String>> otherModel = new HashMap<>();
+            int sources = Math.min(config.maxSources(), 6);
+            for (int i = 0; i < 20_000; i++) {
+                String code = randomCode(random, 8 + random.nextInt(config.codeFormat().maxLength() - 7));
+                String source = "s" + random.nextInt(sources);
+                boolean first = random.nextInt(4) != 0;
+                (first ? state : other).addObservation(code, source);
+                (first ? model : otherModel).computeIfAbsent(code, c -> new HashSet<>()).add(source);
+            }
+            assertValidEqualsModel(state, model, context);
+            // a restore rebuilds the valid codes; a union of another snapshot crosses codes silently
+            AbstractCouponState restored = create(config);
+            CouponSnapshots.read(new java.io.ByteArrayInputStream(CouponSnapshotsTest.write(state)), restored);
+            assertValidEqualsModel(restored, model, context + ", restored");
+            CouponSnapshots.read(new java.io.ByteArrayInputStream(CouponSnapshotsTest.write(other)), restored);
+            otherModel.forEach((code, s) -> model.computeIfAbsent(code, c -> new HashSet<>()).addAll(s));
+            assertValidEqualsModel(restored, model, context + ", after a union");
+        }
+    }
+
+    static void assertValidEqualsModel(CouponState state, Map<String, Set<String>> model, String context) {
+        int threshold = state.threshold();
+        for (int min = threshold; min <= threshold + 1; min++) {
+            int minSources = min;
+            Set<String> expected = new HashSet<>();
+            model.forEach((code, sources) -> {
+                if (sources.size() >= minSources) {
+                    expected.add(code);
+                }
+            });
+            List<String> listed = state.getCouponCodesByObservationCount(minSources);
+            assertThat(listed).as(context + ": listed at " + minSources).doesNotHaveDuplicates();
+            assertThat(new HashSet<>(listed)).as(context + ": listed at " + minSources).isEqualTo(expected);
+            List<String> streamed = new ArrayList<>();
+            state.forEachCouponCode(minSources, streamed::add);
+            assertThat(streamed).as(context + ": streamed at " + minSources).hasSameSizeAs(listed);
+            assertThat(new HashSet<>(streamed)).isEqualTo(expected);
+            if (minSources == threshold) {
+                assertThat(state.validCount()).as(context + ": validCount").isEqualTo(expected.size());
+            }
+        }
+        if (threshold > 1) { // below the threshold the listing still scans the table
+            long below = model.values().stream().filter(s -> s.size() >= threshold - 1).count();
+            assertThat(state.getCouponCodesByObservationCount(threshold - 1)).as(context).hasSize((int) below);
+        }
+    }
+
     /** Slots allocated now. */
     abstract long capacity(AbstractCouponState state);
 
