@@ -31,6 +31,16 @@ abstract class AbstractCouponState implements CouponState {
     final ValidityListener listener;
     /** Every code that reached the threshold, each once: appended at the exactly-once crossing. */
     private final AppendOnlyLongs valid = new AppendOnlyLongs();
+    /** The changes since the last checkpoint mark; null when {@code changeJournalCapacity} is 0. */
+    final ChangeJournal journal;
+    /** Held by whoever writes a base or a delta of this state, or joins it to a chain: one checkpointer at a time. */
+    final Object checkpointLock = new Object();
+    /** The chain the next delta continues (guarded by checkpointLock): 0 when none. */
+    long chainId;
+    int chainBaseCrc;
+    int chainSequence;
+    /** Why the next delta is impossible, or null (guarded by checkpointLock). */
+    String baseNeeded = "no base has been written";
 
     AbstractCouponState(CouponStateConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -38,6 +48,8 @@ abstract class AbstractCouponState implements CouponState {
         this.registry = new SourceRegistry(config.maxSources());
         this.threshold = config.threshold();
         this.listener = config.validityListener();
+        int journalCapacity = config.changeJournalCapacity();
+        this.journal = journalCapacity == 0 ? null : new ChangeJournal(journalCapacity, !format.fitsPackedSlot());
     }
 
     /** Sets source bit {@code sourceId} of {@code key}; the new source count if the bit was new, else 0. */
@@ -91,6 +103,9 @@ abstract class AbstractCouponState implements CouponState {
      * change: the validity listener at the crossing (and what else records changes or crossings).
      */
     final void recorded(long key, int sourceId, int count) {
+        if (count > 0 && journal != null) {
+            journal.record(key, sourceId); // before anything can fail: a change the table holds is journaled
+        }
         if (count == threshold) {
             valid.add(key); // the one crossing of this code: it is listed once
             if (listener != ValidityListener.NONE) {
@@ -99,7 +114,10 @@ abstract class AbstractCouponState implements CouponState {
         }
     }
 
-    /** Unions a snapshot entry into the table: a crossing is listed as valid, the listener is not told. */
+    /**
+     * Unions a snapshot entry into the table: a crossing is listed as valid, the listener is not told, and the
+     * journal records nothing (restored content is durable already; a union of foreign data forces a base instead).
+     */
     final void union(long key, long mask) {
         if (merge(key, mask)) {
             valid.add(key);

@@ -538,19 +538,26 @@ public final class LockFreeCouponState extends AbstractCouponState {
             final long[] slots = t.slots;
             for (int i = 0; i < t.capacity; i++) {
                 long key;
+                long mask;
                 if (packed) {
                     long word = (long) SLOT.getVolatile(slots, i);  // volatile read: weakly consistent walk
                     key = word & KEY_BITS;
+                    mask = word >>> SHIFT;
                 } else {
                     key = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read: weakly consistent walk
-                    if (key == SEALED_EMPTY_KEY) {
+                    if (key == SEALED_EMPTY_KEY || key == 0) {
                         continue;
                     }
+                    mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read: at least as new as the key
                 }
                 if (key == 0 || (t != first && inEarlierTable(first, t, key))) {
                     continue;
                 }
-                long mask = maskIn(t, key);
+                // in the first table a slot that is not sealed is the code's authoritative one (writers move on
+                // only past a seal), so its mask is current; a seal or a later table needs the read through
+                if (t != first || mask == (packed ? PACKED_ALL : -1L) || mask == 0) {
+                    mask = maskIn(t, key);
+                }
                 if (mask != 0) {
                     visitor.visit(key, mask);
                 }
