@@ -27,13 +27,19 @@ public final class LockFreeCouponState extends AbstractCouponState {
      *   for it is not sealed.
      *
      * Layout
-     *   A mask of all ones (12 bits packed, 64 bits wide) marks a slot as sealed: moved to the next table. With
-     *   fewer sources than mask bits it cannot be a real mask. With exactly as many (12 packed, 64 wide) it can:
-     *   a code seen in every source. Such a mask can never change again, so the protocol treats "all ones" as
-     *   "sealed or full": follow next if there is one, and if the code is not there, it is full and still here.
-     *   Sealing keeps the key, so a probe can still tell its own code from another's. An empty slot is sealed as
-     *   key 0 with the all-ones mask (packed) or key word -1 (wide).
-     *
+     *   Packed: key in bits 0..51, source field in 52..63. A field of all ones marks a slot as sealed (moved to the
+     *   next table); a field of 0 with a key is a full mask (all twelve sources: with maxSources 12 a code can
+     *   reach it), so a seal never looks like a mask. (Until 2026-12 all ones meant "sealed or full", resolved by
+     *   looking for the code in next: a writer completing the mask between the mover's copy and its seal made the
+     *   slot full, and a second writer of the same source took that for a seal, found the stale copy in next and
+     *   crossed the threshold a second time; a reader saw the stale copy. LockFreeFullMaskRaceTest reproduces it.)
+     *   Wide: key word, mask word; an all-ones mask word is a seal, or, with exactly 64 sources, a full mask:
+     *   such a mask can never change again, so the protocol treats it as "sealed or full": follow next if there
+     *   is one, and if the code is not there, it is full and still here. With 64 sources this keeps the window
+     *   described above (a full mask completed between copy and seal); the packed encoding has no spare value for
+     *   the wide mask word. Sealing keeps the key, so a probe can still tell its own code from another's. An empty
+     *   slot is sealed as key 0 with the all-ones field (packed) or key word -1 (wide).
+
      * Probing
      *   Linear probing from Lemire's multiply-shift reduction of the low 32 hash bits onto any capacity. Codes are
      *   never removed, so on a code's probe path every slot before its own was occupied when it was inserted and
@@ -92,6 +98,8 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private static final int COPY = 2;
 
     private final boolean packed;
+    /** Tests only: called by the mover between copying a slot and sealing it (plain field, set before use). */
+    java.util.function.LongConsumer moveHook;
     private final LongAdder size = new LongAdder();
     private volatile Table table;
 
@@ -206,14 +214,13 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private int updatePacked(Table t, long key, long bits, long hash, int mode) {
         final long[] slots = t.slots;
         final int capacity = t.capacity;
-        final long add = bits << SHIFT;
         int i = Codes.index(hash, capacity);
         for (int probes = 0; probes < capacity; probes++) {
             long word = (long) SLOT.getVolatile(slots, i);  // volatile read: sees the latest CAS on this slot
             while (true) {
                 if (word == 0) {
                     // CAS claims the empty slot: key and first sources published together
-                    long witness = (long) SLOT.compareAndExchange(slots, i, 0L, key | add);
+                    long witness = (long) SLOT.compareAndExchange(slots, i, 0L, packedWord(key, bits));
                     if (witness == 0) {
                         if (mode != COPY) {
                             size.increment();
@@ -225,25 +232,23 @@ public final class LockFreeCouponState extends AbstractCouponState {
                     continue;
                 }
                 long k = word & KEY_BITS;
-                long mask = word >>> SHIFT;
-                if (mask == PACKED_ALL) {
-                    if (k == 0) {
-                        return -1; // sealed empty: the code is not in this table
+                long field = word >>> SHIFT;
+                if (field == PACKED_ALL) {
+                    if (k == key || k == 0) {
+                        return -1; // sealed (moved) or sealed empty: the code is in next, if anywhere
                     }
-                    if (k == key) {
-                        return sealedOrFull(t, key);
-                    }
-                    break; // another code's slot (sealed or full): keep probing
+                    break; // another code's sealed slot: keep probing
                 }
                 if (k != key) {
                     break;
                 }
+                long mask = field == 0 ? PACKED_ALL : field; // field 0: all twelve sources
                 long updated = mask | bits;
                 if (updated == mask) {
                     return 0;
                 }
                 // CAS: the linearization point of this update; fails if a writer or the mover changed the slot
-                long witness = (long) SLOT.compareAndExchange(slots, i, word, key | (updated << SHIFT));
+                long witness = (long) SLOT.compareAndExchange(slots, i, word, packedWord(key, updated));
                 if (witness == word) {
                     return Long.bitCount(updated);
                 }
@@ -254,6 +259,11 @@ public final class LockFreeCouponState extends AbstractCouponState {
             }
         }
         return -1; // full: no empty slot and not our code
+    }
+
+    /** A packed slot of {@code key} with sources {@code mask} (non-zero): all twelve are stored as field 0. */
+    private static long packedWord(long key, long mask) {
+        return mask == PACKED_ALL ? key : key | (mask << SHIFT);
     }
 
     /** The same for two words per slot: key word claimed first, then the mask word is CASed. */
@@ -304,7 +314,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
     }
 
     /**
-     * {@code key}'s slot in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
+     * Wide layout only: {@code key}'s mask word in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
      * sources as mask bits, full (nothing can be added: 0). A sealed slot was copied before it was sealed, so a
      * code absent from next was full, not sealed.
      */
@@ -321,7 +331,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
     /** The mask of {@code key} read through the chain from {@code t}, 0 if absent. Never writes. */
     private long maskIn(Table t, long key) {
         final long hash = Codes.mix(key);
-        final long all = packed ? PACKED_ALL : -1L;
+        final long all = -1L; // wide: an all-ones mask word is a seal or, with 64 sources, a full mask
         outer:
         while (t != null) {
             final long[] slots = t.slots;
@@ -333,14 +343,21 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 if (packed) {
                     long word = (long) SLOT.getVolatile(slots, i);  // volatile read: a linearizable read of this slot
                     k = word & KEY_BITS;
-                    mask = word >>> SHIFT;
+                    long field = word >>> SHIFT;
                     if (word == 0) {
                         return 0;
                     }
-                    if (word == SEALED_EMPTY_PACKED) {
-                        t = t.next;
+                    if (field == PACKED_ALL && (k == 0 || k == key)) {
+                        t = t.next; // sealed empty, or our code moved: it is in next (linked before any seal)
                         continue outer;
                     }
+                    if (k == key) {
+                        return field == 0 ? PACKED_ALL : field;
+                    }
+                    if (++i == capacity) {
+                        i = 0;
+                    }
+                    continue;
                 } else {
                     k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read of the key word
                     if (k == 0) {
@@ -472,15 +489,16 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 continue;
             }
             long k = word & KEY_BITS;
-            long mask = word >>> SHIFT;
-            if (mask == PACKED_ALL) {
-                if (k != 0) {
-                    update(next, k, PACKED_ALL, COPY); // full: final, so a copy needs no seal
-                }
-                return;
+            long field = word >>> SHIFT;
+            if (field == PACKED_ALL) {
+                return; // sealed already (only the chunk's owner seals, so this is not reached; kept as a guard)
             }
-            update(next, k, mask, COPY);
-            // CAS seals after the copy; if a writer got in between, copy its newer mask too (OR is idempotent)
+            update(next, k, field == 0 ? PACKED_ALL : field, COPY);
+            if (moveHook != null) {
+                moveHook.accept(k); // tests only: act between the copy and the seal
+            }
+            // CAS seals after the copy; if a writer got in between, copy its newer mask too (OR is idempotent).
+            // A full mask (field 0) is sealed like any other: the seal (field all ones) never means "full".
             long witness = (long) SLOT.compareAndExchange(slots, i, word, k | (PACKED_ALL << SHIFT));
             if (witness == word) {
                 return;
@@ -508,6 +526,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 return;
             }
             update(next, k, mask, COPY); // a zero mask still claims the key in next, so readers find it there
+            if (moveHook != null) {
+                moveHook.accept(k); // tests only: act between the copy and the seal
+            }
             long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, -1L); // CAS seals after the copy
             if (witness == mask) {
                 return;
