@@ -46,6 +46,8 @@ public final class StripedLockCouponState extends AbstractCouponState {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int STRIPE_BITS = 6;
     private static final int MIN_CAPACITY = 8;
+    /** Load of stripes pre-sized for {@code expectedCodes} (9.4 bytes per packed code); grown stripes keep 3/4. */
+    private static final double PRESIZED_LOAD = 0.85;
     private static final long KEY_BITS = (1L << Codes.PACKED_KEY_BITS) - 1;
 
     private final Stripe[] stripes;
@@ -63,9 +65,12 @@ public final class StripedLockCouponState extends AbstractCouponState {
         int count = 1 << STRIPE_BITS;
         long perStripe = config.expectedCodes() / count;
         int capacity = capacityFor(perStripe);
+        // pre-sized stripes grow only past their share with the spread (the load capacityFor sized them for)
+        int resizeAt = perStripe == 0 ? capacity / 4 * 3 + (capacity % 4) * 3 / 4
+                : (int) Math.max(capacity * 3L / 4, Math.min(capacity - 1, (long) (capacity * PRESIZED_LOAD)));
         this.stripes = new Stripe[count];
         for (int i = 0; i < count; i++) {
-            stripes[i] = new Stripe(capacity, packed ? 1 : 2);
+            stripes[i] = new Stripe(capacity, packed ? 1 : 2, resizeAt);
         }
     }
 
@@ -75,7 +80,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
             return MIN_CAPACITY;
         }
         double withSpread = codes + 4 * Math.sqrt(codes) + 8;
-        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / 0.75) + 1));
+        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / PRESIZED_LOAD) + 1));
     }
 
     private Stripe stripeOf(long hash) {
@@ -244,10 +249,10 @@ public final class StripedLockCouponState extends AbstractCouponState {
         int resizes;
         final int stride;
 
-        Stripe(int capacity, int stride) {
+        Stripe(int capacity, int stride, int resizeAt) {
             this.stride = stride;
             this.table = new long[capacity * stride];
-            this.resizeAt = capacity / 4 * 3 + (capacity % 4) * 3 / 4;
+            this.resizeAt = resizeAt;
         }
 
         /** Under the lock: ORs {@code bits} into {@code key}'s packed slot; the new count if it grew, else 0. */
