@@ -82,12 +82,94 @@ abstract class AbstractCouponState implements CouponState {
     public final int addObservation(byte[] code, int offset, int length, int sourceId) {
         Objects.requireNonNull(code, "code");
         Objects.checkFromIndexSize(offset, length, code.length);
+        checkSourceId(sourceId);
+        long key = format.encode(code, offset, length);
+        return record(key, sourceId);
+    }
+
+    private void checkSourceId(int sourceId) {
         if (sourceId < 0 || sourceId >= registry.capacity() || registry.name(sourceId) == null) {
             throw new IllegalArgumentException("sourceId: " + sourceId + " (expected: an id returned by sourceId(), "
                     + registry.count() + " registered)");
         }
-        long key = format.encode(code, offset, length);
-        return record(key, sourceId);
+    }
+
+    /**
+     * Checks every source id (a bad one is a misuse: nothing is applied), encodes and hashes every code into the
+     * batch, lets the implementation apply the well-formed entries in one pass ({@link #addBatch}), then passes each
+     * applied entry through {@link #recorded} in batch order. Allocates nothing unless a listener runs.
+     */
+    @Override
+    public final int addObservations(ObservationBatch batch) {
+        Objects.requireNonNull(batch, "batch");
+        final int n = batch.size;
+        final int[] sourceIds = batch.sourceIds;
+        for (int i = 0; i < n; i++) {
+            checkSourceId(sourceIds[i]);
+        }
+        final long[] keys = batch.keys;
+        final long[] hashes = batch.hashes;
+        final int[] lengths = batch.lengths;
+        final int[] results = batch.results;
+        final byte[] bytes = batch.bytes;
+        final int min = format.minLength();
+        final int max = format.maxLength();
+        final boolean fold = format.caseInsensitive();
+        for (int i = 0; i < n; i++) {
+            int length = lengths[i];
+            // a length beyond what the batch keeps is beyond every format: only the length is looked at then
+            long key = length > ObservationBatch.MAX_CODE_BYTES ? Codes.BAD_LENGTH
+                    : Codes.encode(bytes, ObservationBatch.offsetOf(i), length, min, max, fold);
+            keys[i] = key;
+            if (key > 0) {
+                hashes[i] = Codes.mix(key);
+            } else {
+                results[i] = -1 - format.reasonOf(key, length).ordinal();
+            }
+        }
+        addBatch(batch);
+        int added = 0;
+        RuntimeException failure = null;
+        for (int i = 0; i < n; i++) {
+            long key = keys[i];
+            if (key <= 0) {
+                continue;
+            }
+            int count = results[i];
+            if (count > 0) {
+                added++;
+            }
+            try {
+                recorded(key, sourceIds[i], count);
+            } catch (RuntimeException e) {
+                // a listener that throws must not cost the later entries their recorded() call: rethrow after
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        batch.applied = true;
+        if (failure != null) {
+            throw failure;
+        }
+        return added;
+    }
+
+    /**
+     * Applies every entry of {@code batch} whose {@code keys[i] > 0} (code number, with {@code hashes[i]} its
+     * {@link Codes#mix}), writing what {@link #add} would have returned into {@code results[i]}, in batch order per
+     * code. Must not call {@link #recorded}: the caller does, after this returns. This default applies them one by
+     * one; implementations override it to overlap the entries' cache misses.
+     */
+    void addBatch(ObservationBatch batch) {
+        final long[] keys = batch.keys;
+        for (int i = 0, n = batch.size; i < n; i++) {
+            if (keys[i] > 0) {
+                batch.results[i] = add(keys[i], batch.sourceIds[i]);
+            }
+        }
     }
 
     private int record(long key, int sourceId) {

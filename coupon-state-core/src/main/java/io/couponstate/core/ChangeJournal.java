@@ -77,6 +77,10 @@ final class ChangeJournal {
     void record(long key, int sourceId) {
         while (true) {
             Epoch epoch = current; // volatile read: the epoch to record into
+            long seen = epoch.claimed; // volatile read: an epoch known to be full is left alone, so that a
+            if (seen > capacity && seen < CLOSED) { // bulk load after the overflow pays no shared increment
+                return;
+            }
             long index = (long) CLAIMED.getAndAdd(epoch, 1L); // atomic claim: this slot is ours alone
             if (index < capacity) {
                 long[] slots = epoch.slots;

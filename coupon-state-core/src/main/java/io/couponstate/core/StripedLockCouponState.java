@@ -46,6 +46,8 @@ public final class StripedLockCouponState extends AbstractCouponState {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int STRIPE_BITS = 6;
     private static final int MIN_CAPACITY = 8;
+    /** Load of stripes pre-sized for {@code expectedCodes} (9.4 bytes per packed code); grown stripes keep 3/4. */
+    private static final double PRESIZED_LOAD = 0.85;
     private static final long KEY_BITS = (1L << Codes.PACKED_KEY_BITS) - 1;
 
     private final Stripe[] stripes;
@@ -63,9 +65,12 @@ public final class StripedLockCouponState extends AbstractCouponState {
         int count = 1 << STRIPE_BITS;
         long perStripe = config.expectedCodes() / count;
         int capacity = capacityFor(perStripe);
+        // pre-sized stripes grow only past their share with the spread (the load capacityFor sized them for)
+        int resizeAt = perStripe == 0 ? capacity / 4 * 3 + (capacity % 4) * 3 / 4
+                : (int) Math.max(capacity * 3L / 4, Math.min(capacity - 1, (long) (capacity * PRESIZED_LOAD)));
         this.stripes = new Stripe[count];
         for (int i = 0; i < count; i++) {
-            stripes[i] = new Stripe(capacity, packed ? 1 : 2);
+            stripes[i] = new Stripe(capacity, packed ? 1 : 2, resizeAt);
         }
     }
 
@@ -75,7 +80,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
             return MIN_CAPACITY;
         }
         double withSpread = codes + 4 * Math.sqrt(codes) + 8;
-        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / 0.75) + 1));
+        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / PRESIZED_LOAD) + 1));
     }
 
     private Stripe stripeOf(long hash) {
@@ -92,6 +97,44 @@ public final class StripedLockCouponState extends AbstractCouponState {
             return packed ? stripe.addPacked(key, bit, hash) : stripe.addWide(key, bit, hash);
         } finally {
             stripe.unlock();
+        }
+    }
+
+    /**
+     * First a plain load of every entry's home slot (a cache hint whose value is unused), so that their misses are in
+     * flight together instead of one per lock acquisition (a locked CAS is a full fence on x86); then each entry
+     * under its stripe's lock, as {@link #add} does it.
+     */
+    @Override
+    void addBatch(ObservationBatch batch) {
+        final int n = batch.size;
+        final long[] keys = batch.keys;
+        final long[] hashes = batch.hashes;
+        final int[] results = batch.results;
+        final int[] sourceIds = batch.sourceIds;
+        final int shift = packed ? 0 : 1;
+        long sink = 0;
+        for (int i = 0; i < n; i++) {
+            if (keys[i] > 0) {
+                long hash = hashes[i];
+                final long[] table = stripeOf(hash).table; // volatile read; a stale array only wastes the hint
+                sink += table[Codes.index(hash, table.length >> shift) << shift]; // plain load on purpose: a hint
+            }
+        }
+        batch.sink = sink;
+        for (int i = 0; i < n; i++) {
+            long key = keys[i];
+            if (key > 0) {
+                long hash = hashes[i];
+                Stripe stripe = stripeOf(hash);
+                long bit = 1L << sourceIds[i];
+                stripe.lock();
+                try {
+                    results[i] = packed ? stripe.addPacked(key, bit, hash) : stripe.addWide(key, bit, hash);
+                } finally {
+                    stripe.unlock();
+                }
+            }
         }
     }
 
@@ -221,10 +264,10 @@ public final class StripedLockCouponState extends AbstractCouponState {
         int before; // the count before the last add that changed a slot
         final int stride;
 
-        Stripe(int capacity, int stride) {
+        Stripe(int capacity, int stride, int resizeAt) {
             this.stride = stride;
             this.table = new long[capacity * stride];
-            this.resizeAt = capacity / 4 * 3 + (capacity % 4) * 3 / 4;
+            this.resizeAt = resizeAt;
         }
 
         /** Under the lock: ORs {@code bits} into {@code key}'s packed slot; the new count if it grew, else 0. */
@@ -306,6 +349,8 @@ public final class StripedLockCouponState extends AbstractCouponState {
         void growTo(int capacity) {
             if (table.length / stride < capacity) {
                 copyInto(capacity);
+                // sized by capacityFor, as a pre-sized stripe is: grow only past that load
+                resizeAt = (int) Math.max(capacity * 3L / 4, Math.min(capacity - 1, (long) (capacity * PRESIZED_LOAD)));
             }
         }
 

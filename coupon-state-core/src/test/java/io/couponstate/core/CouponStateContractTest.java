@@ -352,6 +352,226 @@ abstract class CouponStateContractTest {
         }
     }
 
+    // ---- addObservations (batches) ----
+
+    static ObservationBatch batchOf(int capacity, int sourceId, String... codes) {
+        ObservationBatch batch = new ObservationBatch(capacity);
+        for (String code : codes) {
+            byte[] b = code.getBytes(StandardCharsets.ISO_8859_1);
+            assertThat(batch.add(b, 0, b.length, sourceId)).isTrue();
+        }
+        return batch;
+    }
+
+    static int[] results(ObservationBatch batch) {
+        int[] out = new int[batch.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = batch.result(i);
+        }
+        return out;
+    }
+
+    @Test
+    void addObservations_givesEachEntryWhatASingleCallWouldReturn() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(8);
+        byte[] buffer = "xxBIRTHDAYyyHAPPYHRS".getBytes(StandardCharsets.US_ASCII);
+        batch.add(buffer, 2, 8, a);
+        batch.add(buffer, 12, 8, a);
+        batch.add(buffer, 2, 8, b);
+        batch.add(buffer, 2, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        assertThat(results(batch)).containsExactly(1, 1, 2, 0);
+        assertThat(state.getObservations("BIRTHDAY")).containsExactly("a", "b");
+        assertThat(state.getObservations("HAPPYHRS")).containsExactly("a");
+        assertThat(state.addObservation("HAPPYHRS", "b")).isEqualTo(2);
+        assertThat(state.size()).isEqualTo(2);
+    }
+
+    @Test
+    void addObservations_copiesTheCodeBytes_soTheCallerMayReuseItsBuffer() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        ObservationBatch batch = new ObservationBatch(2);
+        byte[] buffer = "FIRSTONE".getBytes(StandardCharsets.US_ASCII);
+        batch.add(buffer, 0, 8, a);
+        System.arraycopy("SECONDTW".getBytes(StandardCharsets.US_ASCII), 0, buffer, 0, 8);
+        batch.add(buffer, 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(2);
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder("FIRSTONE", "SECONDTW");
+    }
+
+    @Test
+    void addObservations_malformedEntries_getTheirReason_andLeaveNeighboursAlone() {
+        List<String> fired = new ArrayList<>();
+        CouponState state = create(CouponStateConfig.builder().threshold(1)
+                .validityListener((code, s) -> fired.add(code)).build());
+        int a = state.sourceId("a");
+        ObservationBatch batch = new ObservationBatch(16);
+        String[] codes = {"GOODONE1", "SHORT", "GOODONE2", "ABCDEFGHIJK", "lowercas", "X".repeat(10_000), "GOODONE1",
+            ""};
+        for (String code : codes) {
+            byte[] bytes = code.getBytes(StandardCharsets.US_ASCII);
+            batch.add(bytes, 0, bytes.length, a);
+        }
+        byte[] notAscii = {'B', 'I', 'R', (byte) 0xC3, 'H', 'D', 'A', 'Y'};
+        batch.add(notAscii, 0, notAscii.length, a);
+        batch.add("GOODONE3".getBytes(StandardCharsets.US_ASCII), 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        int tooShort = -1 - InvalidCouponCodeException.Reason.TOO_SHORT.ordinal();
+        int tooLong = -1 - InvalidCouponCodeException.Reason.TOO_LONG.ordinal();
+        int illegal = -1 - InvalidCouponCodeException.Reason.ILLEGAL_CHARACTER.ordinal();
+        int notAsciiResult = -1 - InvalidCouponCodeException.Reason.NOT_ASCII.ordinal();
+        assertThat(results(batch)).containsExactly(1, tooShort, 1, tooLong, illegal, tooLong, 0, tooShort,
+                notAsciiResult, 1);
+        assertThat(ObservationBatch.reasonOf(batch.result(4))).isEqualTo(InvalidCouponCodeException.Reason.ILLEGAL_CHARACTER);
+        assertThat(ObservationBatch.reasonOf(batch.result(0))).isNull();
+        assertThat(state.size()).isEqualTo(3);
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder("GOODONE1", "GOODONE2",
+                "GOODONE3");
+        assertThat(fired).containsExactly("GOODONE1", "GOODONE2", "GOODONE3");
+    }
+
+    @Test
+    void addObservations_badSourceId_isAMisuse_andAppliesNothing() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        ObservationBatch batch = batchOf(4, a, "BIRTHDAY", "HAPPYHRS");
+        batch.add("OVER9000".getBytes(StandardCharsets.US_ASCII), 0, 8, 5);
+        assertThatThrownBy(() -> state.addObservations(batch))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sourceId: 5");
+        assertThat(state.size()).isZero();
+        assertThatThrownBy(() -> state.addObservations(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void addObservations_emptyFullClearedAndReused() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(3);
+        assertThat(state.addObservations(batch)).isZero();
+        assertThat(batch.size()).isZero();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IndexOutOfBoundsException.class);
+        byte[] code = "FULLBTCH".getBytes(StandardCharsets.US_ASCII);
+        assertThat(batch.add(code, 0, 8, a)).isTrue();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IllegalStateException.class);
+        assertThat(batch.add(code, 0, 8, b)).isTrue();
+        assertThat(batch.add(code, 0, 8, a)).isTrue();
+        assertThat(batch.add(code, 0, 8, b)).as("full").isFalse();
+        assertThat(batch.size()).isEqualTo(3);
+        assertThat(batch.capacity()).isEqualTo(3);
+        assertThat(state.addObservations(batch)).isEqualTo(2);
+        assertThat(results(batch)).containsExactly(1, 2, 0);
+        batch.clear();
+        assertThat(batch.size()).isZero();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IndexOutOfBoundsException.class);
+        batch.add("SECONDRN".getBytes(StandardCharsets.US_ASCII), 0, 8, b);
+        assertThat(state.addObservations(batch)).isEqualTo(1);
+        assertThat(results(batch)).containsExactly(1);
+        assertThat(state.addObservations(batch)).as("the same batch again").isZero();
+        assertThat(results(batch)).containsExactly(0);
+        assertThatThrownBy(() -> new ObservationBatch(0)).hasMessageContaining("capacity: 0");
+        assertThatThrownBy(() -> batch.add(null, 0, 0, a)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> batch.add(code, 4, 8, a)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
+    void addObservations_duplicatesInOneBatch_addOnce_andCrossOnce() {
+        List<String> fired = new ArrayList<>();
+        CouponState state = create(CouponStateConfig.builder().threshold(2)
+                .validityListener((code, s) -> fired.add(code)).build());
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(8);
+        byte[] x = "DUPLICAT".getBytes(StandardCharsets.US_ASCII);
+        byte[] y = "CROSSING".getBytes(StandardCharsets.US_ASCII);
+        batch.add(x, 0, 8, a);
+        batch.add(x, 0, 8, a);
+        batch.add(y, 0, 8, a);
+        batch.add(y, 0, 8, b);
+        batch.add(y, 0, 8, b);
+        batch.add(y, 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        assertThat(results(batch)).containsExactly(1, 0, 1, 2, 0, 0);
+        assertThat(fired).containsExactly("CROSSING");
+        assertThat(state.isValid("CROSSING")).isTrue();
+        assertThat(state.addObservation("DUPLICAT", "b")).isEqualTo(2);
+        assertThat(fired).containsExactly("CROSSING", "DUPLICAT");
+    }
+
+    @Test
+    void addObservations_mixedWithSingleCalls_matchTheModel_onEveryLayout_withGrowth() {
+        long seed = Long.getLong("couponstate.batch.seed", System.nanoTime());
+        SplittableRandom random = new SplittableRandom(seed);
+        // packed (default), wide (12 characters), 64 sources (wide mask), 12 sources (full packed mask)
+        int[][] layouts = {{10, 3, 2}, {12, 5, 3}, {10, 64, 3}, {10, 12, 2}};
+        for (int[] layout : layouts) {
+            int maxLength = layout[0];
+            int sources = Math.min(layout[1], 6);
+            String context = "seed " + seed + ", maxLength " + maxLength + ", maxSources " + layout[1];
+            List<String> fired = new ArrayList<>();
+            AbstractCouponState state = create(CouponStateConfig.builder().codeLength(8, maxLength)
+                    .maxSources(layout[1]).threshold(layout[2]).validityListener((c, s) -> fired.add(c)).build());
+            int[] ids = new int[sources];
+            for (int s = 0; s < sources; s++) {
+                ids[s] = state.sourceId("src" + s);
+            }
+            String[] pool = new String[20_000];
+            for (int i = 0; i < pool.length; i++) {
+                pool[i] = randomCode(random, 8 + random.nextInt(maxLength - 7));
+            }
+            Map<String, Set<Integer>> model = new HashMap<>();
+            ObservationBatch batch = new ObservationBatch(1 + random.nextInt(300));
+            int crossings = 0;
+            for (int round = 0; round < 400; round++) {
+                if (random.nextInt(4) == 0) {
+                    String code = pool[random.nextInt(pool.length)];
+                    int s = random.nextInt(sources);
+                    boolean added = model.computeIfAbsent(code, c -> new HashSet<>()).add(s);
+                    int result = state.addObservation(code, "src" + s);
+                    assertThat(result).as(context).isEqualTo(added ? model.get(code).size() : 0);
+                    crossings += result == layout[2] ? 1 : 0;
+                    continue;
+                }
+                batch.clear();
+                String[] entries = new String[batch.capacity()];
+                int[] entrySources = new int[entries.length];
+                while (batch.size() < batch.capacity()) {
+                    int i = batch.size();
+                    entries[i] = random.nextInt(50) == 0 ? "bad" + i : pool[random.nextInt(pool.length)];
+                    entrySources[i] = random.nextInt(sources);
+                    byte[] bytes = entries[i].getBytes(StandardCharsets.US_ASCII);
+                    batch.add(bytes, 0, bytes.length, ids[entrySources[i]]);
+                }
+                int added = state.addObservations(batch);
+                int expectedAdded = 0;
+                for (int i = 0; i < entries.length; i++) {
+                    if (entries[i].startsWith("bad")) {
+                        assertThat(batch.result(i)).as(context).isNegative();
+                        continue;
+                    }
+                    boolean isNew = model.computeIfAbsent(entries[i], c -> new HashSet<>()).add(entrySources[i]);
+                    int expected = isNew ? model.get(entries[i]).size() : 0;
+                    assertThat(batch.result(i)).as(context + " entry " + i + " " + entries[i]).isEqualTo(expected);
+                    expectedAdded += isNew ? 1 : 0;
+                    crossings += expected == layout[2] ? 1 : 0;
+                }
+                assertThat(added).as(context).isEqualTo(expectedAdded);
+            }
+            long valid = model.values().stream().filter(v -> v.size() >= layout[2]).count();
+            assertThat(crossings).as(context + ": results equal to the threshold").isEqualTo(valid);
+            assertThat(fired).as(context + ": listener calls").hasSize((int) valid);
+            assertThat(state.size()).as(context).isEqualTo(model.size());
+            for (Map.Entry<String, Set<Integer>> e : model.entrySet()) {
+                assertThat(state.observationCount(e.getKey())).as(context).isEqualTo(e.getValue().size());
+            }
+        }
+    }
+
     /** Slots allocated now. */
     abstract long capacity(AbstractCouponState state);
 

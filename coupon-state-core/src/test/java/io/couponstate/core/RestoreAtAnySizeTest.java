@@ -119,14 +119,24 @@ class RestoreAtAnySizeTest {
     void ensureCapacity_growsOnce_toFitTheCodes() {
         LockFreeCouponState lockFree = new LockFreeCouponState();
         lockFree.ensureCapacity(1_000_000);
-        assertThat(lockFree.capacity()).isGreaterThanOrEqualTo(1_000_000L * 4 / 3);
+        long lockFreeCapacity = lockFree.capacity();
+        assertThat(lockFreeCapacity).isGreaterThan(1_000_000L);
         assertThat(lockFree.resizing()).isFalse();
         StripedLockCouponState striped = new StripedLockCouponState();
         striped.ensureCapacity(1_000_000);
-        assertThat(striped.capacity()).isGreaterThanOrEqualTo(1_000_000L * 4 / 3);
+        long stripedCapacity = striped.capacity();
+        assertThat(stripedCapacity).isGreaterThan(1_000_000L);
         long resizes = striped.resizes();
         striped.ensureCapacity(10); // already big enough: nothing happens
         assertThat(striped.resizes()).isEqualTo(resizes);
+        byte[] code = new byte[8];
+        for (int i = 0; i < 1_000_000; i++) { // the codes it was grown for fit without another resize
+            LockFreeGrowthStressTest.codeOf(i, code);
+            lockFree.addObservation(code, 0, 8, lockFree.sourceId("a"));
+            striped.addObservation(code, 0, 8, striped.sourceId("a"));
+        }
+        assertThat(lockFree.capacity()).isEqualTo(lockFreeCapacity);
+        assertThat(striped.capacity()).isEqualTo(stripedCapacity);
     }
 
     private static void restoreAndCompare(String what, Supplier<AbstractCouponState> factory) throws IOException {
