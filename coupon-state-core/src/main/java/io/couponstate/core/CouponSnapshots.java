@@ -694,7 +694,8 @@ public final class CouponSnapshots {
             for (int i = 0; i < sourceCount; i++) {
                 remap[i] = target.sourceId(names[i]);
             }
-            long total = entries(format, keyBytes, maskBytes, remap, hint);
+            // a delta's entries are mostly codes the base holds already: it grows the target only as it must
+            long total = entries(format, keyBytes, maskBytes, remap, hint, kind != KIND_DELTA);
             if (chain != null) {
                 if (kind == KIND_BASE) {
                     chain.id = chainId;
@@ -762,8 +763,8 @@ public final class CouponSnapshots {
             return ensured;
         }
 
-        private long entries(CodeFormat format, int keyBytes, int maskBytes, int[] remap, long hint)
-                throws IOException {
+        private long entries(CodeFormat format, int keyBytes, int maskBytes, int[] remap, long hint,
+                boolean presize) throws IOException {
             final int entryBytes = keyBytes + maskBytes;
             final long maskLimit = remap.length == 64 ? -1L : (1L << remap.length) - 1;
             final long minKey = Codes.firstOfLength(format.minLength());
@@ -775,7 +776,7 @@ public final class CouponSnapshots {
             final boolean word = keyBytes == 7 && maskBytes == 1;
             CRC32C block = new CRC32C();
             long total = 0;
-            long ensured = presize(0, 0, entryBytes, hint);
+            long ensured = presize ? presize(0, 0, entryBytes, hint) : Long.MAX_VALUE;
             while (true) {
                 long blockStart = offset;
                 long count = take(8, "block entry count");
