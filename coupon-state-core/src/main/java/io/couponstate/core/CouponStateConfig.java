@@ -143,7 +143,7 @@ public final class CouponStateConfig {
          * ones, twice that once the first checkpoint has swapped epochs (the epoch being written and the one
          * filling); each change costs one atomic increment on a shared counter. When more changes than
          * {@code entries} happen between two checkpoints, the journal overflows and the next checkpoint must be a
-         * base ({@link CouponSnapshots#writeBase}). Range 0..{@value #MAX_CHANGE_JOURNAL_CAPACITY}.
+         * base ({@link CouponSnapshots#writeBase}). Range 0..{@value CouponStateConfig#MAX_CHANGE_JOURNAL_CAPACITY}.
          */
         public Builder changeJournalCapacity(int entries) {
             this.changeJournalCapacity = entries;
