@@ -171,16 +171,19 @@ public final class ReferenceScaleRun {
         try {
             long size = state.size();
             long w0 = System.nanoTime();
+            long wc = cpu();
             long written = CouponSnapshots.writeBase(state, base);
             double writeSeconds = seconds(w0);
+            double writeCpu = (cpu() - wc) / 1e9;
             long bytes = Files.size(base);
             double ddWrite = ddWrite(raw, bytes);
             double ddRead = ddRead(raw);
             System.out.printf("physical limits here: sequential write + fsync of %s: %.2f s (%.0f MB/s); sequential "
                     + "read of it: %.2f s (%.0f MB/s, page cache not dropped)%n", Heap.mb(bytes), ddWrite,
                     bytes / 1e6 / ddWrite, ddRead, bytes / 1e6 / ddRead);
-            System.out.printf("base snapshot write: %,d entries, %s in %.2f s (%.0f MB/s) = %.2fx the dd write%n",
-                    written, Heap.mb(bytes), writeSeconds, bytes / 1e6 / writeSeconds, writeSeconds / ddWrite);
+            System.out.printf("base snapshot write: %,d entries, %s in %.2f s (%.0f MB/s, thread CPU %.2f s) = %.2fx "
+                    + "the dd write%n", written, Heap.mb(bytes), writeSeconds, bytes / 1e6 / writeSeconds, writeCpu,
+                    writeSeconds / ddWrite);
             ok &= written == size;
 
             for (boolean presized : new boolean[] {true, false}) {
@@ -188,13 +191,16 @@ public final class ReferenceScaleRun {
                         ? CouponStateConfig.builder().expectedCodes(size).build() : CouponStateConfig.defaults());
                 CouponState restored = factory.get();
                 long r0 = System.nanoTime();
+                long rc = cpu();
                 long read = CouponSnapshots.read(base, restored);
                 double readSeconds = seconds(r0);
+                double readCpu = (cpu() - rc) / 1e9;
                 boolean same = read == size && restored.size() == size && restored.validCount() == 8
                         && restored.getObservations("HAPPYHRS").size() == 2;
-                System.out.printf("restore into a %s state: %,d entries in %.2f s (%.0f MB/s) = %.2fx the dd read%s%n",
-                        presized ? "pre-sized" : "default-sized", read, readSeconds, bytes / 1e6 / readSeconds,
-                        readSeconds / ddRead, same ? "" : " MISMATCH");
+                System.out.printf("restore into a %s state: %,d entries in %.2f s (%.0f MB/s, thread CPU %.2f s = %.0f ns"
+                        + " per entry) = %.2fx the dd read%s%n", presized ? "pre-sized" : "default-sized", read,
+                        readSeconds, bytes / 1e6 / readSeconds, readCpu, readCpu * 1e9 / read, readSeconds / ddRead,
+                        same ? "" : " MISMATCH");
                 ok &= same;
                 restored = null; // dropped before the next one is built
                 System.gc();
@@ -241,6 +247,11 @@ public final class ReferenceScaleRun {
             Files.deleteIfExists(raw);
         }
         return ok;
+    }
+
+    /** CPU time of this thread: what a step costs whatever the machine's load (wall time shows the load too). */
+    private static long cpu() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private static double seconds(long startNanos) {
