@@ -89,8 +89,14 @@ public final class CouponSnapshots {
     private static final int FILE_BUFFER = 4 << 20;
     /** A stream's read buffer: enough for the largest block. */
     private static final int STREAM_BUFFER = 1 << 20;
-    /** Entries a stream of unknown length may pre-size for before they arrive. */
-    private static final long UNPROVEN_ENTRIES = 1 << 20;
+    /**
+     * Entries a stream of unknown length may pre-size for on its header's word alone: a sixty-fourth of the heap
+     * in entries (about 15 % of it in packed slots), so a forged hint cannot exhaust the heap, while a genuine one
+     * avoids growing under hash-ordered entries, which is quadratic.
+     */
+    private static long unprovenEntries() {
+        return Runtime.getRuntime().maxMemory() / 64;
+    }
 
     private CouponSnapshots() {
     }
@@ -748,13 +754,21 @@ public final class CouponSnapshots {
          * Grows the target, before the entries that would need it arrive, to hold what the input can still hold
          * and the header announces: a snapshot lists entries in hash order, and hash-ordered keys poured into a
          * table smaller than their number pile up in one probe run that every later key walks (quadratic). The
-         * input's remaining bytes (exact for files) bound the growth, so memory stays bounded by the input.
+         * input's remaining bytes (exact for files) bound the growth, so memory stays bounded by the input. An
+         * input that cannot tell its length (a socket) is trusted with the hint up to {@code unprovenEntries()},
+         * and past that grows to twice what has arrived: bounded, but slow for big hash-ordered inputs.
          */
         private long presize(long ensured, long read, int entryBytes, long hint) throws IOException {
             long provable = source.remainingHint(offset) / entryBytes;
-            long coming = read + (provable > 0 ? provable : Math.min(UNPROVEN_ENTRIES, Math.max(0, hint)));
-            if (hint >= 0 && ensured == 0) {
-                coming = Math.min(coming, Math.max(read, hint)); // the header's hint, within what the input holds
+            long coming;
+            if (provable > 0) {
+                coming = read + provable;
+                if (ensured == 0 && hint >= 0) {
+                    coming = Math.min(coming, Math.max(read, hint)); // the header's hint, within what the input holds
+                }
+            } else {
+                coming = ensured == 0 ? Math.max(read, Math.min(unprovenEntries(), Math.max(0, hint)))
+                        : Math.max(read, 2 * ensured);
             }
             if (coming > ensured) {
                 target.ensureCapacity(priorSize + coming);

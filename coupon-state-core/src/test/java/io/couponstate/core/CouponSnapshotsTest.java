@@ -237,7 +237,18 @@ class CouponSnapshotsTest {
         LockFreeCouponState target = new LockFreeCouponState();
         assertThat(CouponSnapshots.read(file, target)).isEqualTo(GOLDEN.size());
         assertGolden(target);
-        assertThat(target.capacity()).isLessThan(1_000); // not 2^40 / 0.7 slots
+        assertThat(target.capacity()).isLessThan(1_000); // not 2^40 / 0.85 slots
+        // a stream that cannot tell its length trusts the hint only up to a sixty-fourth of the heap in entries
+        LockFreeCouponState fromStream = new LockFreeCouponState();
+        InputStream socketLike = new java.io.FilterInputStream(new ByteArrayInputStream(forged)) {
+            @Override
+            public int available() {
+                return 0;
+            }
+        };
+        assertThat(CouponSnapshots.read(socketLike, fromStream)).isEqualTo(GOLDEN.size());
+        assertGolden(fromStream);
+        assertThat(fromStream.capacity()).isLessThanOrEqualTo(Runtime.getRuntime().maxMemory() / 64 / 4 * 5);
     }
 
     @Test

@@ -69,6 +69,27 @@ class RestoreAtAnySizeTest {
 
     @Test
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void restore_fromAStreamThatCannotTellItsLength_intoADefaultSizedLockFreeState() throws IOException {
+        AbstractCouponState target = new LockFreeCouponState();
+        long start = System.nanoTime();
+        long read;
+        try (java.io.InputStream file = Files.newInputStream(RestoreAtAnySizeTest.file);
+             java.io.InputStream socketLike = new java.io.FilterInputStream(file) {
+                 @Override
+                 public int available() {
+                     return 0; // like a socket: the length is unknown, only the header's hint sizes the target
+                 }
+             }) {
+            read = CouponSnapshots.read(socketLike, target);
+        }
+        System.out.printf("restore of %,d codes from a stream of unknown length: %.2f s%n", read,
+                (System.nanoTime() - start) / 1e9);
+        assertThat(read).isEqualTo(CODES);
+        assertSameContent(source, target);
+    }
+
+    @Test
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void restore_intoADefaultSizedStripedState() throws IOException {
         restoreAndCompare("default-sized Striped", StripedLockCouponState::new);
     }
