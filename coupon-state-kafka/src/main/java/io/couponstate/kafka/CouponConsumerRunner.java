@@ -5,6 +5,7 @@ import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.InvalidCouponCodeException;
 import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.ClusterClient;
 import io.couponstate.kafka.internal.RateLimitedLog;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,9 +24,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -41,6 +40,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
@@ -163,14 +163,13 @@ public final class CouponConsumerRunner implements AutoCloseable {
     private volatile boolean closing;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
     private volatile Thread pollThread;
+    private volatile ClusterClient cluster; // made by start(), closed by the poll thread on its way out
     private final Object sleepLock = new Object();
 
     // read by any thread, written by the poll thread
     private final ConcurrentHashMap<TopicPartition, Long> applied = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<TopicPartition, Long> endAtDiscovery = new ConcurrentHashMap<>();
     private final CopyOnWriteArrayList<TopicPartition> assignedView = new CopyOnWriteArrayList<>();
-    private final ConcurrentLinkedQueue<CompletableFuture<Map<TopicPartition, Long>>> endOffsetRequests =
-            new ConcurrentLinkedQueue<>();
     private final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
     private volatile long recordsConsumed;
     private volatile long codesApplied;
@@ -246,6 +245,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
         if (!runnerState.compareAndSet(State.CREATED, State.STARTING)) {
             throw new IllegalStateException("start: runner is " + runnerState.get() + " (expected: CREATED)");
         }
+        cluster = ClusterClient.admin(consumerConfig, name + "-admin");
         Thread t = new Thread(this::run, "coupon-runner-poll-" + name);
         t.setDaemon(true);
         pollThread = t;
@@ -271,27 +271,30 @@ public final class CouponConsumerRunner implements AutoCloseable {
             }
             pause(deadline);
         }
-        CompletableFuture<Map<TopicPartition, Long>> request = new CompletableFuture<>();
-        endOffsetRequests.add(request);
-        try {
-            Map<TopicPartition, Long> targets = null;
-            while (true) {
-                if (!usable()) {
-                    return false;
-                }
-                if (targets == null && request.isDone() && !request.isCompletedExceptionally()) {
-                    targets = request.getNow(null);
-                }
-                if (targets != null && caughtUp(targets)) {
-                    return true;
-                }
-                if (System.nanoTime() - deadline >= 0) {
-                    return false;
-                }
-                pause(deadline);
+        // end offsets come from an admin client on this thread, never from the poll thread: a poll may block for
+        // pollTimeout (minutes, say), and a waiter must still answer within its own timeout
+        ClusterClient cluster = this.cluster;
+        Map<TopicPartition, Long> targets = null;
+        while (true) {
+            if (!usable()) {
+                return false;
             }
-        } finally {
-            endOffsetRequests.remove(request);
+            long left = deadline - System.nanoTime();
+            if (targets == null && cluster != null && left > 0) {
+                try {
+                    Duration ask = Duration.ofNanos(Math.min(left, apiTimeout.toNanos()));
+                    targets = cluster.endOffsets(List.copyOf(assignedView), ask);
+                } catch (KafkaException e) {
+                    LOG.debug("{}: end offsets for awaitCaughtUp not available yet: {}", name, e.toString());
+                }
+            }
+            if (targets != null && caughtUp(targets)) {
+                return true;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            pause(deadline);
         }
     }
 
@@ -485,7 +488,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
             }
             return;
         }
-        serveEndOffsetRequests(c);
         retryMissingEndOffsets(c);
         ConsumerRecords<byte[], byte[]> records;
         try {
@@ -557,17 +559,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
         LOG.info("{}: assigned {} (start offsets {}, end offsets {})", name, found, start, end);
     }
 
-    private void serveEndOffsetRequests(KafkaConsumer<byte[], byte[]> c) {
-        if (endOffsetRequests.isEmpty()) {
-            return;
-        }
-        Map<TopicPartition, Long> ends = c.endOffsets(assigned, apiTimeout);
-        CompletableFuture<Map<TopicPartition, Long>> request;
-        while ((request = endOffsetRequests.poll()) != null) {
-            request.complete(ends);
-        }
-    }
-
     private void retryMissingEndOffsets(KafkaConsumer<byte[], byte[]> c) {
         if (endAtDiscovery.size() < assigned.size()) {
             List<TopicPartition> missing = new ArrayList<>();
@@ -576,7 +567,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
                     missing.add(tp);
                 }
             }
-            endAtDiscovery.putAll(c.endOffsets(missing, apiTimeout));
+            try {
+                endAtDiscovery.putAll(c.endOffsets(missing, apiTimeout));
+            } catch (RetriableException e) {
+                // polling goes on; asked again on the next loop
+                transientLog.warn("{}: end offsets of {} not available, retrying: {}", name, missing, e.toString());
+            }
         }
     }
 
@@ -798,10 +794,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 break;
             }
         }
-        CompletableFuture<Map<TopicPartition, Long>> request;
-        while ((request = endOffsetRequests.poll()) != null) {
-            request.completeExceptionally(t);
-        }
     }
 
     private void shutdown() {
@@ -828,6 +820,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
             }
         }
         closeHandler();
+        ClusterClient cl = cluster;
+        if (cl != null) {
+            cl.close();
+        }
         if (c != null) {
             try {
                 c.close(closeTimeout);

@@ -372,6 +372,24 @@ class CouponConsumerRunnerIntegrationTest {
     }
 
     @Test
+    void awaitCaughtUp_duringAPollOfMinutes_answersWithinItsOwnTimeout() throws Exception {
+        List<String> topics = topicNames("longpoll", 1);
+        createTopics(bootstrap, topics, 1);
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, state)
+                .pollTimeout(Duration.ofMinutes(10)) // each poll blocks until a record arrives or 10 minutes pass
+                .build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+            produce(bootstrap, List.of(new ProducerRecord<>(topics.get(0), ascii("LONGPOLL1"))));
+            await().atMost(WAIT).until(() -> state.observationCount("LONGPOLL1") == 1);
+            // the poll thread is now in a poll that returns only after 10 minutes: end offsets must not wait for it
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(runner.appliedPositions()).containsEntry(new TopicPartition(topics.get(0), 0), 1L);
+        }
+    }
+
+    @Test
     void aStuckCheckpoint_neitherBlocksPolling_norLetsOffsetsBeCommittedBeforeItIsDurable() throws Exception {
         List<String> topics = topicNames("stuck", 1);
         createTopics(bootstrap, topics, 1);
