@@ -726,7 +726,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
     private Map<TopicPartition, Long> writeCheckpoint(Map<TopicPartition, Long> offsets) throws IOException {
         handler.flush(); // dead letters below these offsets become durable before the checkpoint that skips them
-        Path file = store.write(offsets, state, clock.millis());
+        Path file = store.write(offsets, Map.of(), state, clock.millis()); // topic ids: the runner's own change
         LOG.debug("{}: checkpoint {} written for offsets {}", name, file, offsets);
         return offsets;
     }
@@ -828,6 +828,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
             }
         }
         closeHandler();
+        if (store != null) {
+            store.close(); // releases the checkpoint directory's lock
+        }
         if (c != null) {
             try {
                 c.close(closeTimeout);
