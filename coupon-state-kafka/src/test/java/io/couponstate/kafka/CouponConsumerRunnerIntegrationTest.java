@@ -199,7 +199,7 @@ class CouponConsumerRunnerIntegrationTest {
 
         DeadLetterTopicHandler handler = new DeadLetterTopicHandler(dlt, Map.of("bootstrap.servers", bootstrap));
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state)
-                .sourceResolver(SourceResolver.header("source"))
+                .sourceResolver(SourceResolver.header("source", List.of("s1", "s2", "s3")))
                 .invalidRecordHandler(handler)
                 .maxValueBytes(64)
                 .checkpointDirectory(checkpoints)
