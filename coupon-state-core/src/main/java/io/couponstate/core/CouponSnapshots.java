@@ -105,7 +105,7 @@ public final class CouponSnapshots {
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             return read(in, target);
         } catch (SnapshotFormatException e) {
-            throw new SnapshotFormatException(file + ": " + e.getMessage());
+            throw new SnapshotFormatException(file + ": " + e.getMessage(), e.kind());
         }
     }
 
@@ -292,7 +292,8 @@ public final class CouponSnapshots {
             int version = (int) take(2, "version");
             if (version != VERSION) {
                 throw new SnapshotFormatException(
-                        "unsupported snapshot version " + version + " (expected: " + VERSION + ")");
+                        "unsupported snapshot version " + version + " (expected: " + VERSION + ")",
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int min = (int) take(1, "format");
             int max = (int) take(1, "format");
@@ -324,20 +325,30 @@ public final class CouponSnapshots {
             try {
                 format = CodeFormat.of(min, max, folded == 1);
             } catch (IllegalArgumentException e) {
-                throw new SnapshotFormatException("code format: " + e.getMessage());
+                throw new SnapshotFormatException("code format: " + e.getMessage(),
+                        SnapshotFormatException.Kind.INCOMPATIBLE); // the header checksum passed: not damage
             }
             if (!format.equals(target.format)) {
                 throw new SnapshotFormatException(
-                        "code format " + format + " differs from the target's " + target.format);
+                        "code format " + format + " differs from the target's " + target.format,
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int expectedKeyBytes = max <= Codes.PACKED_MAX_LENGTH ? 7 : 8;
             if (keyBytes != expectedKeyBytes || maskBytes != Math.max(1, (sourceCount + 7) / 8)) {
                 throw new SnapshotFormatException("entry widths key " + keyBytes + " / mask " + maskBytes
-                        + " do not match the format and " + sourceCount + " sources");
+                        + " do not match the format and " + sourceCount + " sources",
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int[] remap = new int[sourceCount];
             for (int i = 0; i < sourceCount; i++) {
-                remap[i] = target.sourceId(names[i]);
+                try {
+                    remap[i] = target.sourceId(names[i]);
+                } catch (IllegalStateException e) { // past the target's maxSources: it can never hold this snapshot
+                    throw new SnapshotFormatException("the snapshot has " + sourceCount + " sources "
+                            + java.util.Arrays.toString(names) + " but the target allows at most maxSources = "
+                            + target.config().maxSources() + ": " + e.getMessage(),
+                            SnapshotFormatException.Kind.INCOMPATIBLE);
+                }
             }
             return entries(format, keyBytes, maskBytes, remap);
         }

@@ -96,7 +96,7 @@ class CouponConsumerRunnerIntegrationTest {
         assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
         Map<TopicPartition, Long> end = KafkaTestSupport.endOffsets(bootstrap, topics);
         assertThat(KafkaTestSupport.committed(bootstrap, group)).isEqualTo(end);
-        assertThat(new CheckpointStore(checkpoints).list()).isNotEmpty().hasSizeLessThanOrEqualTo(2);
+        assertThat(CheckpointStore.list(checkpoints)).isNotEmpty().hasSizeLessThanOrEqualTo(2);
     }
 
     @Test
@@ -139,7 +139,7 @@ class CouponConsumerRunnerIntegrationTest {
         long afterFirst = model.records;
         produce(bootstrap, randomRecords(random, topics, 200, model));
         runToEndAndClose(topics);
-        TreeMap<Long, Path> files = new CheckpointStore(checkpoints).list();
+        TreeMap<Long, Path> files = CheckpointStore.list(checkpoints);
         assertThat(files).hasSize(2);
         Path newest = files.lastEntry().getValue();
         byte[] bytes = Files.readAllBytes(newest);
@@ -199,7 +199,7 @@ class CouponConsumerRunnerIntegrationTest {
 
         DeadLetterTopicHandler handler = new DeadLetterTopicHandler(dlt, Map.of("bootstrap.servers", bootstrap));
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state)
-                .sourceResolver(SourceResolver.header("source"))
+                .sourceResolver(SourceResolver.header("source", List.of("s1", "s2", "s3")))
                 .invalidRecordHandler(handler)
                 .maxValueBytes(64)
                 .checkpointDirectory(checkpoints)
@@ -309,7 +309,7 @@ class CouponConsumerRunnerIntegrationTest {
         TopicPartition tp = new TopicPartition(topics.get(0), 0);
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("RETAINED1"))));
         runToEndAndClose(topics);
-        assertThat(new CheckpointStore(checkpoints).list()).isNotEmpty();
+        assertThat(CheckpointStore.list(checkpoints)).isNotEmpty();
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("DELETED01")),
                 new ProducerRecord<>(tp.topic(), ascii("DELETED02"))));
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -360,11 +360,11 @@ class CouponConsumerRunnerIntegrationTest {
                 .build();
         runner.start();
         assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
-        assertThat(new CheckpointStore(checkpoints).list()).isEmpty();
+        assertThat(CheckpointStore.list(checkpoints)).isEmpty();
         assertTimeoutPreemptively(Duration.ofSeconds(60), runner::close); // generous: a poll blocks 5 minutes
         assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
         assertThat(runner.failureCause()).isEmpty();
-        assertThat(new CheckpointStore(checkpoints).list()).hasSize(1);
+        assertThat(CheckpointStore.list(checkpoints)).hasSize(1);
         assertThat(KafkaTestSupport.committed(bootstrap, "g-" + topics.get(0)))
                 .containsEntry(new TopicPartition(topics.get(0), 0), 1L);
         runner.close(); // idempotent
@@ -476,11 +476,11 @@ class CouponConsumerRunnerIntegrationTest {
             runner.start();
             assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
             Thread.sleep(500); // several polls while the clock stands still
-            assertThat(new CheckpointStore(checkpoints).list()).isEmpty();
+            assertThat(CheckpointStore.list(checkpoints)).isEmpty();
             assertThat(runner.metrics().checkpointsWritten()).isZero();
             clock.advance(Duration.ofHours(1));
             await().atMost(WAIT).until(() -> runner.metrics().checkpointsWritten() == 1);
-            assertThat(new CheckpointStore(checkpoints).list()).hasSize(1);
+            assertThat(CheckpointStore.list(checkpoints)).hasSize(1);
         }
     }
 
