@@ -20,7 +20,10 @@ public interface SourceResolver {
     /** Returned when the record names no source; counted as {@link InvalidRecordReason#SOURCE_UNRESOLVED}. */
     int UNRESOLVED = -1;
 
-    /** Returned when the record's source is past the state's {@code maxSources}; counted as {@code SOURCE_LIMIT}. */
+    /**
+     * Returned when the record's source would be past the state's {@code maxSources}. Not a bad record: the runner
+     * fails, naming the record, rather than skip it (a source limit is a configuration error).
+     */
     int SOURCE_LIMIT = -2;
 
     /**
