@@ -257,4 +257,71 @@ class CouponConsumerRunnerLoopTest {
             CheckpointStore.setHook(null);
         }
     }
+
+    @Test
+    void close_waitsForTheFinalCheckpoint_howeverLongItTakes() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .checkpointInterval(Duration.ofHours(1)).checkpointDirectory(dir).build();
+        CheckpointStore.setHook((tmp, target) -> {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+            kafka.append(T0, "FINALCODE");
+            await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 1L);
+            Thread closer = new Thread(runner::close, "closer");
+            closer.start();
+            assertThat(entered.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            // the final checkpoint hangs between fsync and rename: close() must still be waiting for it
+            assertThat(closer.isAlive()).isTrue();
+            assertThat(runner.runnerState()).isEqualTo(State.PENDING_SHUTDOWN);
+            release.countDown();
+            closer.join(WAIT.toMillis());
+            assertThat(closer.isAlive()).isFalse();
+            assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
+            assertThat(CheckpointStore.read(CheckpointStore.list(dir).lastEntry().getValue(),
+                    new StripedLockCouponState()).offsets()).containsEntry(T0, 1L);
+        } finally {
+            release.countDown();
+            CheckpointStore.setHook(null);
+        }
+    }
+
+    @Test
+    void aFailedDeadLetterFlush_isACheckpointFailure_inTheMetrics_andFailsTheFinalCheckpoint() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        InvalidRecordHandler flushFails = new InvalidRecordHandler() {
+            @Override
+            public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    InvalidRecordReason reason) {
+            }
+
+            @Override
+            public void flush() {
+                throw new IllegalStateException("dead-letter topic unreachable");
+            }
+        };
+        CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .invalidRecordHandler(flushFails).checkpointDirectory(dir).build();
+        runner.start();
+        await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+        kafka.append(T0, "bad", "GOODCODE1");
+        await().atMost(WAIT).until(() -> !runner.metrics().durable());
+        assertThat(runner.metrics().lastCheckpointFailure()).get().asString()
+                .contains("dead-letter topic unreachable");
+        assertThat(CheckpointStore.list(dir)).isEmpty();
+        runner.close();
+        assertThat(runner.runnerState()).isEqualTo(State.FAILED);
+        assertThat(runner.failureCause()).get().extracting(Throwable::getMessage)
+                .isEqualTo("dead-letter topic unreachable");
+    }
 }

@@ -194,10 +194,16 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     private void failed(Throwable cause, String what) {
+        boolean first = durable; // the first failure in a row gets the stack trace; repeats one line each
         failures = failures + 1; // volatile stores, single writer
         durable = false;
         lastFailure = String.valueOf(cause);
-        LOG.error("{}: {} (checkpoint directory {})", name, what, store.directory(), cause);
+        if (first) {
+            LOG.error("{}: {} (checkpoint directory {})", name, what, store.directory(), cause);
+        } else {
+            LOG.error("{}: {} (checkpoint directory {}; failing since the previous attempt): {}", name, what,
+                    store.directory(), cause.toString());
+        }
     }
 
     /**
