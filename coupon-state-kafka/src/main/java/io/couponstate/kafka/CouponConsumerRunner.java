@@ -38,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threads and progress.</b> Thread-safe. {@link #start()} returns at once; one poll thread owns the
  * {@code KafkaConsumer} and applies records, and one checkpoint thread writes snapshots, so a long checkpoint never
  * holds up polling. {@link #awaitCaughtUp} and {@link #close()} block; {@link #metrics()}, {@link #runnerState()} and
- * {@link #state()} never block. Applying is as non-blocking as the state (lock-free or striped locks).
+ * {@link #state()} never block. Applying is as non-blocking as the state (lock-free or striped locks). The poll and
+ * checkpoint threads are not daemons, so that a final checkpoint is never cut off: close a started runner (for
+ * example with try-with-resources), or the JVM keeps running.
  *
  * <p><b>Happens-before.</b> Applying a record to the state happens-before its partition's applied position is
  * published; publishing it happens-before an {@link #awaitCaughtUp} that returns true because of it, so a caller that

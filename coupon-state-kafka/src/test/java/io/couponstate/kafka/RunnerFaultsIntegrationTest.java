@@ -22,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -75,10 +74,9 @@ class RunnerFaultsIntegrationTest {
         try {
             runner.start();
             await().atMost(WAIT).until(() -> runner.runnerState() == State.RUNNING);
-            // the disk "fills": the directory is replaced by a file, so every write fails
-            try (Stream<Path> files = Files.walk(checkpoints)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            // the disk "fills": the directory is moved away (atomically, whatever is being written) and replaced
+            // by a file, so every later write fails
+            Files.move(checkpoints, dir.resolve("moved-away"));
             Files.writeString(checkpoints, "not a directory");
             produce(bootstrap, List.of(new ProducerRecord<>(topics.get(0), ascii("UNSAVED01"))));
             await().atMost(WAIT).until(() -> !runner.metrics().durable());
@@ -152,6 +150,15 @@ class RunnerFaultsIntegrationTest {
             assertThat(runner.failureCause()).get().extracting(Throwable::getMessage).asString()
                     .contains("partition " + tp + ": the newest checkpoints were damaged")
                     .contains("log starts at offset 1");
+        }
+        // the damaged files are now set aside as .corrupt: a second start must not take "no checkpoint" for a
+        // fresh start either
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, new StripedLockCouponState())
+                .checkpointDirectory(dir).build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
+            assertThat(runner.failureCause()).get().extracting(Throwable::getMessage).asString()
+                    .contains("partition " + tp + ": the newest checkpoints were damaged");
         }
     }
 

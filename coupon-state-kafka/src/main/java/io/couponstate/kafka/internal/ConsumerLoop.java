@@ -124,7 +124,7 @@ public final class ConsumerLoop {
                         + "them", name, restored.file(), topic, settings.topics());
             }
         }
-        fellBack = storeFellBack();
+        fellBack = storeFellBack() || (r.isEmpty() && quarantinedFilesExist());
         registerSources();
         long[] valid = {0};
         CouponState state = settings.state();
@@ -140,6 +140,17 @@ public final class ConsumerLoop {
 
     private boolean storeFellBack() {
         return checkpointer.store() != null && checkpointer.store().fellBack();
+    }
+
+    /** Damaged checkpoints set aside by an earlier start: no usable checkpoint now does not mean none ever was. */
+    private boolean quarantinedFilesExist() throws IOException {
+        if (checkpointer.store() == null) {
+            return false;
+        }
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> files = java.nio.file.Files.newDirectoryStream(
+                checkpointer.store().directory(), "*.corrupt")) {
+            return files.iterator().hasNext();
+        }
     }
 
     private void registerSources() {
@@ -197,6 +208,10 @@ public final class ConsumerLoop {
         }
         if (!records.isEmpty()) {
             applier.apply(records); // nothing caught: a user callback's exception fails the runner
+            if (metadataFailingSince >= 0) {
+                metadataFailingSince = -1; // records arrive: the cluster is reachable again
+                problem = null; // volatile: read by metrics
+            }
         }
         publishPositions();
         now = clock.millis();
