@@ -76,7 +76,7 @@ class CheckpointStoreTest {
         Map<String, List<Byte>> m = new TreeMap<>();
         try (Stream<Path> files = Files.list(dir)) {
             for (Path p : files.collect(Collectors.toList())) {
-                byte[] b = Files.readAllBytes(p);
+                byte[] b = Files.isDirectory(p) ? new byte[0] : Files.readAllBytes(p);
                 List<Byte> bytes = new ArrayList<>(b.length);
                 for (byte x : b) {
                     bytes.add(x);
@@ -377,6 +377,25 @@ class CheckpointStoreTest {
                     .hasMessageContaining("version 99");
         }
         assertThat(contents()).isEqualTo(before);
+    }
+
+    @Test
+    void restore_ofAFileThatCannotBeRead_throws_andTouchesNoFile() throws IOException {
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        }
+        // an I/O error on read, as a permission or disk error would give (tests run as root: no chmod)
+        Path unreadable = Files.createDirectory(dir.resolve("checkpoint-00000000000000000002.ckpt"));
+        Map<String, List<Byte>> before = contents();
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            assertThatThrownBy(() -> again.restore(new StripedLockCouponState()))
+                    .isInstanceOf(IncompatibleCheckpointException.class)
+                    .hasMessageContaining(unreadable.toString())
+                    .hasMessageContaining("reading it failed");
+            assertThat(again.fellBack()).isFalse();
+        }
+        assertThat(contents()).isEqualTo(before);
+        assertThat(Files.isDirectory(unreadable)).isTrue();
     }
 
     // ---------------------------------------------------------------------------------------------- quarantine
