@@ -324,4 +324,30 @@ class CouponConsumerRunnerLoopTest {
         assertThat(runner.failureCause()).get().extracting(Throwable::getMessage)
                 .isEqualTo("dead-letter topic unreachable");
     }
+
+    @Test
+    void aSecondRunnerOnALockedCheckpointDirectory_failsAtStart_namingIt() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        try (CouponConsumerRunner first = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .checkpointDirectory(dir).build()) {
+            first.start();
+            await().atMost(WAIT).until(() -> first.runnerState() == State.RUNNING);
+            CouponConsumerRunner second = new MockKafka().topic("t1", 1).runner(List.of("t1"),
+                    new StripedLockCouponState()).checkpointDirectory(dir).build();
+            assertThatThrownBy(second::start).isInstanceOf(CheckpointDirectoryLockedException.class)
+                    .hasMessageContaining(dir.toAbsolutePath().toString());
+            assertThat(second.runnerState()).isEqualTo(State.FAILED);
+            second.close();
+            assertThat(first.runnerState()).isEqualTo(State.RUNNING);
+        }
+        // released on close: a new runner may take the directory
+        MockKafka again = new MockKafka(); // the same topic (same id) behind a fresh consumer
+        again.cluster.ids.put("t1", kafka.cluster.ids.get("t1"));
+        again.topic("t1", 1);
+        try (CouponConsumerRunner third = again.runner(List.of("t1"), new StripedLockCouponState())
+                .checkpointDirectory(dir).build()) {
+            third.start();
+            await().atMost(WAIT).until(() -> third.runnerState() == State.RUNNING);
+        }
+    }
 }

@@ -57,9 +57,17 @@ final class KafkaTestSupport {
             // a produce right after creation can meet NOT_LEADER_OR_FOLLOWER; wait until every partition has a leader
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (true) {
-                boolean ready = admin.describeTopics(topics).allTopicNames().get().values().stream()
-                        .allMatch(d -> d.partitions().size() == partitions
-                                && d.partitions().stream().allMatch(p -> p.leader() != null));
+                boolean ready;
+                try {
+                    ready = admin.describeTopics(topics).allTopicNames().get().values().stream()
+                            .allMatch(d -> d.partitions().size() == partitions
+                                    && d.partitions().stream().allMatch(p -> p.leader() != null));
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+                        throw e;
+                    }
+                    ready = false; // created, but not yet in the metadata the describe was answered from
+                }
                 if (ready) {
                     return;
                 }
