@@ -73,6 +73,7 @@ public final class ConsumerLoop {
     private long metadataFailingSince = -1;
     private long rateMarkMillis;
     private long rateMarkRecords;
+    private Runnable progress = () -> { };
 
     private volatile String problem;
     private volatile double recordsPerSecond;
@@ -130,8 +131,7 @@ public final class ConsumerLoop {
         CouponState state = settings.state();
         state.forEachCouponCode(state.threshold(), code -> valid[0]++);
         applier.addValidCodes(valid[0]);
-        long now = clock.millis();
-        rateMarkMillis = now;
+        rateMarkMillis = clock.millis();
     }
 
     private static Map<String, Uuid> restoredTopicIds(CheckpointStore.Restored restored) {
@@ -299,22 +299,22 @@ public final class ConsumerLoop {
         }
         Set<String> rebuilt = new TreeSet<>();
         for (String topic : newTopics) {
-            Uuid now2 = ids.get(topic);
+            Uuid currentId = ids.get(topic);
             Uuid then = restoredIds.get(topic);
-            if (now2 != null && then != null && !now2.equals(then)) {
+            if (currentId != null && then != null && !currentId.equals(then)) {
                 if (!settings.rebuildRecreatedTopics()) {
                     throw new IllegalStateException("topic " + topic + " was deleted and created again since the "
-                            + "checkpoint (topic id " + then + " in the checkpoint, " + now2 + " now): its "
+                            + "checkpoint (topic id " + then + " in the checkpoint, " + currentId + " now): its "
                             + "checkpointed offsets belong to the old topic. Delete the checkpoint directory, or set "
                             + "rebuildRecreatedTopics(true) to read the new topic from its beginning");
                 }
                 LOG.warn("{}: topic {} was deleted and created again since the checkpoint (topic id {} in the "
                         + "checkpoint, {} now): reading it again from its beginning (observations are a union, "
-                        + "so what the old topic added stays)", name, topic, then, now2);
+                        + "so what the old topic added stays)", name, topic, then, currentId);
                 rebuilt.add(topic);
             }
-            if (now2 != null) {
-                topicIds.put(topic, now2);
+            if (currentId != null) {
+                topicIds.put(topic, currentId);
             }
         }
         if (!rebuilt.isEmpty()) {
@@ -346,9 +346,9 @@ public final class ConsumerLoop {
                 start.put(tp, checkpointed);
             }
         }
-        List<TopicPartition> all2 = new ArrayList<>(tracker.assigned());
-        all2.addAll(found);
-        consumer.assign(all2);
+        List<TopicPartition> assignment = new ArrayList<>(tracker.assigned());
+        assignment.addAll(found);
+        consumer.assign(assignment);
         for (Map.Entry<TopicPartition, Long> e : start.entrySet()) {
             consumer.seek(e.getKey(), e.getValue());
             kept.remove(e.getKey());
@@ -413,19 +413,13 @@ public final class ConsumerLoop {
         rateMarkRecords = consumed;
         rateMarkMillis = now;
         if (interval > 0) {
-            progressLine();
+            progress.run();
         }
     }
-
-    private Runnable progress = () -> { };
 
     /** What logs the progress line (the runner's metrics); called on the poll thread. */
     public void onProgress(Runnable progress) {
         this.progress = progress;
-    }
-
-    private void progressLine() {
-        progress.run();
     }
 
     /** Why the runner cannot make progress now (an unreachable cluster), if it cannot. Any thread. */
