@@ -662,11 +662,6 @@ public final class CheckpointStore implements AutoCloseable {
             return skipped;
         }
 
-        /** Bytes read so far. */
-        long count() {
-            return count;
-        }
-
         private void advance(long n) {
             count += n;
             if (count < nextCheck) {
