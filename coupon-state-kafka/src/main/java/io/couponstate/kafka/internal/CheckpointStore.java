@@ -68,8 +68,9 @@ import org.slf4j.LoggerFactory;
  * runners, in one JVM or in two processes) never share a directory: the second one fails with
  * {@link CheckpointDirectoryLockedException}. {@link #close()} releases it; the OS releases it when the process dies,
  * however it dies. Within one JVM a registry of locked directories refuses a second store before it opens the lock
- * file, because on POSIX systems closing any descriptor of a file releases the whole process's lock on it. The lock
- * file itself is never deleted (deleting it would let a newcomer lock a fresh file while an old holder still holds
+ * file, because on POSIX systems closing any descriptor of a file releases the whole process's lock on it (so
+ * nothing else in the process may open {@code .lock} either, not even to read it). The lock file itself is never
+ * deleted (deleting it would let a newcomer lock a fresh file while an old holder still holds
  * the unlinked one).
  *
  * <p><b>Concurrency.</b> {@link #write} is thread-safe: concurrent writes get distinct sequences and temporary files.
