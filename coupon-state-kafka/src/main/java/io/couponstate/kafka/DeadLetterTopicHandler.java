@@ -35,7 +35,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@link #flush()} (called before each checkpoint is written) waits until every record sent so far is acknowledged,
  * so no dead letter is lost across a crash (one may be sent twice). A send that failed makes {@code flush} throw, so
  * the checkpoint that would skip past it is not written, and the next {@code handle} throw, which stops the runner in
- * {@code FAILED}: bad records are never dropped silently.
+ * {@code FAILED}: bad records are never dropped silently. {@link #close()} throws too when a send failed.
  */
 public final class DeadLetterTopicHandler implements InvalidRecordHandler {
 
@@ -183,9 +183,14 @@ public final class DeadLetterTopicHandler implements InvalidRecordHandler {
         throwIfFailed();
     }
 
+    /**
+     * Closes the producer, waiting up to 30 s for the records in flight, then throws if any send failed: a dead
+     * letter lost on the way out must not pass quietly either.
+     */
     @Override
     public void close() {
         producer.close(Duration.ofSeconds(30));
+        throwIfFailed();
     }
 
     private void throwIfFailed() {

@@ -51,7 +51,8 @@ public interface SourceResolver {
     /**
      * The value of the record's last header named {@code headerKey}, read as UTF-8, is its source (one topic holding
      * several source files), if it is one of {@code allowedSources}. A record without the header, or whose value is
-     * not an allowed source (a typo, say), is {@link #UNRESOLVED} and registers nothing in the state.
+     * not an allowed source (a typo, say), is {@link #UNRESOLVED} and registers nothing in the state; an allowed source
+     * that would be past the state's {@code maxSources} is {@link #SOURCE_LIMIT}.
      * {@link #declaredSources()} returns the allowed sources (a copy, without duplicates, in the order given).
      *
      * @param headerKey the header's key, not empty

@@ -14,7 +14,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import io.couponstate.core.StripedLockCouponState;
+import java.util.HashMap;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
@@ -96,6 +103,47 @@ class DeadLetterTopicHandlerTest {
 
     @Test
     @Timeout(180)
+    void aRunner_deadLettersATwoMegabyteRecord_truncated_andKeepsRunning() throws Exception {
+        List<String> names = topicNames("dlt-runner", 2);
+        String input = names.get(0);
+        String dlt = names.get(1);
+        createTopics(KAFKA.bootstrapServers(), List.of(dlt), 1);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(input, 1, (short) 1)
+                    .configs(Map.of("max.message.bytes", Integer.toString(4 << 20))))).all().get();
+        }
+        byte[] huge = bytes(2 * 1024 * 1024, 6);
+        Map<String, Object> big = new HashMap<>();
+        big.put("bootstrap.servers", KAFKA.bootstrapServers());
+        big.put("max.request.size", 4 << 20);
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(big, new ByteArraySerializer(),
+                new ByteArraySerializer())) {
+            KafkaTestSupport.send(producer, List.of(new ProducerRecord<>(input, null, huge),
+                    new ProducerRecord<>(input, null, KafkaTestSupport.ascii("GOODCODE1"))));
+        }
+        StripedLockCouponState state = new StripedLockCouponState();
+        CouponConsumerRunner runner = KafkaTestSupport.runner(KAFKA.bootstrapServers(), List.of(input), state)
+                .invalidRecordHandler(new DeadLetterTopicHandler(dlt,
+                        Map.of("bootstrap.servers", KAFKA.bootstrapServers())))
+                .build();
+        try {
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(runner.metrics().invalidRecords(InvalidRecordReason.OVERSIZED)).isEqualTo(1);
+            assertThat(state.observationCount("GOODCODE1")).isEqualTo(1);
+        } finally {
+            runner.close();
+        }
+        assertThat(runner.failureCause()).isEmpty();
+        assertThat(runner.runnerState()).isEqualTo(CouponConsumerRunner.State.STOPPED);
+        ConsumerRecord<byte[], byte[]> dead = consume(dlt, 1).get(0);
+        assertThat(header(dead, DeadLetterTopicHandler.TRUNCATED_HEADER)).isEqualTo("true");
+        assertThat(header(dead, DeadLetterTopicHandler.ORIGINAL_VALUE_SIZE_HEADER)).isEqualTo("2097152");
+        assertThat(dead.value()).isEqualTo(Arrays.copyOf(huge, dead.value().length));
+    }
+
+    @Test
+    @Timeout(180)
     void theConfiguredMaxRequestSize_bounds_theTruncatedRecord() throws Exception {
         String dlt = topicNames("dlt-limit", 1).get(0);
         createTopics(KAFKA.bootstrapServers(), List.of(dlt), 1);
@@ -132,6 +180,21 @@ class DeadLetterTopicHandlerTest {
         assertThat(header(dead, DeadLetterTopicHandler.DROPPED_HEADERS_HEADER)).isEqualTo("2");
         assertThat(header(dead, DeadLetterTopicHandler.REASON_HEADER)).isEqualTo("TOO_SHORT");
         assertThat(dead.value()).isEqualTo("ABC".getBytes(StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    @Timeout(180)
+    void aFailedSend_isReportedByFlush_byTheNextHandle_andByClose() {
+        DeadLetterTopicHandler handler = new DeadLetterTopicHandler("not a valid/topic name",
+                Map.of("bootstrap.servers", KAFKA.bootstrapServers(), "max.block.ms", 10_000));
+        ConsumerRecord<byte[], byte[]> r = bad(null, "ABC".getBytes(StandardCharsets.US_ASCII));
+        handler.handle(r, InvalidRecordReason.TOO_SHORT);
+        assertThatThrownBy(handler::flush).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("sending to dead-letter topic not a valid/topic name failed");
+        assertThatThrownBy(() -> handler.handle(r, InvalidRecordReason.TOO_SHORT))
+                .isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(handler::close).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not a valid/topic name");
     }
 
     @Test

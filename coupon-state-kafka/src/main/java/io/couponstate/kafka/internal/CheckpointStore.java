@@ -34,7 +34,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -65,8 +67,11 @@ import org.slf4j.LoggerFactory;
  * <p><b>Ownership.</b> The constructor takes an exclusive OS file lock on {@code <dir>/.lock}, so two stores (two
  * runners, in one JVM or in two processes) never share a directory: the second one fails with
  * {@link CheckpointDirectoryLockedException}. {@link #close()} releases it; the OS releases it when the process dies,
- * however it dies. The lock file itself is never deleted (deleting it would let a newcomer lock a fresh file while an
- * old holder still holds the unlinked one).
+ * however it dies. Within one JVM a registry of locked directories refuses a second store before it opens the lock
+ * file, because on POSIX systems closing any descriptor of a file releases the whole process's lock on it (so
+ * nothing else in the process may open {@code .lock} either, not even to read it). The lock file itself is never
+ * deleted (deleting it would let a newcomer lock a fresh file while an old holder still holds
+ * the unlinked one).
  *
  * <p><b>Concurrency.</b> {@link #write} is thread-safe: concurrent writes get distinct sequences and temporary files.
  * {@link #restore} must not run concurrently with a write (a runner restores before its first write). Either may run
@@ -130,8 +135,11 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     private static volatile Hook hook; // volatile: set by a test thread, read by the checkpoint thread
+    /** The directories (real paths) locked by stores of this JVM. */
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
 
     private final Path dir;
+    private final Path heldKey;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final AtomicLong nextSequence = new AtomicLong(1); // atomic: concurrent writers each take their own
@@ -154,25 +162,36 @@ public final class CheckpointStore implements AutoCloseable {
         } catch (IOException e) {
             throw unusable("it cannot be created", e);
         }
+        Path key = this.dir.toRealPath(); // one key per directory, however it is spelled
+        // Checked before any descriptor of the lock file is opened: POSIX drops every lock a process holds on a file
+        // when it closes any descriptor of it, so a refusal that opened and closed one would unlock the holder.
+        if (!HELD.add(key)) {
+            throw new CheckpointDirectoryLockedException(this.dir, null);
+        }
+        this.heldKey = key;
         Path lockFile = this.dir.resolve(LOCK_FILE);
         FileChannel channel;
         try {
             channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         } catch (IOException e) {
+            HELD.remove(key);
             throw unusable("its lock file " + lockFile + " cannot be created or opened", e);
         }
         FileLock acquired;
         try {
             acquired = channel.tryLock();
-        } catch (OverlappingFileLockException e) { // another store of this JVM holds it
+        } catch (OverlappingFileLockException e) { // this JVM holds it through another path (a bind mount, say)
             closeQuietly(channel);
+            HELD.remove(key);
             throw new CheckpointDirectoryLockedException(this.dir, e);
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
+            HELD.remove(key);
             throw unusable("its lock file " + lockFile + " cannot be locked", e);
         }
         if (acquired == null) { // another process holds it
             closeQuietly(channel);
+            HELD.remove(key);
             throw new CheckpointDirectoryLockedException(this.dir, null);
         }
         this.lockChannel = channel;
@@ -217,6 +236,7 @@ public final class CheckpointStore implements AutoCloseable {
             LOG.warn("releasing the lock of checkpoint directory {} failed: {}", dir, e.toString());
         }
         closeQuietly(lockChannel);
+        HELD.remove(heldKey); // after the descriptor is closed: a successor opens its own only now
     }
 
     /** What a restore found. */
@@ -660,11 +680,6 @@ public final class CheckpointStore implements AutoCloseable {
                 advance(skipped);
             }
             return skipped;
-        }
-
-        /** Bytes read so far. */
-        long count() {
-            return count;
         }
 
         private void advance(long n) {

@@ -76,7 +76,9 @@ class CheckpointStoreTest {
         Map<String, List<Byte>> m = new TreeMap<>();
         try (Stream<Path> files = Files.list(dir)) {
             for (Path p : files.collect(Collectors.toList())) {
-                byte[] b = Files.isDirectory(p) ? new byte[0] : Files.readAllBytes(p);
+                // never open .lock: closing a descriptor of it would drop this process's lock on it
+                boolean skip = Files.isDirectory(p) || p.getFileName().toString().equals(".lock");
+                byte[] b = skip ? new byte[0] : Files.readAllBytes(p);
                 List<Byte> bytes = new ArrayList<>(b.length);
                 for (byte x : b) {
                     bytes.add(x);
@@ -258,6 +260,42 @@ class CheckpointStoreTest {
     }
 
     @Test
+    @Timeout(120) // hang guard only
+    void aRefusedSecondStoreInThisJvm_doesNotWeakenTheLockAgainstOtherProcesses() throws Exception {
+        try (CheckpointStore first = new CheckpointStore(dir)) {
+            for (int i = 0; i < 3; i++) {
+                assertThatThrownBy(() -> new CheckpointStore(dir))
+                        .isInstanceOf(CheckpointDirectoryLockedException.class);
+            }
+            // POSIX drops a process's lock when it closes ANY descriptor of the file: a refusal must not open one
+            Process child = startLockHolderThatExits();
+            try {
+                String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(out).doesNotContain("LOCKED");
+                assertThat(child.exitValue()).isNotZero();
+            } finally {
+                child.destroyForcibly();
+            }
+            assertThat(first.list()).isEmpty();
+        }
+    }
+
+    private Process startLockHolder() throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new ProcessBuilder(java, "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), CheckpointLockHolderMain.class.getName(), dir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    }
+
+    /** A lock holder that exits on its own: LOCKED (and status 3) if it got the lock, status 1 if refused. */
+    private Process startLockHolderThatExits() throws IOException {
+        Process child = startLockHolder();
+        child.getOutputStream().close(); // stdin at its end: a holder halts at once, so nothing blocks on it
+        return child;
+    }
+
+    @Test
     void close_releasesTheLock_andIsIdempotent() throws IOException {
         CheckpointStore first = new CheckpointStore(dir);
         first.close();
@@ -272,10 +310,7 @@ class CheckpointStoreTest {
     @Test
     @Timeout(120) // hang guard only: a child JVM start is slow on a busy machine
     void aLockHeldByAnotherProcess_isRefused_untilThatProcessDies() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(java, "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), CheckpointLockHolderMain.class.getName(), dir.toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Process child = startLockHolder();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
                     StandardCharsets.UTF_8));
