@@ -371,7 +371,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
      * commit its offsets, then to close the checkpoint thread, the handler and the consumer. Waits as long as that
      * takes; an interrupt of the calling thread ends the wait early (the interrupt flag is set again, and the poll
      * thread finishes on its own). Idempotent; a FAILED runner stays FAILED, and a runner whose final checkpoint
-     * failed ends FAILED with that cause.
+     * failed, or whose invalid-record handler failed to flush or close, ends FAILED with that cause.
      */
     @Override
     public void close() {
@@ -473,6 +473,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
         } else if (loop != null) {
             try {
                 loop.finalCheckpoint();
+                if (!checkpointer.enabled()) {
+                    // no checkpoint flushed the handler: what it holds must still be made durable, or fail loudly
+                    settings.invalidRecordHandler().flush();
+                }
             } catch (Throwable t) {
                 fail(t);
             }
@@ -481,7 +485,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
         if (cp != null) {
             cp.close(); // waits for a write in flight; releases the directory
         }
-        closeHandler();
+        Throwable handlerFailure = closeHandler();
+        if (handlerFailure != null && state == State.PENDING_SHUTDOWN) {
+            fail(handlerFailure); // a dead letter lost on the way out: a clean close must not report STOPPED
+        }
         ClusterClient cl = cluster;
         if (cl != null) {
             cl.close();
@@ -502,11 +509,14 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
-    private void closeHandler() {
+    /** Closes the handler; returns what it threw (logged), or null. */
+    private Throwable closeHandler() {
         try {
             settings.invalidRecordHandler().close();
+            return null;
         } catch (Throwable t) {
             LOG.warn("{}: closing the invalid-record handler failed", name, t);
+            return t;
         }
     }
 

@@ -350,4 +350,57 @@ class CouponConsumerRunnerLoopTest {
             await().atMost(WAIT).until(() -> third.runnerState() == State.RUNNING);
         }
     }
+
+    @Test
+    void withoutACheckpointDirectory_closeStillFlushesTheHandler_andAFailedFlushEndsFailed() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        java.util.concurrent.atomic.AtomicInteger flushes = new java.util.concurrent.atomic.AtomicInteger();
+        InvalidRecordHandler handler = new InvalidRecordHandler() {
+            @Override
+            public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    InvalidRecordReason reason) {
+            }
+
+            @Override
+            public void flush() {
+                flushes.incrementAndGet();
+                throw new IllegalStateException("dead letter lost: send failed");
+            }
+        };
+        CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .invalidRecordHandler(handler).build();
+        runner.start();
+        await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+        kafka.append(T0, "bad");
+        await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 1L);
+        runner.close();
+        assertThat(flushes).hasValue(1);
+        assertThat(runner.runnerState()).isEqualTo(State.FAILED);
+        assertThat(runner.failureCause()).get().extracting(Throwable::getMessage)
+                .isEqualTo("dead letter lost: send failed");
+    }
+
+    @Test
+    void aHandlerWhoseCloseThrows_endsAClosingRunnerFailed() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        InvalidRecordHandler handler = new InvalidRecordHandler() {
+            @Override
+            public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    InvalidRecordReason reason) {
+            }
+
+            @Override
+            public void close() {
+                throw new IllegalStateException("2 dead letters not delivered");
+            }
+        };
+        CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .invalidRecordHandler(handler).checkpointDirectory(dir).build();
+        runner.start();
+        await().atMost(WAIT).until(() -> runner.runnerState() == State.RUNNING);
+        runner.close();
+        assertThat(runner.runnerState()).isEqualTo(State.FAILED);
+        assertThat(runner.failureCause()).get().extracting(Throwable::getMessage)
+                .isEqualTo("2 dead letters not delivered");
+    }
 }
