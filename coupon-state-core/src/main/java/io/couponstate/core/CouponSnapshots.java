@@ -139,7 +139,7 @@ public final class CouponSnapshots {
         try (Source source = Source.of(file)) {
             return new Reader(source, state).read(KIND_SNAPSHOT, null);
         } catch (SnapshotFormatException e) {
-            throw new SnapshotFormatException(file + ": " + e.getMessage());
+            throw new SnapshotFormatException(file + ": " + e.getMessage(), e.kind());
         }
     }
 
@@ -241,13 +241,13 @@ public final class CouponSnapshots {
             try (Source source = Source.of(base)) {
                 total = new Reader(source, state).read(KIND_BASE, chain);
             } catch (SnapshotFormatException e) {
-                throw new SnapshotFormatException(base + ": " + e.getMessage());
+                throw new SnapshotFormatException(base + ": " + e.getMessage(), e.kind());
             }
             for (Path delta : deltas) {
                 try (Source source = Source.of(delta)) {
                     total += new Reader(source, state).read(KIND_DELTA, chain);
                 } catch (SnapshotFormatException e) {
-                    throw new SnapshotFormatException(delta + ": " + e.getMessage());
+                    throw new SnapshotFormatException(delta + ": " + e.getMessage(), e.kind());
                 }
             }
             if (continues) {
@@ -640,7 +640,8 @@ public final class CouponSnapshots {
             int version = (int) take(2, "version");
             if (version != 1 && version != 2) {
                 throw new SnapshotFormatException(
-                        "unsupported snapshot version " + version + " (expected: 1 or " + VERSION + ")");
+                        "unsupported snapshot version " + version + " (expected: 1 or " + VERSION + ")",
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int kind = version == 1 ? KIND_SNAPSHOT : (int) take(1, "kind");
             int min = (int) take(1, "format");
@@ -685,20 +686,30 @@ public final class CouponSnapshots {
             try {
                 format = CodeFormat.of(min, max, folded == 1);
             } catch (IllegalArgumentException e) {
-                throw new SnapshotFormatException("code format: " + e.getMessage());
+                throw new SnapshotFormatException("code format: " + e.getMessage(),
+                        SnapshotFormatException.Kind.INCOMPATIBLE); // the header checksum passed: not damage
             }
             if (!format.equals(target.format)) {
                 throw new SnapshotFormatException(
-                        "code format " + format + " differs from the target's " + target.format);
+                        "code format " + format + " differs from the target's " + target.format,
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int expectedKeyBytes = max <= Codes.PACKED_MAX_LENGTH ? 7 : 8;
             if (keyBytes != expectedKeyBytes || maskBytes != Math.max(1, (sourceCount + 7) / 8)) {
                 throw new SnapshotFormatException("entry widths key " + keyBytes + " / mask " + maskBytes
-                        + " do not match the format and " + sourceCount + " sources");
+                        + " do not match the format and " + sourceCount + " sources",
+                        SnapshotFormatException.Kind.INCOMPATIBLE);
             }
             int[] remap = new int[sourceCount];
             for (int i = 0; i < sourceCount; i++) {
-                remap[i] = target.sourceId(names[i]);
+                try {
+                    remap[i] = target.sourceId(names[i]);
+                } catch (IllegalStateException e) { // past the target's maxSources: it can never hold this snapshot
+                    throw new SnapshotFormatException("the snapshot has " + sourceCount + " sources "
+                            + java.util.Arrays.toString(names) + " but the target allows at most maxSources = "
+                            + target.config().maxSources() + ": " + e.getMessage(),
+                            SnapshotFormatException.Kind.INCOMPATIBLE);
+                }
             }
             // a delta's entries are mostly codes the base holds already: it grows the target only as it must
             long total = entries(format, keyBytes, maskBytes, remap, hint, kind != KIND_DELTA);

@@ -279,6 +279,46 @@ class CouponSnapshotsTest {
         }
     }
 
+    @Test
+    void everyDamage_isKindDamaged_andEveryMismatch_isKindIncompatible() throws IOException {
+        byte[] bytes = write(golden(LockFreeCouponState::new));
+        for (int bit = 0; bit < bytes.length * 8; bit++) {
+            if (bit / 8 == 4 || bit / 8 == 5) {
+                continue; // the version field, read before any checksum can vouch for it: see below
+            }
+            byte[] flipped = bytes.clone();
+            flipped[bit / 8] ^= (byte) (1 << (bit % 8));
+            int at = bit;
+            assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(flipped),
+                    new StripedLockCouponState()))
+                    .as("bit %d", at).isInstanceOfSatisfying(SnapshotFormatException.class,
+                            e -> assertThat(e.kind()).as("bit %d: %s", at, e.getMessage())
+                                    .isEqualTo(SnapshotFormatException.Kind.DAMAGED));
+        }
+        for (int length = 0; length < bytes.length; length++) {
+            InputStream in = new ByteArrayInputStream(Arrays.copyOf(bytes, length));
+            assertThatThrownBy(() -> CouponSnapshots.read(in, new StripedLockCouponState()))
+                    .isInstanceOfSatisfying(SnapshotFormatException.class,
+                            e -> assertThat(e.kind()).isEqualTo(SnapshotFormatException.Kind.DAMAGED));
+        }
+        byte[] newer = withHeaderCrc(bytes, 5, (byte) 9);
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(newer), new LockFreeCouponState()))
+                .isInstanceOfSatisfying(SnapshotFormatException.class,
+                        e -> assertThat(e.kind()).isEqualTo(SnapshotFormatException.Kind.INCOMPATIBLE));
+        CouponState folded = new LockFreeCouponState(CouponStateConfig.builder().caseInsensitive(true).build());
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(bytes), folded))
+                .isInstanceOfSatisfying(SnapshotFormatException.class,
+                        e -> assertThat(e.kind()).isEqualTo(SnapshotFormatException.Kind.INCOMPATIBLE))
+                .hasMessageContaining("case-sensitive").hasMessageContaining("case-insensitive");
+        CouponState twoSources = new StripedLockCouponState(CouponStateConfig.builder().maxSources(2).build());
+        assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(bytes), twoSources))
+                .isInstanceOfSatisfying(SnapshotFormatException.class,
+                        e -> assertThat(e.kind()).isEqualTo(SnapshotFormatException.Kind.INCOMPATIBLE))
+                .hasMessageContaining("the snapshot has 3 sources")
+                .hasMessageContaining("maxSources = 2");
+        assertThat(twoSources.size()).isZero();
+    }
+
     /** Byte length of the header including its checksum (version 1 or 2). */
     static int headerLength(byte[] bytes) {
         ByteBuffer b = ByteBuffer.wrap(bytes);

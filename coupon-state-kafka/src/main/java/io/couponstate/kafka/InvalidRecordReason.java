@@ -1,7 +1,5 @@
 package io.couponstate.kafka;
 
-import io.couponstate.core.InvalidCouponCodeException;
-
 /** Why the runner could not apply a record (or, in bulk mode, one line of a record). */
 public enum InvalidRecordReason {
     /** The record has a null value (a tombstone). */
@@ -19,21 +17,7 @@ public enum InvalidRecordReason {
     /** An ASCII character the code format does not allow. */
     ILLEGAL_CHARACTER,
     /** The source resolver found no source for the record (for example, the source header is missing). */
-    SOURCE_UNRESOLVED,
-    /** The record's source would be one more than the state's {@code maxSources}. */
-    SOURCE_LIMIT;
-
-    /** The reason matching a core format violation. */
-    static InvalidRecordReason of(InvalidCouponCodeException.Reason reason) {
-        switch (reason) {
-            case TOO_SHORT:
-                return TOO_SHORT;
-            case TOO_LONG:
-                return TOO_LONG;
-            case NOT_ASCII:
-                return NOT_ASCII;
-            default:
-                return ILLEGAL_CHARACTER;
-        }
-    }
+    SOURCE_UNRESOLVED
+    // No SOURCE_LIMIT: a source past the state's maxSources is a configuration error that fails the runner
+    // (CouponConsumerRunner), never a bad record to skip past.
 }

@@ -3,6 +3,8 @@ package io.couponstate.kafka;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * A point-in-time view of a {@link CouponConsumerRunner}'s counters. Immutable and thread-safe. The counters are read
@@ -21,10 +23,20 @@ public final class RunnerMetrics {
     private final long checkpointsWritten;
     private final long checkpointFailures;
     private final long restoredCheckpointSequence;
+    private final boolean durable;
+    private final OptionalLong lastDurableCheckpointAgeMillis;
+    private final Optional<String> lastCheckpointFailure;
+    private final Optional<String> problem;
 
     RunnerMetrics(CouponConsumerRunner.State state, long recordsConsumed, long codesApplied, double recordsPerSecond,
             EnumMap<InvalidRecordReason, Long> invalid, long distinctCodes, long validCodes, long lag,
-            long checkpointsWritten, long checkpointFailures, long restoredCheckpointSequence) {
+            long checkpointsWritten, long checkpointFailures, long restoredCheckpointSequence, boolean durable,
+            OptionalLong lastDurableCheckpointAgeMillis, Optional<String> lastCheckpointFailure,
+            Optional<String> problem) {
+        this.durable = durable;
+        this.lastDurableCheckpointAgeMillis = lastDurableCheckpointAgeMillis;
+        this.lastCheckpointFailure = lastCheckpointFailure;
+        this.problem = problem;
         this.state = state;
         this.recordsConsumed = recordsConsumed;
         this.codesApplied = codesApplied;
@@ -100,6 +112,32 @@ public final class RunnerMetrics {
         return checkpointsWritten;
     }
 
+    /**
+     * False while the newest checkpoint attempt failed (nothing newer is durable: a crash now replays from the last
+     * durable checkpoint); true otherwise, also before the first attempt and without a checkpoint directory.
+     */
+    public boolean durable() {
+        return durable;
+    }
+
+    /** Milliseconds since this run's last durable checkpoint was written; empty if none was yet. */
+    public OptionalLong lastDurableCheckpointAgeMillis() {
+        return lastDurableCheckpointAgeMillis;
+    }
+
+    /** The newest checkpoint failure's cause while {@link #durable()} is false; empty otherwise. */
+    public Optional<String> lastCheckpointFailure() {
+        return lastCheckpointFailure;
+    }
+
+    /**
+     * Why the runner cannot make progress now though it keeps trying, if it cannot: for example
+     * {@code cannot reach a Kafka broker at host:port: <cause>} after three API timeouts without metadata.
+     */
+    public Optional<String> problem() {
+        return problem;
+    }
+
     /** Checkpoint writes that failed since start (each is retried at the next interval). */
     public long checkpointFailures() {
         return checkpointFailures;
@@ -112,9 +150,19 @@ public final class RunnerMetrics {
 
     @Override
     public String toString() {
-        return String.format("state %s, %.0f records/s, consumed %d, applied %d, invalid %s, distinct codes %d, "
-                + "valid codes %d, lag %d, checkpoints %d", state, recordsPerSecond, recordsConsumed, codesApplied,
-                nonZero(), distinctCodes, validCodes, lag, checkpointsWritten);
+        StringBuilder sb = new StringBuilder(String.format("state %s, %.0f records/s, consumed %d, applied %d, "
+                + "invalid %s, distinct codes %d, valid codes %d, lag %d, checkpoints %d", state, recordsPerSecond,
+                recordsConsumed, codesApplied, nonZero(), distinctCodes, validCodes, lag, checkpointsWritten));
+        if (checkpointFailures > 0) {
+            sb.append(", checkpoint failures ").append(checkpointFailures);
+        }
+        sb.append(", durable ").append(durable);
+        if (lastDurableCheckpointAgeMillis.isPresent()) {
+            sb.append(", last durable checkpoint ").append(lastDurableCheckpointAgeMillis.getAsLong()).append(" ms ago");
+        }
+        lastCheckpointFailure.ifPresent(f -> sb.append(", last checkpoint failure: ").append(f));
+        problem.ifPresent(p -> sb.append(", problem: ").append(p));
+        return sb.toString();
     }
 
     private Map<InvalidRecordReason, Long> nonZero() {

@@ -3,6 +3,8 @@ package io.couponstate.kafka;
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.internal.HeaderSourceResolver;
 import io.couponstate.kafka.internal.TopicSourceResolver;
+import java.util.Collection;
+import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -18,7 +20,10 @@ public interface SourceResolver {
     /** Returned when the record names no source; counted as {@link InvalidRecordReason#SOURCE_UNRESOLVED}. */
     int UNRESOLVED = -1;
 
-    /** Returned when the record's source is past the state's {@code maxSources}; counted as {@code SOURCE_LIMIT}. */
+    /**
+     * Returned when the record's source would be past the state's {@code maxSources}. Not a bad record: the runner
+     * fails, naming the record, rather than skip it (a source limit is a configuration error).
+     */
     int SOURCE_LIMIT = -2;
 
     /**
@@ -29,6 +34,15 @@ public interface SourceResolver {
      */
     int sourceId(ConsumerRecord<byte[], byte[]> record, CouponState state);
 
+    /**
+     * Every source this resolver can ever return, when it knows them up front (the runner checks them against the
+     * state's {@code maxSources} before it starts); empty when sources are discovered from the records, as topic
+     * names are. The default is empty.
+     */
+    default Optional<Collection<String>> declaredSources() {
+        return Optional.empty();
+    }
+
     /** The default: the record's topic is its source (one topic per source file). */
     static SourceResolver topicName() {
         return new TopicSourceResolver();
@@ -36,9 +50,15 @@ public interface SourceResolver {
 
     /**
      * The value of the record's last header named {@code headerKey}, read as UTF-8, is its source (one topic holding
-     * several source files); a record without it is {@link #UNRESOLVED}.
+     * several source files), if it is one of {@code allowedSources}. A record without the header, or whose value is
+     * not an allowed source (a typo, say), is {@link #UNRESOLVED} and registers nothing in the state; an allowed source
+     * that would be past the state's {@code maxSources} is {@link #SOURCE_LIMIT}.
+     * {@link #declaredSources()} returns the allowed sources (a copy, without duplicates, in the order given).
+     *
+     * @param headerKey the header's key, not empty
+     * @param allowedSources the source names a header may hold: at least one, none null or empty
      */
-    static SourceResolver header(String headerKey) {
-        return new HeaderSourceResolver(headerKey);
+    static SourceResolver header(String headerKey, Collection<String> allowedSources) {
+        return new HeaderSourceResolver(headerKey, allowedSources);
     }
 }

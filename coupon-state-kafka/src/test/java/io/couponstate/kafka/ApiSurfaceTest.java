@@ -29,6 +29,22 @@ class ApiSurfaceTest {
         }
     }
 
+    /** The names the durability issue adds, as the examples and the README use them; compiled, never run. */
+    @SuppressWarnings("unused")
+    static void durabilityNames(CouponConsumerRunner.Builder builder) {
+        CouponConsumerRunner runner = builder
+                .stateListener((newState, oldState) -> { })
+                .allowMissingTopics(true)
+                .rebuildRecreatedTopics(true)
+                .build();
+        RunnerMetrics m = runner.metrics();
+        boolean durable = m.durable();
+        java.util.OptionalLong age = m.lastDurableCheckpointAgeMillis();
+        java.util.Optional<String> failure = m.lastCheckpointFailure();
+        java.util.Optional<String> problem = m.problem();
+        StateListener listener = (CouponConsumerRunner.State newState, CouponConsumerRunner.State oldState) -> { };
+    }
+
     @Test
     void theDocumentedBuilderChainBuildsWithoutConnecting() {
         StripedLockCouponState state = new StripedLockCouponState();

@@ -97,8 +97,6 @@ class CouponConsumerRunnerBuilderTest {
                 .hasMessage("checkpointInterval: PT-0.001S (expected: > 0)");
         assertThatThrownBy(() -> valid().apiTimeout(Duration.ZERO).build())
                 .hasMessage("apiTimeout: PT0S (expected: > 0)");
-        assertThatThrownBy(() -> valid().closeTimeout(Duration.ZERO).build())
-                .hasMessage("closeTimeout: PT0S (expected: > 0)");
         assertThatThrownBy(() -> valid().partitionDiscoveryInterval(Duration.ZERO).build())
                 .hasMessage("partitionDiscoveryInterval: PT0S (expected: > 0)");
         assertThatThrownBy(() -> valid().progressLogInterval(Duration.ofSeconds(-1)).build())

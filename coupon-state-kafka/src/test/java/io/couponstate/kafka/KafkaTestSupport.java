@@ -25,6 +25,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -55,16 +56,24 @@ final class KafkaTestSupport {
             }
             admin.createTopics(newTopics).all().get();
             // a produce right after creation can meet NOT_LEADER_OR_FOLLOWER; wait until every partition has a leader
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos(); // a hang guard only
             while (true) {
-                boolean ready = admin.describeTopics(topics).allTopicNames().get().values().stream()
-                        .allMatch(d -> d.partitions().size() == partitions
-                                && d.partitions().stream().allMatch(p -> p.leader() != null));
+                boolean ready;
+                try {
+                    ready = admin.describeTopics(topics).allTopicNames().get().values().stream()
+                            .allMatch(d -> d.partitions().size() == partitions
+                                    && d.partitions().stream().allMatch(p -> p.leader() != null));
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                        throw e;
+                    }
+                    ready = false; // created by the controller, not yet in the broker's metadata: ask again
+                }
                 if (ready) {
                     return;
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("topics " + topics + " have no leaders after 30 s");
+                    throw new IllegalStateException("topics " + topics + " have no leaders after 2 minutes");
                 }
                 Thread.sleep(20);
             }

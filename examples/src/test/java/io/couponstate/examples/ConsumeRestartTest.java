@@ -79,8 +79,8 @@ class ConsumeRestartTest {
         if (!Files.isDirectory(directory)) {
             return false;
         }
-        try (Stream<Path> files = Files.list(directory)) {
-            return files.findAny().isPresent();
+        try (Stream<Path> files = Files.list(directory)) { // a complete checkpoint: not the lock file, not a .tmp
+            return files.anyMatch(p -> p.getFileName().toString().matches("checkpoint-\\d+\\.ckpt"));
         }
     }
 

@@ -2,20 +2,48 @@ package io.couponstate.kafka.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import io.couponstate.core.CouponState;
+import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.kafka.CheckpointDirectoryLockedException;
+import io.couponstate.kafka.IncompatibleCheckpointException;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointStoreTest {
+
+    private static final Uuid ID1 = new Uuid(0x0123456789abcdefL, 0x0fedcba987654321L);
+    private static final Uuid ID2 = new Uuid(42L, 4242L);
 
     @TempDir
     Path dir;
@@ -24,6 +52,13 @@ class CheckpointStoreTest {
         Map<TopicPartition, Long> m = new LinkedHashMap<>();
         m.put(new TopicPartition("couponbase1", 0), base);
         m.put(new TopicPartition("couponbase2", 3), base + 7);
+        return m;
+    }
+
+    private static Map<String, Uuid> ids() {
+        Map<String, Uuid> m = new LinkedHashMap<>();
+        m.put("couponbase1", ID1);
+        m.put("couponbase2", ID2);
         return m;
     }
 
@@ -36,66 +71,129 @@ class CheckpointStoreTest {
         return s;
     }
 
+    /** Every file of the directory with its bytes, to show that nothing was renamed, deleted or changed. */
+    private Map<String, List<Byte>> contents() throws IOException {
+        Map<String, List<Byte>> m = new TreeMap<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.collect(Collectors.toList())) {
+                // never open .lock: closing a descriptor of it would drop this process's lock on it
+                boolean skip = Files.isDirectory(p) || p.getFileName().toString().equals(".lock");
+                byte[] b = skip ? new byte[0] : Files.readAllBytes(p);
+                List<Byte> bytes = new ArrayList<>(b.length);
+                for (byte x : b) {
+                    bytes.add(x);
+                }
+                m.put(p.getFileName().toString(), bytes);
+            }
+        }
+        return m;
+    }
+
+    private Set<String> names(String suffix) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(suffix))
+                    .collect(Collectors.toCollection(java.util.TreeSet::new));
+        }
+    }
+
+    private static void damage(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 10] ^= 0x55; // inside the snapshot's end block
+        Files.write(file, bytes);
+    }
+
+    // ------------------------------------------------------------------------------------------- basic behaviour
+
     @Test
-    void restore_returnsTheOffsetsAndStateWritten() throws IOException {
-        CheckpointStore store = new CheckpointStore(dir);
-        store.write(offsets(5), stateWith("ABCDEFGH", "BIRTHDAY1"), 1L);
+    void restore_returnsTheOffsetsTopicIdsAndStateWritten() throws IOException {
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(5), ids(), stateWith("ABCDEFGH", "BIRTHDAY1"), 1L);
+        }
         StripedLockCouponState target = new StripedLockCouponState();
-        Optional<CheckpointStore.Restored> r = new CheckpointStore(dir).restore(target);
-        assertThat(r).isPresent();
-        assertThat(r.get().offsets()).isEqualTo(offsets(5));
-        assertThat(r.get().sequence()).isEqualTo(1);
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            Optional<CheckpointStore.Restored> r = again.restore(target);
+            assertThat(r).isPresent();
+            assertThat(r.get().offsets()).isEqualTo(offsets(5));
+            assertThat(r.get().topicIds()).isEqualTo(ids());
+            assertThat(r.get().sequence()).isEqualTo(1);
+            assertThat(r.get().entries()).isEqualTo(2);
+            assertThat(again.fellBack()).isFalse();
+        }
         assertThat(target.isValid("BIRTHDAY1")).isTrue();
         assertThat(target.size()).isEqualTo(2);
     }
 
     @Test
     void write_keepsTheNewestTwo() throws IOException {
-        CheckpointStore store = new CheckpointStore(dir);
-        for (int i = 0; i < 5; i++) {
-            store.write(offsets(i), stateWith("ABCDEFGH"), i);
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            for (int i = 0; i < 5; i++) {
+                store.write(offsets(i), ids(), stateWith("ABCDEFGH"), i);
+            }
+            assertThat(store.list().keySet()).containsExactly(4L, 5L);
+            assertThat(CheckpointStore.list(dir).keySet()).containsExactly(4L, 5L);
         }
-        assertThat(store.list().keySet()).containsExactly(4L, 5L);
         try (var files = Files.list(dir)) {
-            assertThat(files.count()).isEqualTo(2);
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(".lock", "checkpoint-00000000000000000004.ckpt",
+                            "checkpoint-00000000000000000005.ckpt");
         }
     }
 
     @Test
-    void restore_skipsACorruptNewestAndUsesTheOlder() throws IOException {
-        CheckpointStore store = new CheckpointStore(dir);
-        store.write(offsets(1), stateWith("AAAAAAAA"), 1L);
-        Path newest = store.write(offsets(2), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
-        byte[] bytes = Files.readAllBytes(newest);
-        bytes[bytes.length - 10] ^= 0x55; // inside the snapshot's end block
-        Files.write(newest, bytes);
+    void restore_skipsADamagedNewest_usesTheOlder_andSaysItFellBack() throws IOException {
+        Path newest;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+            newest = store.write(offsets(2), ids(), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
+        }
+        damage(newest);
 
         StripedLockCouponState target = new StripedLockCouponState();
-        CheckpointStore again = new CheckpointStore(dir);
-        Optional<CheckpointStore.Restored> r = again.restore(target);
-        assertThat(r.get().sequence()).isEqualTo(1);
-        assertThat(r.get().offsets()).isEqualTo(offsets(1));
-        assertThat(target.isValid("AAAAAAAA")).isTrue();
-        assertThat(Files.exists(newest.resolveSibling(newest.getFileName() + ".corrupt"))).isTrue();
-        assertThat(again.write(offsets(3), target, 3L).getFileName().toString())
-                .isEqualTo("checkpoint-00000000000000000003.ckpt"); // a sequence past the corrupt one
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            Optional<CheckpointStore.Restored> r = again.restore(target);
+            assertThat(r.get().sequence()).isEqualTo(1);
+            assertThat(r.get().offsets()).isEqualTo(offsets(1));
+            assertThat(again.fellBack()).isTrue();
+            assertThat(target.isValid("AAAAAAAA")).isTrue();
+            assertThat(Files.exists(newest.resolveSibling(newest.getFileName() + ".corrupt"))).isTrue();
+            assertThat(again.write(offsets(3), ids(), target, 3L).getFileName().toString())
+                    .isEqualTo("checkpoint-00000000000000000003.ckpt"); // a sequence past the corrupt one
+        }
     }
 
     @Test
     void restore_skipsATruncatedNewest() throws IOException {
-        CheckpointStore store = new CheckpointStore(dir);
-        store.write(offsets(1), stateWith("AAAAAAAA"), 1L);
-        Path newest = store.write(offsets(2), stateWith("BBBBBBBB"), 2L);
+        Path newest;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+            newest = store.write(offsets(2), ids(), stateWith("BBBBBBBB"), 2L);
+        }
         byte[] bytes = Files.readAllBytes(newest);
         Files.write(newest, Arrays.copyOf(bytes, bytes.length / 2));
-        Optional<CheckpointStore.Restored> r = new CheckpointStore(dir).restore(new StripedLockCouponState());
-        assertThat(r.get().sequence()).isEqualTo(1);
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            Optional<CheckpointStore.Restored> r = again.restore(new StripedLockCouponState());
+            assertThat(r.get().sequence()).isEqualTo(1);
+            assertThat(again.fellBack()).isTrue();
+        }
+    }
+
+    @Test
+    void restore_whenEveryCheckpointIsDamaged_isEmpty_andFellBack() throws IOException {
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            damage(store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L));
+        }
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            assertThat(again.restore(new StripedLockCouponState())).isEmpty();
+            assertThat(again.fellBack()).isTrue();
+        }
     }
 
     @Test
     void read_refusesSayingWhichCheckFailed() throws IOException {
-        CheckpointStore store = new CheckpointStore(dir);
-        Path file = store.write(offsets(1), stateWith("AAAAAAAA"), 1L);
+        Path file;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        }
         byte[] good = Files.readAllBytes(file);
 
         byte[] badMagic = good.clone();
@@ -118,9 +216,15 @@ class CheckpointStoreTest {
     @Test
     void restore_deletesAnUnfinishedTemporaryFile() throws IOException {
         Path tmp = dir.resolve("checkpoint-00000000000000000009.ckpt.tmp");
+        Path unique = dir.resolve("checkpoint-00000000000000000009.ckpt.8125370.tmp");
         Files.write(tmp, new byte[] {1, 2, 3});
-        assertThat(new CheckpointStore(dir).restore(new StripedLockCouponState())).isEmpty();
+        Files.write(unique, new byte[] {1, 2, 3});
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            assertThat(store.restore(new StripedLockCouponState())).isEmpty();
+            assertThat(store.fellBack()).isFalse();
+        }
         assertThat(Files.exists(tmp)).isFalse();
+        assertThat(Files.exists(unique)).isFalse();
     }
 
     @Test
@@ -132,11 +236,410 @@ class CheckpointStoreTest {
             assertThat(Files.exists(tmp)).isTrue();
             assertThat(Files.exists(target)).isFalse();
         });
-        try {
-            Path file = new CheckpointStore(dir).write(offsets(1), stateWith("AAAAAAAA"), 1L);
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            Path file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
             assertThat(seen[1]).isEqualTo(file);
+            assertThat(seen[0].getParent()).isEqualTo(file.getParent());
         } finally {
             CheckpointStore.setHook(null);
         }
+    }
+
+    // ------------------------------------------------------------------------------------------- the directory lock
+
+    @Test
+    void aSecondStoreOnTheSameDirectory_isRefused_namingTheDirectory() throws IOException {
+        try (CheckpointStore first = new CheckpointStore(dir)) {
+            assertThatThrownBy(() -> new CheckpointStore(dir))
+                    .isInstanceOf(CheckpointDirectoryLockedException.class)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(dir.toAbsolutePath().toString())
+                    .hasMessageContaining("another runner uses it");
+            assertThat(first.directory()).isEqualTo(dir.toAbsolutePath());
+        }
+    }
+
+    @Test
+    @Timeout(120) // hang guard only
+    void aRefusedSecondStoreInThisJvm_doesNotWeakenTheLockAgainstOtherProcesses() throws Exception {
+        try (CheckpointStore first = new CheckpointStore(dir)) {
+            for (int i = 0; i < 3; i++) {
+                assertThatThrownBy(() -> new CheckpointStore(dir))
+                        .isInstanceOf(CheckpointDirectoryLockedException.class);
+            }
+            // POSIX drops a process's lock when it closes ANY descriptor of the file: a refusal must not open one
+            Process child = startLockHolderThatExits();
+            try {
+                String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(out).doesNotContain("LOCKED");
+                assertThat(child.exitValue()).isNotZero();
+            } finally {
+                child.destroyForcibly();
+            }
+            assertThat(first.list()).isEmpty();
+        }
+    }
+
+    private Process startLockHolder() throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new ProcessBuilder(java, "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), CheckpointLockHolderMain.class.getName(), dir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    }
+
+    /** A lock holder that exits on its own: LOCKED (and status 3) if it got the lock, status 1 if refused. */
+    private Process startLockHolderThatExits() throws IOException {
+        Process child = startLockHolder();
+        child.getOutputStream().close(); // stdin at its end: a holder halts at once, so nothing blocks on it
+        return child;
+    }
+
+    @Test
+    void close_releasesTheLock_andIsIdempotent() throws IOException {
+        CheckpointStore first = new CheckpointStore(dir);
+        first.close();
+        first.close();
+        try (CheckpointStore second = new CheckpointStore(dir)) {
+            assertThat(second.restore(new StripedLockCouponState())).isEmpty();
+        }
+        assertThatThrownBy(() -> first.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    @Test
+    @Timeout(120) // hang guard only: a child JVM start is slow on a busy machine
+    void aLockHeldByAnotherProcess_isRefused_untilThatProcessDies() throws Exception {
+        Process child = startLockHolder();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
+            String line = out.readLine(); // blocks until the child holds the lock (or dies: null)
+            assertThat(line).startsWith("LOCKED");
+            assertThatThrownBy(() -> new CheckpointStore(dir))
+                    .isInstanceOf(CheckpointDirectoryLockedException.class)
+                    .hasMessageContaining(dir.toAbsolutePath().toString());
+        } finally {
+            child.destroyForcibly(); // SIGKILL: no close(), no shutdown hook
+            assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        }
+        await().atMost(Duration.ofMinutes(1)).ignoreExceptionsInstanceOf(CheckpointDirectoryLockedException.class)
+                .until(() -> {
+                    try (CheckpointStore store = new CheckpointStore(dir)) {
+                        return store.directory() != null;
+                    }
+                });
+    }
+
+    @Test
+    void aDirectoryThatCannotBeCreated_failsAtConstruction_namingThePathAndTheReason() throws IOException {
+        Path file = dir.resolve("a-regular-file");
+        Files.writeString(file, "not a directory");
+        Path impossible = file.resolve("checkpoints");
+        assertThatThrownBy(() -> new CheckpointStore(impossible))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(impossible.toString())
+                .hasMessageContaining("cannot be used");
+        assertThatThrownBy(() -> new CheckpointStore(file))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(file.toString());
+    }
+
+    // ------------------------------------------------------------------------------------ incompatible checkpoints
+
+    @Test
+    void restore_ofAnotherCodeFormat_throwsNamingTheFileAndBothFormats_andTouchesNoFile() throws IOException {
+        Path newest;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+            newest = store.write(offsets(2), ids(), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
+        }
+        Map<String, List<Byte>> before = contents();
+        List<CouponState> others = List.of(
+                new StripedLockCouponState(CouponStateConfig.builder().caseInsensitive(true).build()),
+                new StripedLockCouponState(CouponStateConfig.builder().codeLength(6, 12).build()));
+        for (CouponState other : others) {
+            try (CheckpointStore again = new CheckpointStore(dir)) {
+                String theirs = new StripedLockCouponState().config().codeFormat().toString();
+                String ours = ((StripedLockCouponState) other).config().codeFormat().toString();
+                assertThatThrownBy(() -> again.restore(other))
+                        .isInstanceOf(IncompatibleCheckpointException.class)
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining(newest.toString())
+                        .hasMessageContaining(theirs)
+                        .hasMessageContaining(ours);
+                assertThat(again.fellBack()).isFalse();
+            }
+            assertThat(contents()).isEqualTo(before);
+            assertThat(names(".corrupt")).isEmpty();
+        }
+    }
+
+    @Test
+    void restore_ofMoreSourcesThanMaxSources_throwsNamingBothNumbers_andTouchesNoFile() throws IOException {
+        StripedLockCouponState three = stateWith("AAAAAAAA");
+        three.addObservation("AAAAAAAA", "couponbase3");
+        Path file;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            file = store.write(offsets(1), ids(), three, 1L);
+        }
+        Map<String, List<Byte>> before = contents();
+        CouponState two = new StripedLockCouponState(CouponStateConfig.builder().maxSources(2).build());
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            assertThatThrownBy(() -> again.restore(two))
+                    .isInstanceOf(IncompatibleCheckpointException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("3 sources")
+                    .hasMessageContaining("maxSources = 2");
+        }
+        assertThat(contents()).isEqualTo(before);
+    }
+
+    @Test
+    void restore_ofANewerCheckpointVersion_throws_andTouchesNoFile() throws IOException {
+        Path file;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[5] = 99; // version u16 at bytes 4..5
+        Files.write(file, bytes);
+        Map<String, List<Byte>> before = contents();
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            assertThatThrownBy(() -> again.restore(new StripedLockCouponState()))
+                    .isInstanceOf(IncompatibleCheckpointException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("version 99");
+        }
+        assertThat(contents()).isEqualTo(before);
+    }
+
+    @Test
+    void restore_ofAFileThatCannotBeRead_throws_andTouchesNoFile() throws IOException {
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        }
+        // an I/O error on read, as a permission or disk error would give (tests run as root: no chmod)
+        Path unreadable = Files.createDirectory(dir.resolve("checkpoint-00000000000000000002.ckpt"));
+        Map<String, List<Byte>> before = contents();
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            assertThatThrownBy(() -> again.restore(new StripedLockCouponState()))
+                    .isInstanceOf(IncompatibleCheckpointException.class)
+                    .hasMessageContaining(unreadable.toString())
+                    .hasMessageContaining("reading it failed");
+            assertThat(again.fellBack()).isFalse();
+        }
+        assertThat(contents()).isEqualTo(before);
+        assertThat(Files.isDirectory(unreadable)).isTrue();
+    }
+
+    // ---------------------------------------------------------------------------------------------- quarantine
+
+    @Test
+    void quarantinedFiles_areBounded_theNewestKept() throws IOException {
+        for (int round = 0; round < 5; round++) {
+            try (CheckpointStore store = new CheckpointStore(dir)) {
+                store.restore(new StripedLockCouponState());
+                damage(store.write(offsets(round), ids(), stateWith("AAAAAAAA"), round));
+            }
+            try (CheckpointStore store = new CheckpointStore(dir)) {
+                assertThat(store.restore(new StripedLockCouponState())).isEmpty();
+                assertThat(store.fellBack()).isTrue();
+            }
+            assertThat(names(".corrupt")).hasSizeLessThanOrEqualTo(CheckpointStore.KEPT_CORRUPT);
+        }
+        assertThat(names(".corrupt")).containsExactly("checkpoint-00000000000000000004.ckpt.corrupt",
+                "checkpoint-00000000000000000005.ckpt.corrupt");
+    }
+
+    // -------------------------------------------------------------------------------------------- file versions
+
+    @Test
+    void goldenVersion1_isStillRead_withNoTopicIds() throws IOException {
+        copyGolden("/checkpoints/golden-v1.ckpt");
+        StripedLockCouponState target = new StripedLockCouponState();
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+            assertThat(r.sequence()).isEqualTo(1);
+            assertThat(r.topicIds()).isEmpty();
+            assertThat(r.offsets()).isEqualTo(goldenOffsets());
+            assertThat(r.entries()).isEqualTo(3);
+        }
+        assertGoldenState(target);
+    }
+
+    @Test
+    void goldenVersion2_isRead_withItsTopicIds() throws IOException {
+        copyGolden("/checkpoints/golden-v2.ckpt");
+        StripedLockCouponState target = new StripedLockCouponState();
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+            assertThat(r.sequence()).isEqualTo(1);
+            assertThat(r.offsets()).isEqualTo(goldenOffsets());
+            assertThat(r.topicIds()).isEqualTo(goldenIds());
+        }
+        assertGoldenState(target);
+    }
+
+    @Test
+    void write_producesTheGoldenVersion2Bytes() throws IOException {
+        Path file;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            file = store.write(goldenOffsets(), goldenIds(), goldenState(), 1764633600000L);
+        }
+        if (Boolean.getBoolean("couponstate.writeGolden")) {
+            Files.copy(file, Path.of("src/test/resources/checkpoints/golden-v2.ckpt"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        try (InputStream in = getClass().getResourceAsStream("/checkpoints/golden-v2.ckpt")) {
+            assertThat(in).as("golden file").isNotNull();
+            assertThat(Files.readAllBytes(file)).isEqualTo(in.readAllBytes());
+        }
+    }
+
+    private void copyGolden(String resource) throws IOException {
+        try (InputStream in = getClass().getResourceAsStream(resource)) {
+            assertThat(in).as("golden file " + resource).isNotNull();
+            Files.copy(in, dir.resolve("checkpoint-00000000000000000001.ckpt"));
+        }
+    }
+
+    private static Map<TopicPartition, Long> goldenOffsets() {
+        Map<TopicPartition, Long> o = new LinkedHashMap<>();
+        o.put(new TopicPartition("couponbase1", 0), 42L);
+        o.put(new TopicPartition("couponbase2", 3), 7L);
+        o.put(new TopicPartition("couponbase3", 1), 0L);
+        return o;
+    }
+
+    private static Map<String, Uuid> goldenIds() {
+        Map<String, Uuid> m = new LinkedHashMap<>();
+        m.put("couponbase1", ID1);
+        m.put("couponbase2", ID2);
+        m.put("couponbase3", new Uuid(-1L, 1L));
+        return m;
+    }
+
+    private static StripedLockCouponState goldenState() {
+        StripedLockCouponState s = new StripedLockCouponState();
+        s.addObservation("FIFTYOFF", "couponbase1");
+        s.addObservation("FIFTYOFF", "couponbase2");
+        s.addObservation("BIRTHDAY1", "couponbase1");
+        s.addObservation("SUMMER2024", "couponbase3");
+        return s;
+    }
+
+    private static void assertGoldenState(CouponState target) {
+        assertThat(target.size()).isEqualTo(3);
+        assertThat(target.getObservations("FIFTYOFF")).containsExactlyInAnyOrder("couponbase1", "couponbase2");
+        assertThat(target.getObservations("BIRTHDAY1")).containsExactly("couponbase1");
+        assertThat(target.getObservations("SUMMER2024")).containsExactly("couponbase3");
+    }
+
+    // --------------------------------------------------------------------------------------- concurrent writers
+
+    @Test
+    @Timeout(120)
+    void concurrentWriters_neverShareATemporaryFile() throws Exception {
+        Set<Path> temporaries = ConcurrentHashMap.newKeySet();
+        List<Path> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CheckpointStore.setHook((tmp, target) -> {
+            if (!temporaries.add(tmp)) {
+                duplicates.add(tmp);
+            }
+        });
+        int threads = 4;
+        int writes = 10;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            StripedLockCouponState state = stateWith("AAAAAAAA", "BBBBBBBB");
+            List<Future<Set<Path>>> futures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                futures.add(pool.submit(() -> {
+                    Set<Path> written = new HashSet<>();
+                    for (int i = 0; i < writes; i++) {
+                        written.add(store.write(offsets(i), ids(), state, i));
+                    }
+                    return written;
+                }));
+            }
+            Set<Path> all = new HashSet<>();
+            for (Future<Set<Path>> f : futures) {
+                all.addAll(f.get()); // every write succeeded: no rename lost its file to another writer
+            }
+            assertThat(all).hasSize(threads * writes); // a sequence (and a file name) of its own each
+            assertThat(duplicates).isEmpty();
+            assertThat(temporaries).hasSize(threads * writes);
+            assertThat(store.list()).hasSizeLessThanOrEqualTo(CheckpointStore.KEPT);
+            assertThat(names(".tmp")).isEmpty();
+        } finally {
+            CheckpointStore.setHook(null);
+            pool.shutdownNow();
+        }
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            StripedLockCouponState target = new StripedLockCouponState();
+            assertThat(again.restore(target)).isPresent();
+            assertThat(target.size()).isEqualTo(2);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------- scale and progress
+
+    @Test
+    void progress_isReportedEveryTenSeconds_lookingAtTheClockOncePerFourMegabytes() throws IOException {
+        long[] now = {0};
+        int[] looks = {0};
+        LongSupplier clock = () -> {
+            looks[0]++;
+            now[0] += TimeUnit.SECONDS.toNanos(6); // every look at the clock finds 6 s gone
+            return now[0];
+        };
+        List<String> lines = new ArrayList<>();
+        int size = 40 << 20;
+        try (InputStream in = new CheckpointStore.ProgressInputStream(new java.io.ByteArrayInputStream(
+                new byte[size]), Path.of("x.ckpt"), size, lines::add, clock)) {
+            byte[] buffer = new byte[1 << 16];
+            while (in.read(buffer) >= 0) {
+                // reading is all
+            }
+        }
+        assertThat(looks[0]).isEqualTo(1 + 10); // at the start, then once per 4 MiB
+        // looks at 12, 18, ..., 66 s since a start at 6 s: a report whenever 10 s passed since the last one
+        assertThat(lines).hasSize(5).allMatch(l -> l.startsWith("restoring checkpoint x.ckpt: "));
+        assertThat(lines.get(0)).contains("8.4 of 41.9 MB read (20%) in 12 s");
+        assertThat(lines.get(4)).contains("41.9 of 41.9 MB read (100%) in 60 s");
+    }
+
+
+    @Test
+    @Timeout(300) // hang guard only
+    void writeAndRestore_ofTwoMillionCodes_reportsProgressAndTheEnd() throws IOException {
+        int codes = 2_000_000;
+        StripedLockCouponState big = new StripedLockCouponState(CouponStateConfig.builder()
+                .expectedCodes(codes).build());
+        int s1 = big.sourceId("couponbase1");
+        int s2 = big.sourceId("couponbase2");
+        byte[] code = new byte[10];
+        for (int i = 0; i < codes; i++) {
+            int n = i;
+            for (int k = 9; k >= 0; k--) {
+                code[k] = (byte) ('A' + n % 26);
+                n /= 26;
+            }
+            big.addObservation(code, 0, 10, (i & 1) == 0 ? s1 : s2);
+        }
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        StripedLockCouponState target = new StripedLockCouponState(CouponStateConfig.builder()
+                .expectedCodes(codes).build());
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            store.write(offsets(9), ids(), big, 9L);
+        }
+        try (CheckpointStore again = new CheckpointStore(dir)) {
+            again.progressSink(lines::add);
+            CheckpointStore.Restored r = again.restore(target).orElseThrow();
+            assertThat(r.entries()).isEqualTo(codes);
+        }
+        assertThat(target.size()).isEqualTo(codes);
+        assertThat(lines).last().asString().contains("restored").contains(codes + " entries").contains(" s");
     }
 }
