@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.OptionalLong;
 
 /**
  * Publishes a {@link CouponConsumerRunner}'s {@link RunnerMetrics} as Micrometer meters, the form a service's
@@ -33,6 +34,10 @@ import java.util.Objects;
  *   <tr><td>{@code couponstate.runner.lag}</td><td>gauge: records not yet applied; NaN while unknown</td></tr>
  *   <tr><td>{@code couponstate.runner.checkpoints.written} / {@code .failed} [{@code _total}]</td><td>counters:
  *       checkpoints made durable, checkpoint writes that failed</td></tr>
+ *   <tr><td>{@code couponstate.runner.checkpoint.durable}</td><td>gauge: 1 while the newest checkpoint attempt
+ *       succeeded (or none was due), 0 after a failed one: nothing new is durable until it is 1 again</td></tr>
+ *   <tr><td>{@code couponstate.runner.checkpoint.age.seconds}</td><td>gauge: seconds since the last durable
+ *       checkpoint; NaN before the first one</td></tr>
  *   <tr><td>{@code couponstate.runner.checkpoint.restored}</td><td>gauge: the sequence number of the checkpoint
  *       restored at start, 0 for none</td></tr>
  *   <tr><td>{@code couponstate.runner.state}, tag {@code state}</td><td>gauge per {@link CouponConsumerRunner.State}:
@@ -97,6 +102,14 @@ public final class CouponRunnerMetrics implements MeterBinder {
         FunctionCounter.builder("couponstate.runner.checkpoints.failed", runner,
                         r -> r.metrics().checkpointFailures())
                 .description("Checkpoint writes that failed since the runner started")
+                .tags(tags).register(registry);
+        Gauge.builder("couponstate.runner.checkpoint.durable", runner, r -> r.metrics().durable() ? 1 : 0)
+                .description("1 while the newest checkpoint attempt succeeded, 0 after a failed one")
+                .tags(tags).register(registry);
+        Gauge.builder("couponstate.runner.checkpoint.age.seconds", runner, r -> {
+            OptionalLong age = r.metrics().lastDurableCheckpointAgeMillis();
+            return age.isPresent() ? age.getAsLong() / 1000.0 : Double.NaN;
+        }).description("Seconds since the last durable checkpoint; NaN before the first one")
                 .tags(tags).register(registry);
         Gauge.builder("couponstate.runner.checkpoint.restored", runner,
                         r -> r.metrics().restoredCheckpointSequence())

@@ -31,13 +31,15 @@ class CouponRunnerMetricsTest {
 
             assertThat(registry.getMeters()).allSatisfy(m -> assertThat(m.getId().getTag("service"))
                     .isEqualTo("test"));
-            assertThat(registry.getMeters()).hasSize(6 + InvalidRecordReason.values().length
+            assertThat(registry.getMeters()).hasSize(8 + InvalidRecordReason.values().length
                     + CouponConsumerRunner.State.values().length + 3);
             assertThat(gauge(registry, "couponstate.runner.state", "state", "created")).isEqualTo(1.0);
             assertThat(gauge(registry, "couponstate.runner.state", "state", "running")).isEqualTo(0.0);
             assertThat(counter(registry, "couponstate.runner.records.consumed")).isZero();
             assertThat(gauge(registry, "couponstate.runner.lag")).as("unknown lag is NaN, not -1").isNaN();
             assertThat(counter(registry, "couponstate.runner.checkpoints.failed")).isZero();
+            assertThat(gauge(registry, "couponstate.runner.checkpoint.durable")).as("no attempt failed").isEqualTo(1.0);
+            assertThat(gauge(registry, "couponstate.runner.checkpoint.age.seconds")).as("no checkpoint yet").isNaN();
         }
     }
 

@@ -73,48 +73,57 @@ final class ConsumeCommand implements Callable<Integer> {
     }
 
     private int consume(StopSignal stop, long started, PrintWriter out, PrintWriter err) throws InterruptedException {
-        try (CouponConsumerRunner runner = options.build()) {
-            stop.onStop(runner::close);   // idempotent and thread-safe; wakes awaitCaughtUp with false
-            try {
-                runner.start();
-            } catch (IllegalStateException closedByAStopSignal) {
-                if (!stop.stopRequested()) {
-                    throw closedByAStopSignal;
-                }
-            }
-            err.println("consume: reading " + options.topics.size() + " topic" + (options.topics.size() == 1 ? ""
-                    : "s") + " from " + options.kafka.bootstrapServers + (options.checkpointDir == null
-                    ? ", no checkpoints" : ", checkpoints in " + options.checkpointDir) + "; Ctrl-C stops");
-            err.flush();
-            boolean caughtUp;
-            try {
-                caughtUp = runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds));
-            } catch (IllegalStateException e) {
-                throw new CommandFailure("the runner failed: " + Messages.describe(
-                        e.getCause() == null ? e : e.getCause()));
-            }
-            if (!caughtUp && stop.stopRequested()) {
-                err.println("consume: stopped before catching up (" + describe(runner.metrics(), started) + ")");
-                return ExitCodes.STOPPED;
-            }
-            if (!caughtUp) {
-                err.printf("consume: not caught up within %d s (%s)%n", timeoutSeconds,
-                        describe(runner.metrics(), started));
-                return ExitCodes.NOT_CAUGHT_UP;
-            }
-            RunnerMetrics metrics = runner.metrics();
-            err.println("consume: caught up (" + describe(metrics, started) + ")");
-            err.flush();
-            if (output == Output.JSON) {
-                printJson(out, runner.state(), metrics);
-            } else {
-                printReport(out, runner.state(), metrics);
-            }
-            if (!untilCaughtUp) {
-                stop.await();   // keep the state current until stopped; close() writes a final checkpoint
-            }
-            return ExitCodes.OK;
+        CouponConsumerRunner runner = options.build();
+        int code;
+        try (runner) {
+            code = consume(runner, stop, started, out, err);
         }
+        RunnerOptions.requireStoppedCleanly(runner);
+        return code;
+    }
+
+    private int consume(CouponConsumerRunner runner, StopSignal stop, long started, PrintWriter out, PrintWriter err)
+            throws InterruptedException {
+        stop.onStop(runner::close);   // idempotent and thread-safe; wakes awaitCaughtUp with false
+        try {
+            runner.start();
+        } catch (IllegalStateException closedByAStopSignal) {
+            if (!stop.stopRequested()) {
+                throw closedByAStopSignal;
+            }
+        }
+        err.println("consume: reading " + options.topics.size() + " topic" + (options.topics.size() == 1 ? ""
+                : "s") + " from " + options.kafka.bootstrapServers + (options.checkpointDir == null
+                ? ", no checkpoints" : ", checkpoints in " + options.checkpointDir) + "; Ctrl-C stops");
+        err.flush();
+        boolean caughtUp;
+        try {
+            caughtUp = runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds));
+        } catch (IllegalStateException e) {
+            throw new CommandFailure("the runner failed: " + Messages.describe(
+                    e.getCause() == null ? e : e.getCause()));
+        }
+        if (!caughtUp && stop.stopRequested()) {
+            err.println("consume: stopped before catching up (" + describe(runner.metrics(), started) + ")");
+            return ExitCodes.STOPPED;
+        }
+        if (!caughtUp) {
+            err.printf("consume: not caught up within %d s (%s)%n", timeoutSeconds,
+                    describe(runner.metrics(), started));
+            return ExitCodes.NOT_CAUGHT_UP;
+        }
+        RunnerMetrics metrics = runner.metrics();
+        err.println("consume: caught up (" + describe(metrics, started) + ")");
+        err.flush();
+        if (output == Output.JSON) {
+            printJson(out, runner.state(), metrics);
+        } else {
+            printReport(out, runner.state(), metrics);
+        }
+        if (!untilCaughtUp) {
+            stop.await();   // keep the state current until stopped; close() writes a final checkpoint
+        }
+        return ExitCodes.OK;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.couponstate.examples;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.RunnerMetrics;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
@@ -38,7 +40,10 @@ import java.util.function.Supplier;
  *       ({@code application/x-ndjson}: {@code {"code":...,"sources":[...]}} per line, in no particular order), at
  *       most {@code limit} of them; 400 for other parameters; 503 while not caught up.</li>
  *   <li>{@code /health}: 200 {@code {"status":"UP","codes":N}} once caught up; 503 while starting or after a
- *       failure.</li>
+ *       failure. With a runner, also {@code "durable"} (false while checkpoints fail: the answers are still right,
+ *       but a restart would replay from an older checkpoint), {@code "lastDurableCheckpointAgeSeconds"},
+ *       {@code "lag"} (null while unknown), and {@code "checkpointFailure"} / {@code "problem"} when there is
+ *       one.</li>
  *   <li>{@code /metrics}: the metrics in the Prometheus text format, when a source of them is given.</li>
  * </ul>
  *
@@ -86,6 +91,7 @@ final class CouponHttpService implements AutoCloseable {
     private final CouponState state;
     private final Supplier<Readiness> readiness;
     private final Supplier<String> metrics;
+    private final Supplier<RunnerMetrics> runnerMetrics;
 
     /** A service without {@code /metrics} on the default pool size. */
     CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness)
@@ -104,6 +110,18 @@ final class CouponHttpService implements AutoCloseable {
      */
     CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
                       Supplier<String> metrics, int threads) throws IOException {
+        this(address, state, readiness, metrics, null, threads);
+    }
+
+    /**
+     * Starts serving, with the runner's durability in {@code /health}.
+     *
+     * @param runnerMetrics the runner's counters, asked per {@code /health} request; null: none shown
+     */
+    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
+                      Supplier<String> metrics, Supplier<RunnerMetrics> runnerMetrics, int threads)
+            throws IOException {
+        this.runnerMetrics = runnerMetrics;
         this.state = Objects.requireNonNull(state, "state");
         this.readiness = Objects.requireNonNull(readiness, "readiness");
         this.metrics = metrics;
@@ -336,8 +354,22 @@ final class CouponHttpService implements AutoCloseable {
 
     private void health(HttpExchange exchange) throws IOException {
         Readiness now = readiness.get();
-        String body = "{\"status\":" + Json.quote(now.name()) + ",\"codes\":" + state.size() + "}";
-        send(exchange, now == Readiness.UP ? 200 : 503, body);
+        StringBuilder body = new StringBuilder("{\"status\":").append(Json.quote(now.name()))
+                .append(",\"codes\":").append(state.size());
+        if (runnerMetrics != null) {
+            // durable: false means checkpoints are failing, so a restart would replay from an older one
+            RunnerMetrics m = runnerMetrics.get();
+            OptionalLong age = m.lastDurableCheckpointAgeMillis();
+            body.append(",\"durable\":").append(m.durable())
+                    .append(",\"lastDurableCheckpointAgeSeconds\":")
+                    .append(age.isPresent() ? Long.toString(age.getAsLong() / 1000) : "null")
+                    .append(",\"lag\":").append(m.lag() < 0 ? "null" : Long.toString(m.lag()));
+            m.lastCheckpointFailure().ifPresent(f -> body.append(",\"checkpointFailure\":")
+                    .append(Json.quote(Messages.cut(f))));
+            m.problem().ifPresent(p -> body.append(",\"problem\":").append(Json.quote(Messages.cut(p))));
+        }
+        body.append('}');
+        send(exchange, now == Readiness.UP ? 200 : 503, body.toString());
     }
 
     private void metrics(HttpExchange exchange) throws IOException {

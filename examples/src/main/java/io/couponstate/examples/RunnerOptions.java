@@ -134,11 +134,23 @@ final class RunnerOptions {
                 .groupId(group)
                 .topics(topics)
                 .state(state)
-                .checkpointInterval(Duration.ofMillis(checkpointIntervalMs));
+                .checkpointInterval(Duration.ofMillis(checkpointIntervalMs))
+                .allowMissingTopics(allowMissingTopics);   // else the runner fails naming a missing topic
         if (checkpointDir != null) {
             builder.checkpointDirectory(checkpointDir);
         }
         kafka.properties.forEach(builder::consumerProperty);
         return builder.build();
+    }
+
+    /**
+     * After {@code close()}: a runner that ended FAILED (its final checkpoint or its handler failed, or it failed
+     * before) makes the command fail, so a lost checkpoint is never an exit 0.
+     */
+    static void requireStoppedCleanly(CouponConsumerRunner runner) {
+        if (runner.runnerState() == CouponConsumerRunner.State.FAILED) {
+            throw new CommandFailure("the runner failed: " + runner.failureCause().map(Messages::describe)
+                    .orElse("no cause recorded"));
+        }
     }
 }

@@ -63,10 +63,11 @@ final class ServeCommand implements Callable<Integer> {
         options.check("serve", err);
         AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        CouponConsumerRunner runner = options.build();
         try (StopSignal stop = new StopSignal("serve-shutdown");
-             CouponConsumerRunner runner = options.build();
+             runner;
              CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), runner.state(),
-                     readiness::get, registry::scrape, httpThreads)) {
+                     readiness::get, registry::scrape, runner::metrics, httpThreads)) {
             new CouponRunnerMetrics(runner).bindTo(registry);
             runner.start();
             Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
@@ -80,6 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         } finally {
             registry.close();
         }
+        RunnerOptions.requireStoppedCleanly(runner);
         return ExitCodes.OK;
     }
 

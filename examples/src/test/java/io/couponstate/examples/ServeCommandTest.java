@@ -1,6 +1,7 @@
 package io.couponstate.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.CouponState;
 import io.couponstate.core.LockFreeCouponState;
@@ -13,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -156,6 +158,52 @@ class ServeCommandTest {
     }
 
     @Test
+    void serve_saysInHealthWhenCheckpointsFail_andExitsNonZeroWhenTheFinalOneFails() throws Exception {
+        Path first = Files.writeString(dir.resolve("durable-a.txt"), "DURABLE1\nDURABLE2\n");
+        Path second = Files.writeString(dir.resolve("durable-b.txt"), "DURABLE3\n");
+        Cli.Run published = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--topic", "durable", first.toString());
+        assertThat(published.exitCode()).as("%s", published).isZero();
+        Path checkpoints = Files.createDirectory(dir.resolve("durable-checkpoints"));
+        StringWriter out = new StringWriter();
+        CommandLine cli = CouponStateCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        StringWriter err = new StringWriter();
+        cli.setErr(new PrintWriter(err, true));
+        AtomicInteger exit = new AtomicInteger(-1);
+        Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                KAFKA.bootstrapServers(), "--port", "0", "--topics", "durable", "--threshold", "1", "--checkpoint-dir",
+                checkpoints.toString(), "--checkpoint-interval-ms", "100")), "serve-command");
+        serve.start();
+        try {
+            String base = awaitListening(out, serve, err);
+            awaitStatus(base + "/health", 200);
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(get(base + "/health").body())
+                    .contains("\"durable\":true").contains("\"lag\":0")
+                    .doesNotContain("\"lastDurableCheckpointAgeSeconds\":null"));
+
+            // the checkpoint directory is moved away and a file takes its place: every later checkpoint fails
+            Files.move(checkpoints, dir.resolve("durable-checkpoints-moved"));
+            Files.writeString(checkpoints, "not a directory");
+            Cli.Run more = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                    "--topic", "durable", second.toString());
+            assertThat(more.exitCode()).as("%s", more).isZero();
+
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> {
+                HttpResponse<String> health = get(base + "/health");
+                assertThat(health.statusCode()).as("the answers are still right").isEqualTo(200);
+                assertThat(health.body()).contains("\"durable\":false").contains("\"checkpointFailure\":");
+            });
+            assertThat(get(base + "/coupons/DURABLE3").statusCode()).isEqualTo(200);
+            assertThat(get(base + "/metrics").body()).contains("couponstate_runner_checkpoint_durable 0.0");
+        } finally {
+            serve.interrupt();
+            serve.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(exit.get()).as("the final checkpoint failed: never exit 0").isEqualTo(ExitCodes.FAILED);
+    }
+
+    @Test
     void service_answers503UntilCaughtUpThen200() throws Exception {
         CouponState state = new LockFreeCouponState();
         state.addObservation("BIRTHDAY", "couponbase1");
@@ -187,12 +235,16 @@ class ServeCommandTest {
     }
 
     private static String awaitListening(StringWriter out, Thread serve) throws InterruptedException {
+        return awaitListening(out, serve, "(not captured)");
+    }
+
+    private static String awaitListening(StringWriter out, Thread serve, Object err) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         while (!out.toString().contains("\n") && serve.isAlive() && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
         String line = out.toString().strip();
-        assertThat(line).startsWith("listening on http://127.0.0.1:");
+        assertThat(line).as("serve's standard error: %s", err).startsWith("listening on http://127.0.0.1:");
         return line.substring("listening on ".length());
     }
 
