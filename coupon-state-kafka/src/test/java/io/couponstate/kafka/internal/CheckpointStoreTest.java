@@ -493,8 +493,26 @@ class CheckpointStoreTest {
         }
         try (InputStream in = getClass().getResourceAsStream("/checkpoints/golden-v2.ckpt")) {
             assertThat(in).as("golden file").isNotNull();
-            assertThat(Files.readAllBytes(file)).isEqualTo(in.readAllBytes());
+            byte[] golden = in.readAllBytes();
+            // the checkpoint header is this class's format; the snapshot after it is core's, which has versions of
+            // its own (and golden files of its own), so only the header is compared byte for byte
+            int header = indexOf(golden, "CPST".getBytes(StandardCharsets.US_ASCII));
+            assertThat(header).isPositive();
+            assertThat(Arrays.copyOf(Files.readAllBytes(file), header)).isEqualTo(Arrays.copyOf(golden, header));
         }
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     private void copyGolden(String resource) throws IOException {
