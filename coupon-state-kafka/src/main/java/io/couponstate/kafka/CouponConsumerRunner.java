@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -409,6 +410,23 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
+    /** "; valid now: A B C" while at most {@code progressValidCodes} codes are valid, else nothing (the count is in
+     *  the metrics). O(valid codes): the state keeps them apart from the table. */
+    String validCodesNote() {
+        int most = settings.progressValidCodes();
+        CouponState coupons = settings.state();
+        long valid = coupons.validCount();
+        if (most == 0 || valid == 0 || valid > most) {
+            return "";
+        }
+        List<String> codes = coupons.getCouponCodesByObservationCount(coupons.threshold());
+        if (codes.size() > most) {
+            return ""; // more crossed while listing
+        }
+        Collections.sort(codes);
+        return "; valid now: " + String.join(" ", codes);
+    }
+
     // ---------------------------------------------------------------------------------------------- poll thread
 
     private void run() {
@@ -418,7 +436,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
             Consumer<byte[], byte[]> c = settings.consumerFactory().apply(settings.consumerConfig());
             consumer = c;
             ConsumerLoop l = new ConsumerLoop(settings, c, cluster, tracker, applier, checkpointer, () -> closing);
-            l.onProgress(() -> LOG.info("{}: {}", name, metrics()));
+            l.onProgress(() -> LOG.info("{}: {}{}", name, metrics(), validCodesNote()));
             loop = l;
             if (closing) {
                 return;
@@ -612,6 +630,16 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /** How often the progress line is logged (default 30 s; {@code Duration.ZERO} turns it off). */
         public Builder progressLogInterval(Duration progressLogInterval) {
             settings.progressLogInterval(progressLogInterval);
+            return this;
+        }
+
+        /**
+         * The progress line names the currently valid codes, sorted, while there are at most {@code most} of them
+         * (default 20; 0: never), and gives only their count beyond that. Listing them costs the number of valid
+         * codes, not a scan of the state.
+         */
+        public Builder progressValidCodes(int most) {
+            settings.progressValidCodes(most);
             return this;
         }
 

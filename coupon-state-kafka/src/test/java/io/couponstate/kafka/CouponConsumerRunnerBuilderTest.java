@@ -30,6 +30,28 @@ class CouponConsumerRunnerBuilderTest {
     }
 
     @Test
+    void progressLine_namesTheValidCodesWhileThereAreAtMostTheConfiguredFew() {
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = valid().state(state).progressValidCodes(3).build()) {
+            assertThat(runner.validCodesNote()).as("nothing valid yet").isEmpty();
+            for (String code : List.of("OVER9000", "BIRTHDAY", "FIFTYOFF")) {
+                state.addObservation(code, "a");
+                state.addObservation(code, "b");
+            }
+            state.addObservation("ONLYONCE", "a");
+            assertThat(runner.validCodesNote()).isEqualTo("; valid now: BIRTHDAY FIFTYOFF OVER9000");
+            state.addObservation("GNULINUX", "a");
+            state.addObservation("GNULINUX", "b");
+            assertThat(runner.validCodesNote()).as("past the few, the count in the metrics says it").isEmpty();
+        }
+        try (CouponConsumerRunner never = valid().state(state).progressValidCodes(0).build()) {
+            assertThat(never.validCodesNote()).isEmpty();
+        }
+        assertThatThrownBy(() -> valid().progressValidCodes(-1).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("progressValidCodes: -1 (expected: >= 0, 0 never names them)");
+    }
+
+    @Test
     void build_setsTheOwnedPropertiesItself() {
         CouponConsumerRunner runner = valid().groupId("g").build();
         assertThat(runner.consumerConfig())

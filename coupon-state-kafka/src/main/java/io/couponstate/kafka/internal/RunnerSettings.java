@@ -69,6 +69,7 @@ public final class RunnerSettings {
     private final Duration apiTimeout;
     private final Duration partitionDiscoveryInterval;
     private final Duration progressLogInterval;
+    private final int progressValidCodes;
     private final SourceResolver sourceResolver;
     private final InvalidRecordHandler invalidRecordHandler;
     private final StateListener stateListener;
@@ -95,6 +96,7 @@ public final class RunnerSettings {
         this.apiTimeout = b.apiTimeout;
         this.partitionDiscoveryInterval = b.partitionDiscoveryInterval;
         this.progressLogInterval = b.progressLogInterval;
+        this.progressValidCodes = b.progressValidCodes;
         this.sourceResolver = b.sourceResolver == null ? SourceResolver.topicName() : b.sourceResolver;
         this.invalidRecordHandler = b.invalidRecordHandler == null ? InvalidRecordHandler.skip()
                 : b.invalidRecordHandler;
@@ -175,6 +177,11 @@ public final class RunnerSettings {
     /** Between two progress lines; zero for none. */
     public Duration progressLogInterval() {
         return progressLogInterval;
+    }
+
+    /** The progress line names the valid codes while there are at most this many (0: never names them). */
+    public int progressValidCodes() {
+        return progressValidCodes;
     }
 
     /** Resolves a record's source. */
@@ -286,6 +293,7 @@ public final class RunnerSettings {
         private Duration apiTimeout = Duration.ofSeconds(5);
         private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
         private Duration progressLogInterval = Duration.ofSeconds(30);
+        private int progressValidCodes = 20;
         private final Map<String, Object> consumerProperties = new LinkedHashMap<>();
         private SourceResolver sourceResolver;
         private InvalidRecordHandler invalidRecordHandler;
@@ -354,6 +362,12 @@ public final class RunnerSettings {
         /** See {@link RunnerSettings#partitionDiscoveryInterval()}. */
         public Builder partitionDiscoveryInterval(Duration v) {
             this.partitionDiscoveryInterval = Objects.requireNonNull(v, "partitionDiscoveryInterval");
+            return this;
+        }
+
+        /** See {@link RunnerSettings#progressValidCodes()}. */
+        public Builder progressValidCodes(int v) {
+            this.progressValidCodes = v;
             return this;
         }
 
@@ -461,6 +475,10 @@ public final class RunnerSettings {
             if (progressLogInterval.isNegative()) {
                 throw new IllegalArgumentException("progressLogInterval: " + progressLogInterval
                         + " (expected: >= 0, 0 turns it off)");
+            }
+            if (progressValidCodes < 0) {
+                throw new IllegalArgumentException("progressValidCodes: " + progressValidCodes
+                        + " (expected: >= 0, 0 never names them)");
             }
             if (maxValueBytes < 1) {
                 throw new IllegalArgumentException("maxValueBytes: " + maxValueBytes + " (expected: >= 1)");
