@@ -181,8 +181,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
                     try {
                         store = new CheckpointStore(settings.checkpointDirectory());
                     } catch (IOException e) {
-                        throw new IllegalStateException("checkpoint directory " + settings.checkpointDirectory()
-                                + ": " + e, e);
+                        throw new IllegalStateException(e.getMessage(), e); // the store's message names the directory
                     }
                 }
                 checkpointer = new Checkpointer(settings, store, transientLog);

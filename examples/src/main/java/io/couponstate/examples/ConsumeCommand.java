@@ -87,9 +87,9 @@ final class ConsumeCommand implements Callable<Integer> {
         stop.onStop(runner::close);   // idempotent and thread-safe; wakes awaitCaughtUp with false
         try {
             runner.start();
-        } catch (IllegalStateException closedByAStopSignal) {
-            if (!stop.stopRequested()) {
-                throw closedByAStopSignal;
+        } catch (IllegalStateException e) {
+            if (!stop.stopRequested()) { // else closed by the stop signal before it started: nothing failed
+                throw new CommandFailure("the runner failed: " + Messages.describe(e));
             }
         }
         err.println("consume: reading " + options.topics.size() + " topic" + (options.topics.size() == 1 ? ""

@@ -69,7 +69,11 @@ final class ServeCommand implements Callable<Integer> {
              CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), runner.state(),
                      readiness::get, registry::scrape, runner::metrics, httpThreads)) {
             new CouponRunnerMetrics(runner).bindTo(registry);
-            runner.start();
+            try {
+                runner.start();
+            } catch (IllegalStateException e) {
+                throw new CommandFailure("the runner failed: " + Messages.describe(e));
+            }
             Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
             watcher.setDaemon(true);
             watcher.start();
