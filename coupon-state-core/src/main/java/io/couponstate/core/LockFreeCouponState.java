@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Thread-safe and lock-free on every path: no lock, no {@code synchronized}, and no thread ever waits for
  * another to finish; a thread whose compare-and-set fails retries only because another thread made progress.
- * {@code addObservation} and single-code reads are linearizable per code; reads never write and never block.
+ * {@code addObservation}, each entry of {@code addObservations} and single-code reads are linearizable per code;
+ * reads never write and never block.
  * {@code size} and the listing methods are weakly consistent. Growth never loses an update: a writer that meets a
  * migrating table helps move a chunk of it and carries on in the new table. Use {@link StripedLockCouponState} where
  * simpler blocking code is preferred; both pass the same contract tests.
@@ -44,7 +45,12 @@ public final class LockFreeCouponState extends AbstractCouponState {
      *   the key word (full wins). Same history, same test as the packed case. Sealing keeps the key, so a probe
      *   can still tell its own code from another's. An empty slot is sealed as key 0 with the all-ones field
      *   (packed) or key word -1 (wide).
-
+     *
+     * Batches
+     *   addBatch first reads every entry's home slot with a plain load (a cache hint, value unused: no ordering is
+     *   needed from it), then updates the entries one by one exactly as single calls do, so every guarantee of a
+     *   single call holds per entry. A pre-sized table runs at load 0.85 (9.4 bytes per code); grown ones at 3/4.
+     *
      * Probing
      *   Linear probing from Lemire's multiply-shift reduction of the low 32 hash bits onto any capacity. Codes are
      *   never removed, so on a code's probe path every slot before its own was occupied when it was inserted and
