@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Thread-safe and lock-free on every path: no lock, no {@code synchronized}, and no thread ever waits for
  * another to finish; a thread whose compare-and-set fails retries only because another thread made progress.
- * {@code addObservation} and single-code reads are linearizable per code; reads never write and never block.
+ * {@code addObservation}, each entry of {@code addObservations} and single-code reads are linearizable per code;
+ * reads never write and never block.
  * {@code size} and the listing methods are weakly consistent. Growth never loses an update: a writer that meets a
  * migrating table helps move a chunk of it and carries on in the new table. Use {@link StripedLockCouponState} where
  * simpler blocking code is preferred; both pass the same contract tests.
@@ -32,14 +33,24 @@ public final class LockFreeCouponState extends AbstractCouponState {
      *   reach it), so a seal never looks like a mask. (Until 2026-12 all ones meant "sealed or full", resolved by
      *   looking for the code in next: a writer completing the mask between the mover's copy and its seal made the
      *   slot full, and a second writer of the same source took that for a seal, found the stale copy in next and
-     *   crossed the threshold a second time; a reader saw the stale copy. LockFreeFullMaskRaceTest reproduces it.)
-     *   Wide: key word, mask word; an all-ones mask word is a seal, or, with exactly 64 sources, a full mask:
-     *   such a mask can never change again, so the protocol treats it as "sealed or full": follow next if there
-     *   is one, and if the code is not there, it is full and still here. With 64 sources this keeps the window
-     *   described above (a full mask completed between copy and seal); the packed encoding has no spare value for
-     *   the wide mask word. Sealing keeps the key, so a probe can still tell its own code from another's. An empty
-     *   slot is sealed as key 0 with the all-ones field (packed) or key word -1 (wide).
-
+     *   crossed the threshold a second time; a reader saw the stale copy. LockFreeFullMaskRaceTest reproduces it
+     *   through a test-only hook between the mover's copy and its seal; it failed before this encoding.)
+     *   Wide: key word, mask word. An all-ones mask word is only ever a seal; a full mask (all 64 sources) is
+     *   recorded in the key word instead, as key + FULL_KEY, and a moved slot ends with key + SEALED_KEY there
+     *   (disjoint unsigned ranges above every code number). The key word is the arbiter: the mover copies, seals
+     *   the mask word, then CASes the key word plain -> sealed; a writer completing the mask CASes it plain ->
+     *   full; exactly one wins, and a mover that loses copies the full mask. Anyone meeting a sealed mask word
+     *   with a plain key word settles it (CAS to sealed) before going on in next, so no writer can still make the
+     *   slot full after someone has used the copy; a reader in that window reads the copy in next, then re-reads
+     *   the key word (full wins). Same history, same test as the packed case. Sealing keeps the key, so a probe
+     *   can still tell its own code from another's. An empty slot is sealed as key 0 with the all-ones field
+     *   (packed) or key word -1 (wide).
+     *
+     * Batches
+     *   addBatch first reads every entry's home slot with a plain load (a cache hint, value unused: no ordering is
+     *   needed from it), then updates the entries one by one exactly as single calls do, so every guarantee of a
+     *   single call holds per entry. A pre-sized table runs at load 0.85 (9.4 bytes per code); grown ones at 3/4.
+     *
      * Probing
      *   Linear probing from Lemire's multiply-shift reduction of the low 32 hash bits onto any capacity. Codes are
      *   never removed, so on a code's probe path every slot before its own was occupied when it was inserted and
@@ -87,6 +98,13 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private static final long PACKED_ALL = 0xFFFL;
     private static final long SEALED_EMPTY_PACKED = PACKED_ALL << SHIFT;
     private static final long SEALED_EMPTY_KEY = -1L;
+    /**
+     * Wide key words: a code number {@code k} (below 4.88e18 for 12 characters) is stored as {@code k}, as
+     * {@code k + SEALED_KEY} once its slot is moved, or as {@code k + FULL_KEY} once it has all 64 sources. The three
+     * ranges and -1 (sealed empty) are disjoint as unsigned 64-bit numbers.
+     */
+    private static final long SEALED_KEY = 0x4400_0000_0000_0000L;
+    private static final long FULL_KEY = 2 * SEALED_KEY;
     private static final int MIN_CAPACITY = 16;
     /**
      * Load of a table pre-sized for {@code expectedCodes}: 0.85 keeps a packed slot at 8 / 0.85 = 9.4 bytes per code
@@ -300,19 +318,38 @@ public final class LockFreeCouponState extends AbstractCouponState {
                     k = key;
                 }
             }
-            if (k == SEALED_EMPTY_KEY) {
-                return -1;
+            if (k == SEALED_EMPTY_KEY || k == key + SEALED_KEY) {
+                return -1; // sealed empty, or our code moved: it is in next
+            }
+            if (k == key + FULL_KEY) {
+                return 0; // all 64 sources: nothing to add
             }
             if (k == key) {
                 // volatile read: the mask written after the key was claimed
                 long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);
                 while (true) {
                     if (mask == -1L) {
-                        return sealedOrFull(t, key);
+                        // the mover sealed the mask word: settle the key word, so that no writer can still make
+                        // the slot full here. CAS: exactly one of "sealed" and "full" wins the key word
+                        long witness = (long) SLOT.compareAndExchange(slots, 2 * i, key, key + SEALED_KEY);
+                        return witness == key + FULL_KEY ? 0 : -1;
                     }
                     long updated = mask | bits;
                     if (updated == mask) {
                         return 0;
+                    }
+                    if (updated == -1L) {
+                        // all 64 sources: recorded in the key word (an all-ones mask word is only ever a seal).
+                        // CAS: the linearization point; fails if the slot was sealed and settled meanwhile
+                        long witness = (long) SLOT.compareAndExchange(slots, 2 * i, key, key + FULL_KEY);
+                        if (witness == key) {
+                            if (mask == 0 && mode != COPY) {
+                                size.increment();
+                                maybeResize(t, hash);
+                            }
+                            return 64;
+                        }
+                        return witness == key + FULL_KEY ? 0 : -1;
                     }
                     // CAS: the linearization point; the first non-zero mask makes the code count
                     long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, updated);
@@ -333,16 +370,6 @@ public final class LockFreeCouponState extends AbstractCouponState {
         return -1;
     }
 
-    /**
-     * Wide layout only: {@code key}'s mask word in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
-     * sources as mask bits, full (nothing can be added: 0). A sealed slot was copied before it was sealed, so a
-     * code absent from next was full, not sealed.
-     */
-    private int sealedOrFull(Table t, long key) {
-        Table next = t.next;  // volatile read: sealing happens only after next is linked
-        return next != null && present(next, key) ? -1 : 0;
-    }
-
     @Override
     long mask(long key) {
         return maskIn(table, key);
@@ -351,7 +378,6 @@ public final class LockFreeCouponState extends AbstractCouponState {
     /** The mask of {@code key} read through the chain from {@code t}, 0 if absent. Never writes. */
     private long maskIn(Table t, long key) {
         final long hash = Codes.mix(key);
-        final long all = -1L; // wide: an all-ones mask word is a seal or, with 64 sources, a full mask
         outer:
         while (t != null) {
             final long[] slots = t.slots;
@@ -383,22 +409,24 @@ public final class LockFreeCouponState extends AbstractCouponState {
                     if (k == 0) {
                         return 0;
                     }
-                    if (k == SEALED_EMPTY_KEY) {
-                        t = t.next;
+                    if (k == SEALED_EMPTY_KEY || k == key + SEALED_KEY) {
+                        t = t.next; // sealed empty, or our code moved: it is in next (linked before any seal)
                         continue outer;
                     }
-                    // volatile read of the mask: at least as new as the key
-                    mask = k == key ? (long) SLOT.getVolatile(slots, 2 * i + 1) : 0;
-                }
-                if (k == key) {
-                    if (mask != all) {
-                        return mask;
+                    if (k == key + FULL_KEY) {
+                        return -1L;
                     }
-                    Table next = t.next;  // volatile read: a move is linked, the all-ones mask may be a seal
-                    if (next == null) {
-                        return all; // full, never sealed
+                    if (k == key) {
+                        mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read: at least as new as the key
+                        if (mask != -1L) {
+                            return mask;
+                        }
+                        // the mask word is sealed and the key word not settled yet: until it is, nobody writes the
+                        // code in next, so the copy there is the mask, unless a writer settles the key as full.
+                        long copy = maskIn(t.next, key);
+                        // volatile re-read of the key word: full wins over the copy read before
+                        return (long) SLOT.getVolatile(slots, 2 * i) == key + FULL_KEY ? -1L : copy;
                     }
-                    return present(next, key) ? maskIn(next, key) : all;
                 }
                 if (++i == capacity) {
                     i = 0;
@@ -420,6 +448,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
             for (int probes = 0; probes < capacity; probes++) {
                 // volatile read
                 long k = packed ? (long) SLOT.getVolatile(slots, i) & KEY_BITS : (long) SLOT.getVolatile(slots, 2 * i);
+                if (!packed && k != 0 && k != SEALED_EMPTY_KEY) {
+                    k = wideKey(k);
+                }
                 if (k == key) {
                     return true;
                 }
@@ -569,22 +600,37 @@ public final class LockFreeCouponState extends AbstractCouponState {
         if (k == SEALED_EMPTY_KEY) {
             return;
         }
+        long key = wideKey(k);
+        if (k != key) {
+            update(next, key, -1L, COPY); // full (sealed is not possible before the mask word is): final
+            return;
+        }
         long mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read of the mask being moved
         while (true) {
-            if (mask == -1L) {
-                update(next, k, -1L, COPY); // full: final
-                return;
-            }
-            update(next, k, mask, COPY); // a zero mask still claims the key in next, so readers find it there
+            update(next, key, mask, COPY); // a zero mask still claims the key in next, so readers find it there
             if (moveHook != null) {
-                moveHook.accept(k); // tests only: act between the copy and the seal
+                moveHook.accept(key); // tests only: act between the copy and the seal
             }
-            long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, -1L); // CAS seals after the copy
+            // CAS seals after the copy (only the mover writes all ones here); if a writer got in between, copy again
+            long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, -1L);
             if (witness == mask) {
-                return;
+                break;
             }
             mask = witness;
         }
+        // CAS settles the key word as sealed, unless a writer made the slot full first (then copy the full mask)
+        long witness = (long) SLOT.compareAndExchange(slots, 2 * i, key, key + SEALED_KEY);
+        if (witness == key + FULL_KEY) {
+            update(next, key, -1L, COPY);
+        }
+    }
+
+    /** The code number of a wide key word holding one (plain, sealed or full). */
+    private static long wideKey(long word) {
+        if (Long.compareUnsigned(word, SEALED_KEY) < 0) {
+            return word;
+        }
+        return Long.compareUnsigned(word, FULL_KEY) < 0 ? word - SEALED_KEY : word - FULL_KEY;
     }
 
     /** Advances the published table past every generation that is completely moved. */
@@ -609,11 +655,14 @@ public final class LockFreeCouponState extends AbstractCouponState {
                     key = word & KEY_BITS;
                     mask = word >>> SHIFT;
                 } else {
-                    key = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read: weakly consistent walk
-                    if (key == SEALED_EMPTY_KEY || key == 0) {
+                    long word = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read: weakly consistent walk
+                    if (word == SEALED_EMPTY_KEY || word == 0) {
                         continue;
                     }
-                    mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read: at least as new as the key
+                    key = wideKey(word);
+                    // a flag in the key word (moved or full) leaves the mask to the read through the chain below;
+                    // volatile read of the mask word otherwise: at least as new as the key
+                    mask = word == key ? (long) SLOT.getVolatile(slots, 2 * i + 1) : 0;
                 }
                 if (key == 0 || (t != first && inEarlierTable(first, t, key))) {
                     continue;
@@ -649,6 +698,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                     if (k == 0 || k == SEALED_EMPTY_KEY) {
                         break;
                     }
+                    k = wideKey(k);
                 }
                 if (k == key) {
                     return true;

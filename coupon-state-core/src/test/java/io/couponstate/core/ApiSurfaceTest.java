@@ -45,6 +45,31 @@ class ApiSurfaceTest {
     }
 
     @Test
+    void observationBatch_hasTheFixedSignatures() {
+        CouponState state = new LockFreeCouponState();
+        int id = state.sourceId("couponbase1");
+        byte[] code = "FIFTYOFF".getBytes(StandardCharsets.US_ASCII);
+        ObservationBatch batch = new ObservationBatch(2);
+        boolean first = batch.add(code, 0, code.length, id);
+        boolean second = batch.add(code, 0, 5, id);
+        boolean third = batch.add(code, 0, code.length, id);
+        int size = batch.size();
+        int added = state.addObservations(batch);
+        int result0 = batch.result(0);
+        int result1 = batch.result(1);
+        batch.clear();
+
+        assertThat(first).isTrue();
+        assertThat(second).isTrue();
+        assertThat(third).isFalse();
+        assertThat(size).isEqualTo(2);
+        assertThat(added).isEqualTo(1);
+        assertThat(result0).isEqualTo(1);
+        assertThat(result1).isEqualTo(-1 - InvalidCouponCodeException.Reason.TOO_SHORT.ordinal());
+        assertThat(batch.size()).isZero();
+    }
+
+    @Test
     void configBuilder_hasTheFixedMethods() {
         List<String> fired = new ArrayList<>();
         ValidityListener listener = (c, s) -> fired.add(c);

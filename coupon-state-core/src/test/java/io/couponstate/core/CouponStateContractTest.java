@@ -572,6 +572,35 @@ abstract class CouponStateContractTest {
         }
     }
 
+    @Test
+    void addObservations_allocatesNothing_onAPresizedState() {
+        CouponState state = create(CouponStateConfig.builder().expectedCodes(400_000).build());
+        int[] ids = {state.sourceId("a"), state.sourceId("b")};
+        ObservationBatch batch = new ObservationBatch(256);
+        byte[] code = new byte[8];
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = 0;
+        int i = 0;
+        for (int pass = 0; pass < 2; pass++) { // the first pass warms up (class loading, compilation)
+            if (pass == 1) {
+                before = threads.getCurrentThreadAllocatedBytes();
+            }
+            for (int end = i + 150_000; i < end; i++) {
+                LockFreeGrowthStressTest.codeOf(i, code);
+                if (!batch.add(code, 0, 8, ids[i & 1])) {
+                    state.addObservations(batch);
+                    batch.clear();
+                    batch.add(code, 0, 8, ids[i & 1]);
+                }
+            }
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        // one allocation per observation would be >= 16 bytes each, 2.4 MB here; allow stray JVM bookkeeping
+        assertThat(allocated).as("bytes allocated by 150,000 batched observations").isLessThan(100_000);
+        assertThat(state.size()).isGreaterThan(290_000);
+    }
+
     /** Slots allocated now. */
     abstract long capacity(AbstractCouponState state);
 

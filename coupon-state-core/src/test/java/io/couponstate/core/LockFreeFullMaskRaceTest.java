@@ -34,20 +34,36 @@ class LockFreeFullMaskRaceTest {
      */
     @Test
     void packedTwelveSources_writerCompletingTheMaskBetweenCopyAndSeal_crossesOnce() {
+        completeTheMaskBetweenCopyAndSeal(12, 10);
+    }
+
+    @Test
+    void wideSixtyFourSources_writerCompletingTheMaskBetweenCopyAndSeal_crossesOnce() {
+        completeTheMaskBetweenCopyAndSeal(64, 12);
+    }
+
+    @Test
+    void wideSixtyFourSources_crossingOncePerCode_whileResizing() throws Exception {
+        runRounds(64);
+    }
+
+    private static void completeTheMaskBetweenCopyAndSeal(int sources, int maxLength) {
         List<String> fired = new ArrayList<>();
-        LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder().maxSources(12).threshold(12)
-                .validityListener((code, s) -> fired.add(code)).build(), 2);
-        for (int s = 0; s < 11; s++) {
+        LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder().maxSources(sources)
+                .threshold(sources).codeLength(8, maxLength).validityListener((code, s) -> fired.add(code)).build(), 2);
+        int last = sources - 1;
+        for (int s = 0; s < last; s++) {
             assertThat(state.addObservation("RACECODE", "s" + s)).isEqualTo(s + 1);
         }
-        long target = Codes.encode("RACECODE", 8, 10, false);
-        int[] inHook = new int[4];
+        long target = Codes.encode("RACECODE", 8, maxLength, false);
+        int[] inHook = new int[5];
         state.moveHook = k -> {
             if (k == target && inHook[0] == 0) {
                 inHook[0] = 1;
-                inHook[1] = state.addObservation("RACECODE", "s11");
-                inHook[2] = state.addObservation("RACECODE", "s11");
+                inHook[1] = state.addObservation("RACECODE", "s" + last);
+                inHook[2] = state.addObservation("RACECODE", "s" + last);
                 inHook[3] = state.observationCount("RACECODE");
+                inHook[4] = state.addObservation("RACECODE", "s0");
             }
         };
         SplittableRandom random = new SplittableRandom(3);
@@ -56,16 +72,18 @@ class LockFreeFullMaskRaceTest {
         }
         state.moveHook = null;
         assertThat(inHook[0]).as("the mover met the code").isEqualTo(1);
-        assertThat(inHook[1]).as("the observation completing the mask").isEqualTo(12);
+        assertThat(inHook[1]).as("the observation completing the mask").isEqualTo(sources);
         assertThat(inHook[2]).as("the same observation again").isZero();
-        assertThat(inHook[3]).as("a read right after the crossing").isEqualTo(12);
+        assertThat(inHook[3]).as("a read right after the crossing").isEqualTo(sources);
+        assertThat(inHook[4]).as("an observation of a source already there").isZero();
         assertThat(fired).containsExactly("RACECODE");
         for (int i = 0; i < 2_000; i++) {
             state.addObservation(CouponStateContractTest.randomCode(random, 9), "s1"); // more moves of the full mask
         }
-        assertThat(state.observationCount("RACECODE")).isEqualTo(12);
+        assertThat(state.observationCount("RACECODE")).isEqualTo(sources);
         assertThat(state.addObservation("RACECODE", "s5")).isZero();
-        assertThat(state.getCouponCodesByObservationCount(12)).containsExactly("RACECODE");
+        assertThat(state.getCouponCodesByObservationCount(sources)).containsExactly("RACECODE");
+        assertThat(state.size()).isEqualTo(state.getCouponCodesByObservationCount(1).size());
     }
 
     private static void runRounds(int sources) throws Exception {
@@ -83,7 +101,7 @@ class LockFreeFullMaskRaceTest {
     private static void runRound(long seed, int sources, int writers) throws Exception {
         String context = "seed " + seed + ", sources " + sources + ", writers " + writers;
         SplittableRandom random = new SplittableRandom(seed);
-        int codes = 1_000 + random.nextInt(2_000);
+        int codes = (1_000 + random.nextInt(2_000)) * 12 / Math.max(12, sources); // fewer codes of 64 sources
         AtomicIntegerArray listened = new AtomicIntegerArray(codes);
         byte[][] bytes = new byte[codes][];
         java.util.Map<String, Integer> index = new java.util.HashMap<>();
@@ -96,7 +114,8 @@ class LockFreeFullMaskRaceTest {
             bytes[i] = code.getBytes(StandardCharsets.US_ASCII);
         }
         LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder().maxSources(sources)
-                .threshold(sources).validityListener((code, s) -> listened.incrementAndGet(index.get(code)))
+                .threshold(sources).codeLength(8, sources > 12 ? 12 : 10)
+                .validityListener((code, s) -> listened.incrementAndGet(index.get(code)))
                 .build(), 2);
         int[] ids = new int[sources];
         for (int s = 0; s < sources; s++) {
@@ -174,7 +193,7 @@ class LockFreeFullMaskRaceTest {
                 SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
                 while (writing.get()) {
                     int i = r.nextInt(codes);
-                    long mask = state.mask(Codes.encode(bytes[i], 0, bytes[i].length, 8, 10, false));
+                    long mask = state.mask(Codes.encode(bytes[i], 0, bytes[i].length, 8, 12, false));
                     int count = Long.bitCount(mask);
                     if (count < last[i]) {
                         throw new AssertionError(new String(bytes[i], StandardCharsets.US_ASCII) + ": count " + count
@@ -200,7 +219,7 @@ class LockFreeFullMaskRaceTest {
             String code = new String(bytes[i], StandardCharsets.US_ASCII);
             assertThat(crossed.get(i)).as(context + ": calls returning the threshold for " + code).isEqualTo(1);
             assertThat(listened.get(i)).as(context + ": listener calls for " + code).isEqualTo(1);
-            assertThat(state.mask(Codes.encode(bytes[i], 0, bytes[i].length, 8, 10, false))).as(context + " " + code)
+            assertThat(state.mask(Codes.encode(bytes[i], 0, bytes[i].length, 8, 12, false))).as(context + " " + code)
                     .isEqualTo(full);
         }
         assertThat(state.getCouponCodesByObservationCount(sources)).as(context).hasSize(codes);

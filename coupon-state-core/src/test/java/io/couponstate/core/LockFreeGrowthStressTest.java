@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
  * Four writers on the byte path while a lock-free table grows from 16 slots to 10M codes
  * ({@code -Dcouponstate.growth.codes}), then a comparison with the model: code {@code i} is a fixed 8-character
  * code (a bijection of {@code i}) seen in a fixed non-empty subset of three sources. Each source bit of a code is
- * written by a different writer, and a sixteenth of the bits twice, so writers meet on the same codes.
+ * written by a different writer, and a sixteenth of the bits twice, so writers meet on the same codes. Writers 1
+ * and 3 apply batches of 256, writers 0 and 2 single calls.
  */
 class LockFreeGrowthStressTest {
 
@@ -50,6 +51,8 @@ class LockFreeGrowthStressTest {
             int writer = w;
             threads.add(new Thread(() -> {
                 byte[] code = new byte[8];
+                ObservationBatch batch = new ObservationBatch(256);
+                boolean batched = writer % 2 == 1; // writers 1 and 3 apply batches, 0 and 2 single calls
                 try {
                     start.await();
                     for (int i = 0; i < CODES; i++) {
@@ -58,6 +61,13 @@ class LockFreeGrowthStressTest {
                         for (int s = 0; s < 3; s++) {
                             if ((sources & (1 << s)) != 0 && ((i + s) % WRITERS == writer || duplicate)) {
                                 codeOf(i, code);
+                                if (batched) {
+                                    if (!batch.add(code, 0, 8, ids[s])) {
+                                        apply(state, batch, added, crossings, writer);
+                                        batch.add(code, 0, 8, ids[s]);
+                                    }
+                                    continue;
+                                }
                                 int result = state.addObservation(code, 0, 8, ids[s]);
                                 if (result > 0) {
                                     added[writer]++;
@@ -68,6 +78,7 @@ class LockFreeGrowthStressTest {
                             }
                         }
                     }
+                    apply(state, batch, added, crossings, writer);
                 } catch (Throwable t) {
                     failure.compareAndSet(null, t);
                 }
@@ -110,6 +121,28 @@ class LockFreeGrowthStressTest {
         long[] listed = new long[1];
         state.forEachCouponCode(2, c -> listed[0]++);
         assertThat(listed[0]).isEqualTo(expectedValid);
+    }
+
+    private static void apply(LockFreeCouponState state, ObservationBatch batch, long[] added, long[] crossings,
+            int writer) {
+        long n = state.addObservations(batch);
+        for (int e = 0; e < batch.size(); e++) {
+            int result = batch.result(e);
+            added[writer] += result > 0 ? 1 : 0;
+            crossings[writer] += result == 2 ? 1 : 0;
+        }
+        if (n != batch.size() - countZeros(batch)) {
+            throw new AssertionError("addObservations returned " + n);
+        }
+        batch.clear();
+    }
+
+    private static int countZeros(ObservationBatch batch) {
+        int zeros = 0;
+        for (int e = 0; e < batch.size(); e++) {
+            zeros += batch.result(e) == 0 ? 1 : 0;
+        }
+        return zeros;
     }
 
     private static long sum(long[] values) {
