@@ -7,7 +7,7 @@
 #   coupon-state-benchmarks/run.sh            # everything (about 40 minutes on a busy 2-core machine)
 #   SKIP_BUILD=1 ONLY=jmh coupon-state-benchmarks/run.sh
 #   JMH_OPTS="-wi 1 -i 2 -w 1s -r 2s" coupon-state-benchmarks/run.sh
-#   FULL_SCALE=1 coupon-state-benchmarks/run.sh   # also the reference run at scale 1 with -Xmx6g
+#   FULL_SCALE=1 coupon-state-benchmarks/run.sh   # also the reference run at scale 1 (-Xmx9g: two full states)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -53,7 +53,8 @@ if [[ ",$only," == *",reference,"* ]]; then
   java -Xmx6g -cp "$run_jar" io.couponstate.benchmarks.ReferenceScaleRun --scale 0.1 --threads 2 \
     | tee "$out/reference-scale-0.1.txt"
   if [[ -n "${FULL_SCALE:-}" ]]; then
-    java -Xmx6g -cp "$run_jar" io.couponstate.benchmarks.ReferenceScaleRun --scale 1 --threads 2 \
+    java -Xmx9g -XX:+UseTransparentHugePages -cp "$run_jar" io.couponstate.benchmarks.ReferenceScaleRun \
+      --scale 1 --threads 2 \
       | tee "$out/reference-scale-1.txt"
   fi
 fi

@@ -175,4 +175,51 @@ public final class Inputs {
         }
         return sink;
     }
+
+    /** Applies observations {@code [from, to)} as one batch through the byte path; returns a sink. */
+    public int applyBytesBatched(io.couponstate.core.CouponState state, io.couponstate.core.ObservationBatch batch,
+            int from, int to) {
+        final byte[] obsPacked = this.obsPacked;
+        final int[] obsOffsets = this.obsOffsets;
+        final byte[] obsSource = this.obsSource;
+        int[] ids = idsOf(state);
+        batch.clear();
+        for (int i = from; i < to; i++) {
+            int off = obsOffsets[i];
+            batch.add(obsPacked, off, obsOffsets[i + 1] - off, ids[obsSource[i]]);
+        }
+        return state.addObservations(batch);
+    }
+
+    /**
+     * Applies observations {@code [from, to)} as one batch, each String copied into {@code scratch} as bytes first
+     * (the inputs are ASCII; a caller with arbitrary text would check); returns a sink.
+     */
+    public int applyStringsBatched(io.couponstate.core.CouponState state, io.couponstate.core.ObservationBatch batch,
+            byte[] scratch, int from, int to) {
+        final String[] obsStrings = this.obsStrings;
+        final byte[] obsSource = this.obsSource;
+        int[] ids = idsOf(state);
+        batch.clear();
+        for (int i = from; i < to; i++) {
+            String code = obsStrings[i];
+            int length = Math.min(code.length(), scratch.length);
+            for (int c = 0; c < length; c++) {
+                scratch[c] = (byte) code.charAt(c);
+            }
+            batch.add(scratch, 0, length, ids[obsSource[i]]);
+        }
+        return state.addObservations(batch);
+    }
+
+    /** The source ids of {@link StateFacade#SOURCE_NAMES} in {@code state} (a few map lookups per batch). */
+    private static int[] idsOf(io.couponstate.core.CouponState state) {
+        int[] ids = IDS.get();
+        for (int s = 0; s < ids.length; s++) {
+            ids[s] = state.sourceId(StateFacade.SOURCE_NAMES[s]);
+        }
+        return ids;
+    }
+
+    private static final ThreadLocal<int[]> IDS = ThreadLocal.withInitial(() -> new int[3]);
 }

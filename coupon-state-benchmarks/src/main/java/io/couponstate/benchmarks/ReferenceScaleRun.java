@@ -1,13 +1,22 @@
 package io.couponstate.benchmarks;
 
+import io.couponstate.core.CouponSnapshots;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
+import io.couponstate.core.ObservationBatch;
 import io.couponstate.core.StripedLockCouponState;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * Ingest of a data set shaped like the reference promo-code files, generated on the fly, into a pre-sized state.
@@ -21,11 +30,19 @@ import java.util.TreeSet;
  * memory, is cheap, and splits by ranges: each of the threads takes a contiguous slice of every source.
  *
  * <p>Generation alone is timed first in a pass that only checksums the bytes, so the cost of ingest proper can be
- * told apart. Exits with status 1 unless the valid codes are exactly the eight.
+ * told apart. Ingest applies {@link ObservationBatch}es of {@code --batch} entries ({@code --batch 0}: one
+ * {@code addObservation} call per observation). Exits with status 1 unless the valid codes are exactly the eight.
+ *
+ * <p>Then the rest of the life cycle, each step beside the physical limit it is measured against: a base snapshot
+ * written to {@code --dir} (against a {@code dd}-like sequential write of as many bytes, fsynced, done in Java in
+ * this run), restores into a pre-sized and a default-sized state (against a sequential read of that file; the page
+ * cache is not dropped, so both read from memory as far as it holds them), a delta after 1M new observations on top
+ * of the full state, and the valid listing ({@code validCount} plus the eight codes). {@code --lifecycle false}
+ * skips it.
  *
  * <pre>
  * java -Xmx6g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.ReferenceScaleRun \
- *      [--scale 0.1] [--threads 2] [--impl LOCK_FREE|STRIPED_LOCK]
+ *      [--scale 0.1] [--threads 2] [--impl LOCK_FREE|STRIPED_LOCK] [--batch 256] [--dir /tmp] [--lifecycle true]
  * </pre>
  */
 public final class ReferenceScaleRun {
@@ -45,17 +62,22 @@ public final class ReferenceScaleRun {
     }
 
     /** Runs the ingest; see the class comment for the arguments. */
-    public static void main(String[] args) throws InterruptedException {
+    public static void main(String[] args) throws InterruptedException, IOException {
         double scale = 1.0;
         int threads = 2;
         String impl = "LOCK_FREE";
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+        boolean lifecycle = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--scale" -> scale = Double.parseDouble(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--impl" -> impl = args[++i];
-                default -> throw new IllegalArgumentException("argument: " + args[i]
-                        + " (expected: --scale X, --threads N, --impl LOCK_FREE|STRIPED_LOCK)");
+                case "--batch" -> batchSize = Integer.parseInt(args[++i]);
+                case "--dir" -> dir = Path.of(args[++i]);
+                case "--lifecycle" -> lifecycle = Boolean.parseBoolean(args[++i]);
+                default -> throw new IllegalArgumentException("argument: " + args[i] + " (expected: --scale X, "
+                        + "--threads N, --impl LOCK_FREE|STRIPED_LOCK, --batch N, --dir PATH, --lifecycle BOOL)");
             }
         }
         long[] counts = new long[3];
@@ -64,10 +86,12 @@ public final class ReferenceScaleRun {
             counts[s] = Math.round(FULL_COUNTS[s] * scale);
             generated += counts[s];
         }
-        long expectedCodes = generated + 3; // SUPER100, MOODYHRS are one-source codes; +1 spare
-        System.out.printf("reference-scale run: impl %s, scale %s, threads %d, %,d generated codes, max heap %s, "
-                + "%d cores%n", impl, scale, threads, generated, Heap.mb(Runtime.getRuntime().maxMemory()),
-                Runtime.getRuntime().availableProcessors());
+        // the ten hand-placed codes, and the new codes of the delta step (a state pre-sized for N grows at N + 1,
+        // and at full scale a doubled table does not fit beside the state in 9 GB)
+        long expectedCodes = generated + 10 + DELTA_OBSERVATIONS;
+        System.out.printf("reference-scale run: impl %s, scale %s, threads %d, %s, %,d generated codes, max heap "
+                + "%s, %d cores%n", impl, scale, threads, batchSize > 0 ? "batches of " + batchSize : "single calls",
+                generated, Heap.mb(Runtime.getRuntime().maxMemory()), Runtime.getRuntime().availableProcessors());
 
         // generation alone (checksum only), same threads and slices
         long g0 = System.nanoTime();
@@ -78,12 +102,11 @@ public final class ReferenceScaleRun {
 
         long heapBefore = Heap.usedAfterGc();
         long a0 = System.nanoTime();
-        CouponStateConfig config = CouponStateConfig.builder().expectedCodes(expectedCodes).build();
-        CouponState state = switch (impl) {
-            case "LOCK_FREE" -> new LockFreeCouponState(config);
-            case "STRIPED_LOCK" -> new StripedLockCouponState(config);
-            default -> throw new IllegalArgumentException("impl: " + impl + " (expected: LOCK_FREE|STRIPED_LOCK)");
-        };
+        // a journal of 1.5M changes: it overflows during the ingest (and then costs nothing) and holds the 1M
+        // observations of the delta step after the base
+        CouponStateConfig config = CouponStateConfig.builder().expectedCodes(expectedCodes)
+                .changeJournalCapacity(DELTA_OBSERVATIONS * 3 / 2).build();
+        CouponState state = create(impl, config);
         double allocSeconds = (System.nanoTime() - a0) / 1e9;
         int[] ids = new int[3];
         for (int s = 0; s < 3; s++) {
@@ -98,7 +121,7 @@ public final class ReferenceScaleRun {
         long heapAfter = Heap.usedAfterGc();
 
         long q0 = System.nanoTime();
-        List<String> valid = state.getCouponCodesByObservationCount(2);
+        List<String> valid = state.getCouponCodesByObservationCount(2); // from the valid codes: no table scan
         double querySeconds = (System.nanoTime() - q0) / 1e9;
 
         long size = state.size();
@@ -116,6 +139,160 @@ public final class ReferenceScaleRun {
         if (!ok) {
             System.exit(1);
         }
+        if (lifecycle) {
+            ok = lifecycle(state, impl, dir, ids, counts);
+            System.out.println(ok ? "LIFECYCLE OK: every restore equals the state" : "LIFECYCLE FAIL");
+            if (!ok) {
+                System.exit(1);
+            }
+        }
+    }
+
+    /** New observations on top of the full state before the delta is written. */
+    static final int DELTA_OBSERVATIONS = 1_000_000;
+    private static int batchSize = 256;
+
+    static CouponState create(String impl, CouponStateConfig config) {
+        return switch (impl) {
+            case "LOCK_FREE" -> new LockFreeCouponState(config);
+            case "STRIPED_LOCK" -> new StripedLockCouponState(config);
+            default -> throw new IllegalArgumentException("impl: " + impl + " (expected: LOCK_FREE|STRIPED_LOCK)");
+        };
+    }
+
+    /** Base write, restores, delta and valid listing, each against its physical limit; true if every check held. */
+    private static boolean lifecycle(CouponState state, String impl, Path dir, int[] ids, long[] counts)
+            throws IOException {
+        Files.createDirectories(dir);
+        Path base = dir.resolve("reference-base.cpst");
+        Path delta = dir.resolve("reference-delta-1.cpst");
+        Path raw = dir.resolve("reference-dd.bin");
+        boolean ok = true;
+        try {
+            long size = state.size();
+            long w0 = System.nanoTime();
+            long wc = cpu();
+            long written = CouponSnapshots.writeBase(state, base);
+            double writeSeconds = seconds(w0);
+            double writeCpu = (cpu() - wc) / 1e9;
+            long bytes = Files.size(base);
+            double ddWrite = ddWrite(raw, bytes);
+            double ddRead = ddRead(raw);
+            System.out.printf("physical limits here: sequential write + fsync of %s: %.2f s (%.0f MB/s); sequential "
+                    + "read of it: %.2f s (%.0f MB/s, page cache not dropped)%n", Heap.mb(bytes), ddWrite,
+                    bytes / 1e6 / ddWrite, ddRead, bytes / 1e6 / ddRead);
+            System.out.printf("base snapshot write: %,d entries, %s in %.2f s (%.0f MB/s, thread CPU %.2f s) = %.2fx "
+                    + "the dd write%n", written, Heap.mb(bytes), writeSeconds, bytes / 1e6 / writeSeconds, writeCpu,
+                    writeSeconds / ddWrite);
+            ok &= written == size;
+
+            for (boolean presized : new boolean[] {true, false}) {
+                Supplier<CouponState> factory = () -> create(impl, presized
+                        ? CouponStateConfig.builder().expectedCodes(size).build() : CouponStateConfig.defaults());
+                CouponState restored = factory.get();
+                long r0 = System.nanoTime();
+                long rc = cpu();
+                long read = CouponSnapshots.read(base, restored);
+                double readSeconds = seconds(r0);
+                double readCpu = (cpu() - rc) / 1e9;
+                boolean same = read == size && restored.size() == size && restored.validCount() == 8
+                        && restored.getObservations("HAPPYHRS").size() == 2;
+                System.out.printf("restore into a %s state: %,d entries in %.2f s (%.0f MB/s, thread CPU %.2f s = %.0f ns"
+                        + " per entry) = %.2fx the dd read%s%n", presized ? "pre-sized" : "default-sized", read,
+                        readSeconds, bytes / 1e6 / readSeconds, readCpu, readCpu * 1e9 / read, readSeconds / ddRead,
+                        same ? "" : " MISMATCH");
+                ok &= same;
+                restored = null; // dropped before the next one is built
+                System.gc();
+            }
+
+            // 1M new observations: new codes of source 3 past its range, then a delta
+            byte[] buf = new byte[16];
+            long space = space(10);
+            long from = counts[2];
+            ObservationBatch batch = new ObservationBatch(Math.max(1, batchSize));
+            for (long j = from; j < from + DELTA_OBSERVATIONS; j++) {
+                code(buf, 10, space, B[2], j);
+                if (!batch.add(buf, 0, 10, ids[2])) {
+                    state.addObservations(batch);
+                    batch.clear();
+                    batch.add(buf, 0, 10, ids[2]);
+                }
+            }
+            state.addObservations(batch);
+            long d0 = System.nanoTime();
+            long changes = CouponSnapshots.writeDelta(state, delta);
+            double deltaSeconds = seconds(d0);
+            long deltaBytes = Files.size(delta);
+            System.out.printf("delta after %,d new observations on %,d codes: %,d entries, %s in %.3f s "
+                    + "(a dd write of that size at the rate above: %.3f s)%n", DELTA_OBSERVATIONS, size, changes,
+                    Heap.mb(deltaBytes), deltaSeconds, ddWrite * deltaBytes / bytes);
+            ok &= changes == DELTA_OBSERVATIONS;
+
+            long validCount = 0;
+            List<String> valid = List.of();
+            double[] validMillis = new double[5];
+            for (int round = 0; round < validMillis.length; round++) { // a pause of the machine shows as one outlier
+                long v0 = System.nanoTime();
+                validCount = state.validCount();
+                valid = state.getCouponCodesByObservationCount(state.threshold());
+                validMillis[round] = (System.nanoTime() - v0) / 1e6;
+            }
+            System.out.printf("valid listing: validCount %d + listing %s: %s ms in 5 rounds (a table scan of the "
+                    + "state before)%n", validCount, new TreeSet<>(valid), java.util.Arrays.toString(validMillis));
+            ok &= validCount == 8 && valid.size() == 8;
+        } finally {
+            Files.deleteIfExists(base);
+            Files.deleteIfExists(delta);
+            Files.deleteIfExists(raw);
+        }
+        return ok;
+    }
+
+    /** CPU time of this thread: what a step costs whatever the machine's load (wall time shows the load too). */
+    private static long cpu() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    private static double seconds(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1e9;
+    }
+
+    /** Seconds to write {@code bytes} bytes sequentially in 4 MB direct buffers and fsync them: a dd in Java. */
+    static double ddWrite(Path file, long bytes) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(4 << 20);
+        while (buffer.hasRemaining()) {
+            buffer.putLong(System.nanoTime()); // not zeros: nothing may compress or skip them
+        }
+        long t0 = System.nanoTime();
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (long left = bytes; left > 0; ) {
+                buffer.clear().limit((int) Math.min(buffer.capacity(), left));
+                while (buffer.hasRemaining()) {
+                    left -= channel.write(buffer);
+                }
+            }
+            channel.force(true);
+        }
+        return seconds(t0);
+    }
+
+    /** Seconds to read {@code file} sequentially in 4 MB direct buffers. */
+    static double ddRead(Path file) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(4 << 20);
+        long t0 = System.nanoTime();
+        long sum = 0;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (channel.read(buffer.clear()) > 0) {
+                sum += buffer.get(0);
+            }
+        }
+        double s = seconds(t0);
+        if (sum == 42) {
+            System.out.print(""); // keeps the reads
+        }
+        return s;
     }
 
     /** The hand-placed codes; returns how many observations they are. */
@@ -209,6 +386,22 @@ public final class ReferenceScaleRun {
 
     private static void ingest(CouponState state, int sourceId, byte[] buf, int length, long b, long from, long to) {
         final long space = space(length);
+        if (batchSize > 0) {
+            ObservationBatch batch = new ObservationBatch(batchSize); // one per thread and source, reused
+            for (long j = from; j < to; j++) {
+                code(buf, length, space, b, j);
+                int copies = (j & DUP_MASK) == 0 ? 2 : 1; // a duplicate inside the source
+                for (int c = 0; c < copies; c++) {
+                    if (!batch.add(buf, 0, length, sourceId)) {
+                        state.addObservations(batch);
+                        batch.clear();
+                        batch.add(buf, 0, length, sourceId);
+                    }
+                }
+            }
+            state.addObservations(batch);
+            return;
+        }
         for (long j = from; j < to; j++) {
             code(buf, length, space, b, j);
             state.addObservation(buf, 0, length, sourceId);

@@ -1,5 +1,6 @@
 package io.couponstate.core;
 
+import io.couponstate.core.internal.AppendOnlyLongs;
 import io.couponstate.core.internal.Codes;
 import io.couponstate.core.internal.SourceRegistry;
 import java.util.ArrayList;
@@ -28,6 +29,18 @@ abstract class AbstractCouponState implements CouponState {
     final SourceRegistry registry;
     final int threshold;
     final ValidityListener listener;
+    /** Every code that reached the threshold, each once: appended at the exactly-once crossing. */
+    private final AppendOnlyLongs valid = new AppendOnlyLongs();
+    /** The changes since the last checkpoint mark; null when {@code changeJournalCapacity} is 0. */
+    final ChangeJournal journal;
+    /** Held by whoever writes a base or a delta of this state, or joins it to a chain: one checkpointer at a time. */
+    final Object checkpointLock = new Object();
+    /** The chain the next delta continues (guarded by checkpointLock): 0 when none. */
+    long chainId;
+    int chainBaseCrc;
+    int chainSequence;
+    /** Why the next delta is impossible, or null (guarded by checkpointLock). */
+    String baseNeeded = "no base has been written";
 
     AbstractCouponState(CouponStateConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -35,6 +48,8 @@ abstract class AbstractCouponState implements CouponState {
         this.registry = new SourceRegistry(config.maxSources());
         this.threshold = config.threshold();
         this.listener = config.validityListener();
+        int journalCapacity = config.changeJournalCapacity();
+        this.journal = journalCapacity == 0 ? null : new ChangeJournal(journalCapacity, !format.fitsPackedSlot());
     }
 
     /** Sets source bit {@code sourceId} of {@code key}; the new source count if the bit was new, else 0. */
@@ -43,11 +58,17 @@ abstract class AbstractCouponState implements CouponState {
     /** The source mask of {@code key}, 0 if unknown. Linearizable; never writes. */
     abstract long mask(long key);
 
-    /** Unions {@code mask} into {@code key}'s sources without telling the listener. */
-    abstract void merge(long key, long mask);
+    /**
+     * Unions {@code mask} into {@code key}'s sources without telling the listener; true if this merge's update moved
+     * the code's count from below the threshold to at least it (exactly one update per code does).
+     */
+    abstract boolean merge(long key, long mask);
 
     /** Visits every entry with a non-zero mask; weakly consistent. */
     abstract void forEachEntry(EntryVisitor visitor);
+
+    /** Grows once so that {@code codes} codes in all fit without a further resize; safe under concurrent writers. */
+    abstract void ensureCapacity(long codes);
 
     @Override
     public final int addObservation(CharSequence code, String source) {
@@ -61,12 +82,94 @@ abstract class AbstractCouponState implements CouponState {
     public final int addObservation(byte[] code, int offset, int length, int sourceId) {
         Objects.requireNonNull(code, "code");
         Objects.checkFromIndexSize(offset, length, code.length);
+        checkSourceId(sourceId);
+        long key = format.encode(code, offset, length);
+        return record(key, sourceId);
+    }
+
+    private void checkSourceId(int sourceId) {
         if (sourceId < 0 || sourceId >= registry.capacity() || registry.name(sourceId) == null) {
             throw new IllegalArgumentException("sourceId: " + sourceId + " (expected: an id returned by sourceId(), "
                     + registry.count() + " registered)");
         }
-        long key = format.encode(code, offset, length);
-        return record(key, sourceId);
+    }
+
+    /**
+     * Checks every source id (a bad one is a misuse: nothing is applied), encodes and hashes every code into the
+     * batch, lets the implementation apply the well-formed entries in one pass ({@link #addBatch}), then passes each
+     * applied entry through {@link #recorded} in batch order. Allocates nothing unless a listener runs.
+     */
+    @Override
+    public final int addObservations(ObservationBatch batch) {
+        Objects.requireNonNull(batch, "batch");
+        final int n = batch.size;
+        final int[] sourceIds = batch.sourceIds;
+        for (int i = 0; i < n; i++) {
+            checkSourceId(sourceIds[i]);
+        }
+        final long[] keys = batch.keys;
+        final long[] hashes = batch.hashes;
+        final int[] lengths = batch.lengths;
+        final int[] results = batch.results;
+        final byte[] bytes = batch.bytes;
+        final int min = format.minLength();
+        final int max = format.maxLength();
+        final boolean fold = format.caseInsensitive();
+        for (int i = 0; i < n; i++) {
+            int length = lengths[i];
+            // a length beyond what the batch keeps is beyond every format: only the length is looked at then
+            long key = length > ObservationBatch.MAX_CODE_BYTES ? Codes.BAD_LENGTH
+                    : Codes.encode(bytes, ObservationBatch.offsetOf(i), length, min, max, fold);
+            keys[i] = key;
+            if (key > 0) {
+                hashes[i] = Codes.mix(key);
+            } else {
+                results[i] = -1 - format.reasonOf(key, length).ordinal();
+            }
+        }
+        addBatch(batch);
+        int added = 0;
+        RuntimeException failure = null;
+        for (int i = 0; i < n; i++) {
+            long key = keys[i];
+            if (key <= 0) {
+                continue;
+            }
+            int count = results[i];
+            if (count > 0) {
+                added++;
+            }
+            try {
+                recorded(key, sourceIds[i], count);
+            } catch (RuntimeException e) {
+                // a listener that throws must not cost the later entries their recorded() call: rethrow after
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        batch.applied = true;
+        if (failure != null) {
+            throw failure;
+        }
+        return added;
+    }
+
+    /**
+     * Applies every entry of {@code batch} whose {@code keys[i] > 0} (code number, with {@code hashes[i]} its
+     * {@link Codes#mix}), writing what {@link #add} would have returned into {@code results[i]}, in batch order per
+     * code. Must not call {@link #recorded}: the caller does, after this returns. This default applies them one by
+     * one; implementations override it to overlap the entries' cache misses.
+     */
+    void addBatch(ObservationBatch batch) {
+        final long[] keys = batch.keys;
+        for (int i = 0, n = batch.size; i < n; i++) {
+            if (keys[i] > 0) {
+                batch.results[i] = add(keys[i], batch.sourceIds[i]);
+            }
+        }
     }
 
     private int record(long key, int sourceId) {
@@ -82,9 +185,35 @@ abstract class AbstractCouponState implements CouponState {
      * change: the validity listener at the crossing (and what else records changes or crossings).
      */
     final void recorded(long key, int sourceId, int count) {
-        if (count == threshold && listener != ValidityListener.NONE) {
-            listener.onValid(Codes.decode(key), sources(mask(key)));
+        if (count > 0 && journal != null) {
+            journal.record(key, sourceId); // before anything can fail: a change the table holds is journaled
         }
+        if (count == threshold) {
+            valid.add(key); // the one crossing of this code: it is listed once
+            if (listener != ValidityListener.NONE) {
+                listener.onValid(Codes.decode(key), sources(mask(key)));
+            }
+        }
+    }
+
+    /**
+     * Unions a snapshot entry into the table: a crossing is listed as valid, the listener is not told, and the
+     * journal records nothing (restored content is durable already; a union of foreign data forces a base instead).
+     */
+    final void union(long key, long mask) {
+        if (merge(key, mask)) {
+            valid.add(key);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Costs the number of valid codes: they are listed at their crossing, so no table scan happens.
+     */
+    @Override
+    public final long validCount() {
+        return valid.count();
     }
 
     @Override
@@ -127,6 +256,15 @@ abstract class AbstractCouponState implements CouponState {
             throw new IllegalArgumentException("minSources: " + minSources + " (expected: >= 1)");
         }
         Objects.requireNonNull(action, "action");
+        if (minSources >= threshold) {
+            // every such code is valid: walk the valid codes, not the table
+            valid.forEach(key -> {
+                if (minSources == threshold || Long.bitCount(mask(key)) >= minSources) {
+                    action.accept(Codes.decode(key));
+                }
+            });
+            return;
+        }
         forEachEntry((key, mask) -> {
             if (Long.bitCount(mask) >= minSources) {
                 action.accept(Codes.decode(key));

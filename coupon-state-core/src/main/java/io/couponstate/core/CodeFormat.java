@@ -107,7 +107,8 @@ public final class CodeFormat {
         return Codes.encode(code, minLength, maxLength, caseInsensitive);
     }
 
-    private Reason reasonOf(long result, int length) {
+    /** The rule a negative encoding result stands for (null for a code number). */
+    Reason reasonOf(long result, int length) {
         if (result > 0) {
             return null;
         }

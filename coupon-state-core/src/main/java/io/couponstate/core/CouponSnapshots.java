@@ -1,13 +1,12 @@
 package io.couponstate.core;
 
 import io.couponstate.core.internal.Codes;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
+import io.couponstate.core.internal.SourceRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -17,56 +16,91 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32C;
 
 /**
  * Writes a state to a stream or file and reads one back as a <b>union</b> into any state of either implementation,
- * with source ids remapped by name.
+ * with source ids remapped by name; and writes and reads <b>checkpoint chains</b>: a base (a full snapshot) and the
+ * deltas after it (the changes since the previous mark, from the state's change journal).
  *
- * <p>Format, version 1 (all integers big-endian):
+ * <p>Format, version 2 (all integers big-endian):
  * <pre>
- * header  magic "CPST" (4) | version u16 = 1 | min length u8 | max length u8 | case-insensitive u8
- *         | threshold u16 | source count u16, then per source: name length u16 + UTF-8 name
+ * header  magic "CPST" (4) | version u16 = 2 | kind u8 (0 snapshot, 1 base, 2 delta)
+ *         | min length u8 | max length u8 | case-insensitive u8 | threshold u16
+ *         | chain id u64 (0 for a snapshot) | sequence u32 (0 for a snapshot or a base, 1.. for deltas)
+ *         | base header CRC32C u32 (a delta: its base's header checksum; else 0) | entry count hint u64
+ *         | source count u16, then per source: name length u16 + UTF-8 name
  *         | key bytes u8 (7 or 8) | mask bytes u8 (1..8) | CRC32C u32 of the header
  * blocks  entry count u64 (1..65536) | entries: key, mask | CRC32C u32 of the block (count and entries)
  * end     entry count u64 = 0 | total entries u64 | CRC32C u32 of every byte before it
  * </pre>
- * A reader refuses, with a {@link SnapshotFormatException} saying what failed: a wrong magic or version, a code
- * format different from the target's, a truncated stream, a bad checksum, a block count above 65536 (so a count
- * the stream cannot hold fails at once, whatever the heap), an entry outside the format, a wrong total.
+ * Version 1 is the same without the kind, chain id, sequence, base checksum and hint fields; it is still read.
+ *
+ * <p><b>Restore at disk speed.</b> Entries are written in the order of the state's table walk. For a
+ * {@link LockFreeCouponState} that is slot order, and slot order is hash order for any capacity (the slot index is a
+ * multiply-shift reduction of the hash, monotone in it), so a restore into a table that holds every entry writes its
+ * slots front to back. The hint (the state's size when the write started; the exact count is in the trailer) lets a
+ * reader grow the target once, before loading, to the snapshot's size, bounded by the bytes the input still holds:
+ * hash-ordered entries poured into a table smaller than their number would pile up in one probe run.
+ *
+ * <p><b>Strict reading.</b> A reader refuses, with a {@link SnapshotFormatException} saying what failed: a wrong
+ * magic, version or kind, a code format different from the target's, a truncated stream, a bad checksum, a block
+ * count above 65536 (so a count the stream cannot hold fails at once, whatever the heap), an entry outside the
+ * format, a wrong total; for chains also a delta of another chain, a delta out of order, and a delta read without
+ * its base. Memory used by a read is bounded by the input: fixed buffers, and a target grown at most to the entries
+ * the input can still hold.
+ *
+ * <p><b>Chains.</b> {@link #writeBase} marks the state's change journal (a new epoch starts) and then writes a full
+ * snapshot; {@link #writeDelta} marks it again and writes what the closed epoch holds. A delta is guaranteed to
+ * contain every change (a source added to a code) whose {@code addObservation} returned before the delta's mark
+ * and after the previous mark; it may also contain some made while it was being written (harmless: a union is
+ * idempotent). So base + deltas in order, read back with {@link #readChain}, hold every change made before the
+ * last delta's mark. When the journal overflowed, after a union of data from outside the chain ({@link #read} into
+ * the state), or after a checkpoint write failed, {@link #writeDelta} throws {@link BaseNeededException}: the next
+ * checkpoint must be a base. Reading a chain into an empty state continues the chain: the next delta written from
+ * that state follows the last one read, and the restored entries are not journaled again.
  *
  * <p><b>Concurrency.</b> Writing reads the state while writers run: the snapshot holds every observation recorded
- * before the write started and may hold some recorded during it (weakly consistent). Reading applies each block
- * after its checksum passes; a read that fails part-way leaves the target holding the union of the blocks before
- * the failure: genuine observations, never corrupt ones. Restore into a fresh state to get all or nothing.
+ * before the write started and may hold some recorded during it (weakly consistent). Checkpoint writes of one state
+ * are serialized (a lock held by the checkpointing thread only; writers never wait for it). Reading applies each
+ * block after its checksum passes; a read that fails part-way leaves the target holding the union of the blocks
+ * before the failure: genuine observations, never corrupt ones. Restore into a fresh state to get all or nothing.
+ *
+ * <p><b>Durability.</b> Every write to a {@link Path} goes to a temporary file beside it, is fsynced, renamed over
+ * the target, and the directory fsynced: a base or delta exists under its name only when it is complete and durable.
  */
 public final class CouponSnapshots {
 
     /** "CPST". */
     public static final int MAGIC = 0x43505354;
     /** The format version this class writes. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** The most entries one block may claim. */
     public static final int MAX_BLOCK_ENTRIES = 65_536;
+    /** The longest source name a snapshot holds, in UTF-8 bytes; {@code sourceId} refuses longer names. */
+    public static final int MAX_NAME_BYTES = SourceRegistry.MAX_NAME_BYTES;
 
-    private static final int MAX_NAME_BYTES = 1024;
+    private static final int KIND_SNAPSHOT = 0;
+    private static final int KIND_BASE = 1;
+    private static final int KIND_DELTA = 2;
+    private static final String[] KINDS = {"snapshot", "base", "delta"};
+    /** File I/O in buffers this big: a few large sequential transfers instead of many small ones. */
+    private static final int FILE_BUFFER = 4 << 20;
+    /** A stream's read buffer: enough for the largest block. */
+    private static final int STREAM_BUFFER = 1 << 20;
+    /** Entries a stream of unknown length may pre-size for before they arrive. */
+    private static final long UNPROVEN_ENTRIES = 1 << 20;
 
     private CouponSnapshots() {
     }
 
-    /** Writes {@code state}; returns the number of entries written. Does not close {@code out}. */
+    /** Writes {@code state} as a snapshot; returns the number of entries written. Does not close {@code out}. */
     public static long write(CouponState state, OutputStream out) throws IOException {
         AbstractCouponState source = ours(state, "state");
         Objects.requireNonNull(out, "out");
-        Writer writer = new Writer(new BufferedOutputStream(nonClosing(out), 1 << 16), source);
-        writer.header();
-        try {
-            source.forEachEntry(writer::entry);
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
-        writer.finish();
-        return writer.total;
+        Sink sink = new Sink(out);
+        return new Writer(sink, source, KIND_SNAPSHOT, 0, 0, 0, source.size(), source.sourceNames()).writeTable();
     }
 
     /**
@@ -74,15 +108,178 @@ public final class CouponSnapshots {
      * {@code file}, then the directory fsynced. Returns the number of entries written.
      */
     public static long write(CouponState state, Path file) throws IOException {
+        AbstractCouponState source = ours(state, "state");
+        return durably(file, sink -> new Writer(sink, source, KIND_SNAPSHOT, 0, 0, 0, source.size(),
+                source.sourceNames()).writeTable());
+    }
+
+    /**
+     * Reads a snapshot (or a chain's base: it is a full snapshot) and unions it into {@code target}; returns the
+     * number of entries read. A delta is refused: it means nothing without its base ({@link #readChain}). If the
+     * target keeps a change journal, its next checkpoint must be a base: this data did not come through it.
+     */
+    public static long read(InputStream in, CouponState target) throws IOException {
+        AbstractCouponState state = ours(target, "target");
+        Objects.requireNonNull(in, "in");
+        foreignMerge(state);
+        return new Reader(Source.of(in), state).read(KIND_SNAPSHOT, null);
+    }
+
+    /** Reads a snapshot file and unions it into {@code target}; returns the number of entries read. */
+    public static long read(Path file, CouponState target) throws IOException {
+        AbstractCouponState state = ours(target, "target");
+        Objects.requireNonNull(file, "file");
+        foreignMerge(state);
+        try (Source source = Source.of(file)) {
+            return new Reader(source, state).read(KIND_SNAPSHOT, null);
+        } catch (SnapshotFormatException e) {
+            throw new SnapshotFormatException(file + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Writes a base of {@code state} to {@code file} durably and starts a new chain: marks the change journal (so
+     * the next delta holds what changes from now on), then writes every entry. Returns the number of entries
+     * written. Without a change journal ({@code changeJournalCapacity} 0) this is a full snapshot that no delta can
+     * follow.
+     */
+    public static long writeBase(CouponState state, Path file) throws IOException {
+        AbstractCouponState source = ours(state, "state");
+        Objects.requireNonNull(file, "file");
+        synchronized (source.checkpointLock) {
+            if (source.journal != null) {
+                source.journal.recycle(source.journal.swap()); // the mark: the base holds everything recorded before
+            }
+            source.baseNeeded = "the last base write failed";
+            long chainId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+            Writer[] writer = new Writer[1];
+            long entries = durably(file, sink -> {
+                writer[0] = new Writer(sink, source, KIND_BASE, chainId, 0, 0, source.size(), source.sourceNames());
+                return writer[0].writeTable();
+            });
+            source.chainId = chainId;
+            source.chainBaseCrc = writer[0].headerCrc;
+            source.chainSequence = 0;
+            source.baseNeeded = source.journal == null
+                    ? "the state keeps no change journal (changeJournalCapacity is 0)" : null;
+            return entries;
+        }
+    }
+
+    /**
+     * Writes a delta of {@code state} to {@code file} durably: marks the change journal and writes the changes
+     * recorded since the previous mark (of the last base or delta). Returns the number of entries written (one per
+     * change, so a code may appear more than once).
+     *
+     * @throws BaseNeededException when the next checkpoint must be a base: no base written or read yet, the
+     *         journal overflowed, data from outside the chain was merged in, or an earlier checkpoint failed
+     */
+    public static long writeDelta(CouponState state, Path file) throws IOException {
+        AbstractCouponState source = ours(state, "state");
+        Objects.requireNonNull(file, "file");
+        synchronized (source.checkpointLock) {
+            if (source.journal == null) {
+                throw new BaseNeededException("no delta without a change journal: the state's changeJournalCapacity "
+                        + "is 0 (expected: > 0, see CouponStateConfig.Builder.changeJournalCapacity)");
+            }
+            if (source.baseNeeded != null) {
+                throw new BaseNeededException("base needed: " + source.baseNeeded);
+            }
+            ChangeJournal.Epoch epoch = source.journal.swap(); // the mark
+            if (epoch.overflowed) {
+                source.journal.recycle(epoch);
+                source.baseNeeded = "the change journal overflowed (more than " + source.journal.capacity()
+                        + " changes since the last checkpoint)";
+                throw new BaseNeededException("base needed: " + source.baseNeeded);
+            }
+            int sequence = source.chainSequence + 1;
+            source.baseNeeded = "the delta write with sequence " + sequence + " failed";
+            long entries;
+            try {
+                entries = durably(file, sink -> new Writer(sink, source, KIND_DELTA, source.chainId, sequence,
+                        source.chainBaseCrc, epoch.entries, source.sourceNames()).writeJournal(epoch));
+            } finally {
+                source.journal.recycle(epoch);
+            }
+            source.chainSequence = sequence;
+            source.baseNeeded = null;
+            return entries;
+        }
+    }
+
+    /**
+     * Whether the next checkpoint of {@code state} must be a base (the reason is in the {@link BaseNeededException}
+     * {@link #writeDelta} would throw). Weakly consistent: the journal may overflow right after this answers.
+     */
+    public static boolean baseNeeded(CouponState state) {
+        AbstractCouponState source = ours(state, "state");
+        synchronized (source.checkpointLock) {
+            return source.journal == null || source.baseNeeded != null || source.journal.overflowing();
+        }
+    }
+
+    /**
+     * Reads a base and its deltas, in order, into {@code target}; returns the number of entries read. Refuses a
+     * delta of another chain, a delta out of order or with one missing before it, and a delta whose base is not
+     * {@code base}. If {@code target} was empty, it continues the chain: its next delta follows the last one read.
+     */
+    public static long readChain(Path base, List<Path> deltas, CouponState target) throws IOException {
+        Objects.requireNonNull(base, "base");
+        Objects.requireNonNull(deltas, "deltas");
+        AbstractCouponState state = ours(target, "target");
+        synchronized (state.checkpointLock) {
+            boolean continues = state.size() == 0 && state.chainId == 0;
+            state.baseNeeded = "a chain read into it did not complete";
+            Chain chain = new Chain();
+            long total;
+            try (Source source = Source.of(base)) {
+                total = new Reader(source, state).read(KIND_BASE, chain);
+            } catch (SnapshotFormatException e) {
+                throw new SnapshotFormatException(base + ": " + e.getMessage());
+            }
+            for (Path delta : deltas) {
+                try (Source source = Source.of(delta)) {
+                    total += new Reader(source, state).read(KIND_DELTA, chain);
+                } catch (SnapshotFormatException e) {
+                    throw new SnapshotFormatException(delta + ": " + e.getMessage());
+                }
+            }
+            if (continues) {
+                state.chainId = chain.id;
+                state.chainBaseCrc = chain.baseCrc;
+                state.chainSequence = chain.sequence;
+                state.baseNeeded = state.journal == null
+                        ? "the state keeps no change journal (changeJournalCapacity is 0)" : null;
+            } else {
+                state.baseNeeded = "a chain was read into a state that was not empty";
+            }
+            return total;
+        }
+    }
+
+    private static void foreignMerge(AbstractCouponState state) {
+        synchronized (state.checkpointLock) {
+            state.baseNeeded = "a snapshot from outside the chain was merged in";
+        }
+    }
+
+    /** What a chain read has checked so far. */
+    private static final class Chain {
+        long id;
+        int baseCrc;
+        int sequence;
+    }
+
+    /** Writes to a temporary file beside {@code file} through {@code body}, fsyncs, renames, fsyncs the directory. */
+    private static long durably(Path file, IoFunction body) throws IOException {
         Objects.requireNonNull(file, "file");
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
         try {
             long entries;
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                OutputStream out = Channels.newOutputStream(channel);
-                entries = write(state, out);
-                out.flush();
+                Sink sink = new Sink(channel);
+                entries = body.apply(sink);
                 channel.force(true);
             }
             moveAtomically(tmp, file);
@@ -93,20 +290,9 @@ public final class CouponSnapshots {
         }
     }
 
-    /** Reads a snapshot and unions it into {@code target}; returns the number of entries read. */
-    public static long read(InputStream in, CouponState target) throws IOException {
-        AbstractCouponState state = ours(target, "target");
-        Objects.requireNonNull(in, "in");
-        return new Reader(in instanceof BufferedInputStream ? in : new BufferedInputStream(in, 1 << 16), state).read();
-    }
-
-    /** Reads a snapshot file and unions it into {@code target}; returns the number of entries read. */
-    public static long read(Path file, CouponState target) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
-            return read(in, target);
-        } catch (SnapshotFormatException e) {
-            throw new SnapshotFormatException(file + ": " + e.getMessage());
-        }
+    @FunctionalInterface
+    private interface IoFunction {
+        long apply(Sink sink) throws IOException;
     }
 
     /** Renames {@code from} over {@code to} atomically where the file system can. */
@@ -138,72 +324,168 @@ public final class CouponSnapshots {
         return (AbstractCouponState) state;
     }
 
-    private static OutputStream nonClosing(OutputStream out) {
-        return new java.io.FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                flush();
-            }
-        };
-    }
-
-    /** Streams entries into blocks; one per write call, not thread-safe. */
-    private static final class Writer {
+    /**
+     * A big-endian output buffer with the stream checksum: a direct buffer of 4 MB written to a file channel in
+     * large transfers, or a heap buffer of 1 MB written to a stream. Not thread-safe.
+     */
+    private static final class Sink {
+        final ByteBuffer buffer;
+        private final FileChannel channel;
         private final OutputStream out;
-        private final AbstractCouponState state;
         private final CRC32C whole = new CRC32C();
-        private final CRC32C block = new CRC32C();
-        private final byte[] buffer;
-        private final int keyBytes;
-        private final int maskBytes;
-        private final long maskLimit;
-        private final List<String> sources;
-        private int inBlock;
-        private int position;
-        long total;
+        private int summed; // bytes of the buffer already in the stream checksum
 
-        Writer(OutputStream out, AbstractCouponState state) {
-            this.out = out;
-            this.state = state;
-            this.sources = state.sourceNames(); // fixed now: bits of sources registered later are newer than us
-            this.keyBytes = state.format.maxLength() <= Codes.PACKED_MAX_LENGTH ? 7 : 8;
-            this.maskBytes = Math.max(1, (sources.size() + 7) / 8);
-            this.maskLimit = sources.size() == 64 ? -1L : (1L << sources.size()) - 1;
-            this.buffer = new byte[8 + MAX_BLOCK_ENTRIES * (keyBytes + maskBytes) + 4];
+        Sink(FileChannel channel) {
+            this.buffer = ByteBuffer.allocateDirect(FILE_BUFFER);
+            this.channel = channel;
+            this.out = null;
         }
 
-        void header() throws IOException {
+        Sink(OutputStream out) {
+            this.buffer = ByteBuffer.allocate(STREAM_BUFFER + (16 << 10));
+            this.channel = null;
+            this.out = out;
+        }
+
+        /** Makes room for {@code bytes} more bytes. */
+        void room(int bytes) throws IOException {
+            if (buffer.remaining() < bytes) {
+                drain();
+            }
+        }
+
+        /** The stream checksum of every byte put so far. */
+        long wholeCrc() {
+            sum();
+            return whole.getValue();
+        }
+
+        private void sum() {
+            int end = buffer.position();
+            if (end > summed) {
+                crc(whole, buffer, summed, end);
+                summed = end;
+            }
+        }
+
+        void drain() throws IOException {
+            sum();
+            buffer.flip();
+            if (channel != null) {
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+            } else {
+                out.write(buffer.array(), buffer.arrayOffset(), buffer.limit());
+            }
+            buffer.clear();
+            summed = 0;
+        }
+
+        void finish() throws IOException {
+            drain();
+            if (out != null) {
+                out.flush();
+            }
+        }
+    }
+
+    /** Updates {@code crc} with bytes {@code from..to} of {@code buffer}, leaving its position and limit alone. */
+    static void crc(CRC32C crc, ByteBuffer buffer, int from, int to) {
+        ByteBuffer view = buffer.duplicate();
+        view.limit(to).position(from);
+        crc.update(view);
+    }
+
+    /** Puts a state's entries (or a journal's) into blocks; one per write, not thread-safe. */
+    private static final class Writer {
+        private final Sink sink;
+        private final ByteBuffer buffer;
+        private final AbstractCouponState state;
+        private final int kind;
+        private final long chainId;
+        private final int sequence;
+        private final int baseCrc;
+        private final long hint;
+        private final List<String> sources;
+        private final int keyBytes;
+        private final int maskBytes;
+        private final int entryBytes;
+        private final long maskLimit;
+        private final CRC32C block = new CRC32C();
+        private int blockStart = -1;
+        private int inBlock;
+        int headerCrc;
+        long total;
+
+        Writer(Sink sink, AbstractCouponState state, int kind, long chainId, int sequence, int baseCrc, long hint,
+                List<String> sources) {
+            this.sink = sink;
+            this.buffer = sink.buffer;
+            this.state = state;
+            this.kind = kind;
+            this.chainId = chainId;
+            this.sequence = sequence;
+            this.baseCrc = baseCrc;
+            this.hint = hint;
+            this.sources = sources; // fixed now: bits of sources registered later are newer than this write
+            this.keyBytes = state.format.maxLength() <= Codes.PACKED_MAX_LENGTH ? 7 : 8;
+            this.maskBytes = Math.max(1, (sources.size() + 7) / 8);
+            this.entryBytes = keyBytes + maskBytes;
+            this.maskLimit = sources.size() == 64 ? -1L : (1L << sources.size()) - 1;
+        }
+
+        long writeTable() throws IOException {
+            header();
+            try {
+                state.forEachEntry(this::entry);
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+            return finish();
+        }
+
+        long writeJournal(ChangeJournal.Epoch epoch) throws IOException {
+            header();
+            try {
+                state.journal.forEach(epoch, this::entry);
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+            return finish();
+        }
+
+        private void header() throws IOException {
             CodeFormat format = state.format;
-            position = 0;
-            putInt(MAGIC, 4);
-            putInt(VERSION, 2);
-            putInt(format.minLength(), 1);
-            putInt(format.maxLength(), 1);
-            putInt(format.caseInsensitive() ? 1 : 0, 1);
-            putInt(state.threshold, 2);
-            putInt(sources.size(), 2);
+            sink.room(64 + sources.size() * (2 + MAX_NAME_BYTES));
+            int start = buffer.position();
+            buffer.putInt(MAGIC);
+            buffer.putShort((short) VERSION);
+            buffer.put((byte) kind);
+            buffer.put((byte) format.minLength());
+            buffer.put((byte) format.maxLength());
+            buffer.put((byte) (format.caseInsensitive() ? 1 : 0));
+            buffer.putShort((short) state.threshold);
+            buffer.putLong(chainId);
+            buffer.putInt(sequence);
+            buffer.putInt(baseCrc);
+            buffer.putLong(hint);
+            buffer.putShort((short) sources.size());
             for (String name : sources) {
                 byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
-                if (utf8.length > MAX_NAME_BYTES) {
+                if (utf8.length > MAX_NAME_BYTES) { // sourceId refuses these; a guard for the format's sake
                     throw new IOException("source name longer than " + MAX_NAME_BYTES + " UTF-8 bytes: "
                             + name.substring(0, 40) + "...");
                 }
-                putInt(utf8.length, 2);
-                System.arraycopy(utf8, 0, buffer, position, utf8.length);
-                position += utf8.length;
+                buffer.putShort((short) utf8.length);
+                buffer.put(utf8);
             }
-            putInt(keyBytes, 1);
-            putInt(maskBytes, 1);
-            whole.update(buffer, 0, position);
-            putInt(whole.getValue(), 4);
-            whole.update(buffer, position - 4, 4);
-            emit(false);
-            position = 8; // room for the block's count
+            buffer.put((byte) keyBytes);
+            buffer.put((byte) maskBytes);
+            CRC32C crc = new CRC32C();
+            crc(crc, buffer, start, buffer.position());
+            headerCrc = (int) crc.getValue();
+            buffer.putInt(headerCrc);
         }
 
         void entry(long key, long mask) {
@@ -211,93 +493,164 @@ public final class CouponSnapshots {
             if (m == 0) {
                 return; // only sources registered after we started: newer than this snapshot
             }
-            putInt(key, keyBytes);
-            putInt(m, maskBytes);
+            if (blockStart < 0) {
+                try {
+                    sink.room(8 + MAX_BLOCK_ENTRIES * entryBytes + 4);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                blockStart = buffer.position();
+                buffer.position(blockStart + 8); // the count goes here when the block is done
+            }
+            if (keyBytes == 7 && maskBytes == 1) {
+                buffer.putLong((key << 8) | m); // the common case: one word per entry
+            } else {
+                putBytes(key, keyBytes);
+                putBytes(m, maskBytes);
+            }
             if (++inBlock == MAX_BLOCK_ENTRIES) {
-                flushBlock();
+                endBlock();
             }
         }
 
-        private void flushBlock() {
+        private void putBytes(long value, int bytes) {
+            for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
+                buffer.put((byte) (value >>> shift));
+            }
+        }
+
+        private void endBlock() {
             if (inBlock == 0) {
                 return;
             }
-            int end = position;
-            position = 0;
-            putInt(inBlock, 8);
-            position = end;
+            buffer.putLong(blockStart, inBlock);
             block.reset();
-            block.update(buffer, 0, position);
-            whole.update(buffer, 0, position);
-            putInt(block.getValue(), 4);
-            whole.update(buffer, position - 4, 4);
-            try {
-                emit(false);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            crc(block, buffer, blockStart, buffer.position());
+            buffer.putInt((int) block.getValue());
             total += inBlock;
             inBlock = 0;
-            position = 8;
+            blockStart = -1;
         }
 
-        void finish() throws IOException {
-            try {
-                flushBlock();
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
-            }
-            position = 0;
-            putInt(0, 8);
-            putInt(total, 8);
-            whole.update(buffer, 0, position);
-            putInt(whole.getValue(), 4);
-            emit(true);
-        }
-
-        private void emit(boolean flush) throws IOException {
-            out.write(buffer, 0, position);
-            position = 0;
-            if (flush) {
-                out.flush();
-            }
-        }
-
-        private void putInt(long value, int bytes) {
-            for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
-                buffer[position++] = (byte) (value >>> shift);
-            }
+        private long finish() throws IOException {
+            endBlock();
+            sink.room(8 + 8 + 4);
+            buffer.putLong(0);
+            buffer.putLong(total);
+            buffer.putInt((int) sink.wholeCrc());
+            sink.finish();
+            return total;
         }
     }
 
-    /** Checks and applies one snapshot; not thread-safe. */
-    private static final class Reader {
-        private final InputStream in;
-        private final AbstractCouponState target;
-        private final CRC32C whole = new CRC32C();
-        private byte[] buffer = new byte[256];
-        private long offset;
+    /** Where a reader's bytes come from: a file (read in large transfers) or a stream (read exactly as needed). */
+    private abstract static class Source implements AutoCloseable {
+        final ByteBuffer buffer;
 
-        Reader(InputStream in, AbstractCouponState target) {
-            this.in = in;
-            this.target = target;
+        Source(ByteBuffer buffer) {
+            this.buffer = buffer;
         }
 
-        long read() throws IOException {
+        static Source of(Path file) throws IOException {
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+            return new Source(ByteBuffer.allocateDirect(FILE_BUFFER)) {
+                @Override
+                int readMore(int atLeast) throws IOException {
+                    return channel.read(buffer);
+                }
+
+                @Override
+                long remainingHint(long consumed) throws IOException {
+                    return channel.size() - consumed;
+                }
+
+                @Override
+                public void close() throws IOException {
+                    channel.close();
+                }
+            };
+        }
+
+        static Source of(InputStream in) {
+            return new Source(ByteBuffer.allocate(STREAM_BUFFER + (16 << 10))) {
+                @Override
+                int readMore(int atLeast) throws IOException {
+                    // never past what is needed: the caller's stream may go on after the snapshot
+                    int n = in.read(buffer.array(), buffer.arrayOffset() + buffer.position(),
+                            Math.min(atLeast, buffer.remaining()));
+                    if (n > 0) {
+                        buffer.position(buffer.position() + n);
+                    }
+                    return n;
+                }
+
+                @Override
+                long remainingHint(long consumed) throws IOException {
+                    return in.available(); // exact for a file stream; 0 when unknown
+                }
+
+                @Override
+                public void close() {
+                    // the caller's stream stays open
+                }
+            };
+        }
+
+        /** Reads into the buffer (position = end of data) at most its remaining room; -1 at the end. */
+        abstract int readMore(int atLeast) throws IOException;
+
+        /** Bytes still to come after {@code consumed}, as far as the source knows (0: unknown). */
+        abstract long remainingHint(long consumed) throws IOException;
+
+        @Override
+        public abstract void close() throws IOException;
+    }
+
+    /** Checks and applies one snapshot, base or delta; not thread-safe. */
+    private static final class Reader {
+        private final Source source;
+        private final ByteBuffer buffer;
+        private final AbstractCouponState target;
+        private final CRC32C whole = new CRC32C();
+        private final long priorSize;
+        private int pos;      // next unread byte of the buffer
+        private int end;      // end of the data in the buffer
+        private long offset;  // stream offset of pos
+
+        Reader(Source source, AbstractCouponState target) {
+            this.source = source;
+            this.buffer = source.buffer;
+            this.target = target;
+            this.priorSize = target.size();
+        }
+
+        /** Reads one file of {@code kind} (snapshot also accepts a base) as part of {@code chain} (null: none). */
+        long read(int expectedKind, Chain chain) throws IOException {
             long magic = take(4, "magic");
             if (magic != (MAGIC & 0xFFFF_FFFFL)) {
                 throw new SnapshotFormatException(String.format(
                         "not a coupon-state snapshot: magic 0x%08x (expected: 0x%08x \"CPST\")", magic, MAGIC));
             }
             int version = (int) take(2, "version");
-            if (version != VERSION) {
+            if (version != 1 && version != 2) {
                 throw new SnapshotFormatException(
-                        "unsupported snapshot version " + version + " (expected: " + VERSION + ")");
+                        "unsupported snapshot version " + version + " (expected: 1 or " + VERSION + ")");
             }
+            int kind = version == 1 ? KIND_SNAPSHOT : (int) take(1, "kind");
             int min = (int) take(1, "format");
             int max = (int) take(1, "format");
             int folded = (int) take(1, "format");
             take(2, "threshold");
+            long chainId = 0;
+            int sequence = 0;
+            int baseCrc = 0;
+            long hint = -1;
+            if (version == 2) {
+                chainId = take(8, "chain id");
+                sequence = (int) take(4, "sequence");
+                baseCrc = (int) take(4, "base checksum");
+                hint = take(8, "entry count hint");
+            }
             int sourceCount = (int) take(2, "source count");
             if (sourceCount > CouponStateConfig.MAX_SOURCES) {
                 throw new SnapshotFormatException("source count " + sourceCount + " (expected: <= 64)");
@@ -310,7 +663,8 @@ public final class CouponSnapshots {
                             + " (expected: 1.." + MAX_NAME_BYTES + ")");
                 }
                 fill(length, "source name");
-                names[i] = new String(buffer, 0, length, StandardCharsets.UTF_8);
+                names[i] = new String(bytes(length), StandardCharsets.UTF_8);
+                consume(length);
             }
             int keyBytes = (int) take(1, "key width");
             int maskBytes = (int) take(1, "mask width");
@@ -320,6 +674,7 @@ public final class CouponSnapshots {
                 throw new SnapshotFormatException(String.format(
                         "header checksum mismatch: stored 0x%08x, computed 0x%08x", headerCrc, expectedHeaderCrc));
             }
+            checkKind(kind, expectedKind, chainId, sequence, baseCrc, (int) headerCrc, chain);
             CodeFormat format;
             try {
                 format = CodeFormat.of(min, max, folded == 1);
@@ -339,14 +694,89 @@ public final class CouponSnapshots {
             for (int i = 0; i < sourceCount; i++) {
                 remap[i] = target.sourceId(names[i]);
             }
-            return entries(format, keyBytes, maskBytes, remap);
+            // a delta's entries are mostly codes the base holds already: it grows the target only as it must
+            long total = entries(format, keyBytes, maskBytes, remap, hint, kind != KIND_DELTA);
+            if (chain != null) {
+                if (kind == KIND_BASE) {
+                    chain.id = chainId;
+                    chain.baseCrc = (int) headerCrc;
+                }
+                chain.sequence = sequence;
+            }
+            return total;
         }
 
-        private long entries(CodeFormat format, int keyBytes, int maskBytes, int[] remap) throws IOException {
+        private static void checkKind(int kind, int expected, long chainId, int sequence, int baseCrc,
+                int headerCrc, Chain chain) throws SnapshotFormatException {
+            if (kind > KIND_DELTA) {
+                throw new SnapshotFormatException("kind " + kind + " (expected: 0 snapshot, 1 base or 2 delta)");
+            }
+            boolean shaped = kind == KIND_SNAPSHOT ? chainId == 0 && sequence == 0 && baseCrc == 0
+                    : kind == KIND_BASE ? chainId != 0 && sequence == 0 && baseCrc == 0
+                    : chainId != 0 && sequence > 0;
+            if (!shaped) {
+                throw new SnapshotFormatException("a " + KINDS[kind] + " with chain id " + chainId + ", sequence "
+                        + Integer.toUnsignedString(sequence) + " and base checksum " + baseCrc
+                        + " (expected: a snapshot has none, a base a chain id, a delta a chain id and a sequence >= 1)");
+            }
+            if (expected == KIND_SNAPSHOT) {
+                if (kind == KIND_DELTA) {
+                    throw new SnapshotFormatException("a delta (chain " + Long.toHexString(chainId) + ", sequence "
+                            + sequence + ") cannot be read without its base: read base and deltas with readChain");
+                }
+                return;
+            }
+            if (kind != expected) {
+                throw new SnapshotFormatException("a " + KINDS[kind] + " where the chain's " + KINDS[expected]
+                        + " was expected" + (expected == KIND_BASE ? " (a chain starts with its base)" : ""));
+            }
+            if (kind == KIND_DELTA) {
+                if (chainId != chain.id || baseCrc != chain.baseCrc) {
+                    throw new SnapshotFormatException(String.format("a delta of another base: chain %x with base "
+                            + "checksum 0x%08x, but the base read is chain %x with header checksum 0x%08x",
+                            chainId, baseCrc, chain.id, chain.baseCrc));
+                }
+                if (sequence != chain.sequence + 1) {
+                    throw new SnapshotFormatException("delta sequence " + Integer.toUnsignedString(sequence)
+                            + " where " + (chain.sequence + 1) + " was expected (deltas are read in order, none "
+                            + "missing)");
+                }
+            }
+        }
+
+        /**
+         * Grows the target, before the entries that would need it arrive, to hold what the input can still hold
+         * and the header announces: a snapshot lists entries in hash order, and hash-ordered keys poured into a
+         * table smaller than their number pile up in one probe run that every later key walks (quadratic). The
+         * input's remaining bytes (exact for files) bound the growth, so memory stays bounded by the input.
+         */
+        private long presize(long ensured, long read, int entryBytes, long hint) throws IOException {
+            long provable = source.remainingHint(offset) / entryBytes;
+            long coming = read + (provable > 0 ? provable : Math.min(UNPROVEN_ENTRIES, Math.max(0, hint)));
+            if (hint >= 0 && ensured == 0) {
+                coming = Math.min(coming, Math.max(read, hint)); // the header's hint, within what the input holds
+            }
+            if (coming > ensured) {
+                target.ensureCapacity(priorSize + coming);
+                return coming;
+            }
+            return ensured;
+        }
+
+        private long entries(CodeFormat format, int keyBytes, int maskBytes, int[] remap, long hint,
+                boolean presize) throws IOException {
             final int entryBytes = keyBytes + maskBytes;
             final long maskLimit = remap.length == 64 ? -1L : (1L << remap.length) - 1;
+            final long minKey = Codes.firstOfLength(format.minLength());
+            final long maxKey = Codes.lastOfLength(format.maxLength());
+            boolean identity = true;
+            for (int i = 0; i < remap.length; i++) {
+                identity &= remap[i] == i;
+            }
+            final boolean word = keyBytes == 7 && maskBytes == 1;
             CRC32C block = new CRC32C();
             long total = 0;
+            long ensured = presize ? presize(0, 0, entryBytes, hint) : Long.MAX_VALUE;
             while (true) {
                 long blockStart = offset;
                 long count = take(8, "block entry count");
@@ -358,15 +788,18 @@ public final class CouponSnapshots {
                             + Long.toUnsignedString(count)
                             + " entries (expected: 1.." + MAX_BLOCK_ENTRIES + ")");
                 }
+                if (total + count > ensured) {
+                    ensured = presize(ensured, total + count, entryBytes, -1);
+                }
                 int bytes = (int) count * entryBytes;
                 fill(bytes + 4, "block of " + count + " entries and its checksum");
                 block.reset();
                 for (int shift = 56; shift >= 0; shift -= 8) {
                     block.update((int) (count >>> shift));
                 }
-                block.update(buffer, 0, bytes);
+                crc(block, buffer, pos, pos + bytes);
                 long computed = block.getValue();
-                long stored = getLong(bytes, 4);
+                long stored = Integer.toUnsignedLong(buffer.getInt(pos + bytes));
                 if (stored != computed) {
                     throw new SnapshotFormatException(String.format(
                             "block at byte %d: checksum mismatch: stored 0x%08x, computed 0x%08x",
@@ -374,14 +807,20 @@ public final class CouponSnapshots {
                 }
                 // the block is intact: check every entry before applying any
                 for (int pass = 0; pass < 2; pass++) {
-                    int p = 0;
-                    for (int e = 0; e < count; e++) {
-                        long key = getLong(p, keyBytes);
-                        long mask = getLong(p + keyBytes, maskBytes);
-                        p += entryBytes;
+                    int p = pos;
+                    for (int e = 0; e < count; e++, p += entryBytes) {
+                        long key;
+                        long mask;
+                        if (word) {
+                            long w = buffer.getLong(p);
+                            key = w >>> 8;
+                            mask = w & 0xFF;
+                        } else {
+                            key = getBytes(p, keyBytes);
+                            mask = getBytes(p + keyBytes, maskBytes);
+                        }
                         if (pass == 0) {
-                            int length = key > 0 ? Codes.length(key) : 0;
-                            if (length < format.minLength() || length > format.maxLength()) {
+                            if (key < minKey || key > maxKey) { // lengths grow with the number
                                 throw new SnapshotFormatException("entry " + (total + e) + ": code number " + key
                                         + " is outside the format " + format);
                             }
@@ -391,10 +830,11 @@ public final class CouponSnapshots {
                                         + remap.length + " sources)");
                             }
                         } else {
-                            target.merge(key, remapped(mask, remap));
+                            target.union(key, identity ? mask : remapped(mask, remap));
                         }
                     }
                 }
+                consume(bytes + 4);
                 total += count;
             }
             long declared = take(8, "total entry count");
@@ -418,37 +858,54 @@ public final class CouponSnapshots {
             return out;
         }
 
-        private long getLong(int position, int bytes) {
+        private long getBytes(int position, int bytes) {
             long v = 0;
             for (int i = 0; i < bytes; i++) {
-                v = (v << 8) | (buffer[position + i] & 0xFF);
+                v = (v << 8) | (buffer.get(position + i) & 0xFF);
             }
             return v;
         }
 
-        /** Reads {@code bytes} (at most 8) as an unsigned big-endian number. */
+        private byte[] bytes(int length) {
+            byte[] out = new byte[length];
+            buffer.get(pos, out);
+            return out;
+        }
+
+        /** Reads {@code bytes} (at most 8) as an unsigned big-endian number and consumes them. */
         private long take(int bytes, String what) throws IOException {
             fill(bytes, what);
-            return getLong(0, bytes);
+            long v = getBytes(pos, bytes);
+            consume(bytes);
+            return v;
         }
 
-        /** Reads exactly {@code bytes} into the buffer, adding them to the whole-stream checksum. */
-        private void fill(int bytes, String what) throws IOException {
-            if (buffer.length < bytes) {
-                buffer = new byte[Math.max(bytes, buffer.length * 2)];
-            }
-            int n = 0;
-            while (n < bytes) {
-                int r = in.read(buffer, n, bytes - n);
-                if (r < 0) {
-                    throw new SnapshotFormatException("truncated: the stream ends at byte " + (offset + n)
-                            + " inside the " + what + " (" + bytes + " bytes expected there)");
-                }
-                n += r;
-            }
-            whole.update(buffer, 0, bytes);
+        /** Consumes {@code bytes} buffered bytes, adding them to the whole-stream checksum. */
+        private void consume(int bytes) {
+            crc(whole, buffer, pos, pos + bytes);
+            pos += bytes;
             offset += bytes;
         }
-    }
 
+        /** Makes {@code bytes} bytes available at {@code pos}, or fails naming where the stream ended. */
+        private void fill(int bytes, String what) throws IOException {
+            if (end - pos >= bytes) {
+                return;
+            }
+            // move what is left to the front, then read after it
+            buffer.limit(end).position(pos);
+            buffer.compact(); // position = bytes kept, limit = capacity
+            end -= pos;
+            pos = 0;
+            while (end < bytes) {
+                int n = source.readMore(bytes - end);
+                if (n < 0) {
+                    throw new SnapshotFormatException("truncated: the stream ends at byte " + (offset + end)
+                            + " inside the " + what + " (" + bytes + " bytes expected there)");
+                }
+                end = buffer.position();
+            }
+            buffer.clear();
+        }
+    }
 }

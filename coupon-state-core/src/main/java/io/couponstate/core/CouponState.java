@@ -1,6 +1,7 @@
 package io.couponstate.core;
 
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -12,9 +13,10 @@ import java.util.function.Consumer;
  * ({@code getObservations}, {@code observationCount}, {@code isValid}) are linearizable per code: an observation
  * whose {@code addObservation} call has returned is seen by every read of that code that starts afterwards, and
  * actions in a thread before {@code addObservation} happen-before a read that sees its effect. Bulk queries
- * ({@code getCouponCodesByObservationCount}, {@code forEachCouponCode}, {@code size}) are weakly consistent, like
- * {@code ConcurrentHashMap} iteration: they see every code added before they started, may or may not see codes
- * added while they run, never see a code twice, and never throw {@code ConcurrentModificationException}.
+ * ({@code getCouponCodesByObservationCount}, {@code forEachCouponCode}, {@code size}, {@code validCount}) are weakly
+ * consistent, like {@code ConcurrentHashMap} iteration: they see every code added before they started, may or may
+ * not see codes added while they run, never see a code twice, and never throw
+ * {@code ConcurrentModificationException}.
  *
  * <p><b>Grow-only set semantics.</b> Adding an observation is a set union: idempotent, commutative and associative.
  * Duplicate and out-of-order delivery cannot change the final state.
@@ -37,8 +39,51 @@ public interface CouponState {
     /** Same, zero-allocation: the code as ASCII bytes, the source as an id from sourceId(). */
     int addObservation(byte[] code, int offset, int length, int sourceId);
 
+    /**
+     * Applies every entry of {@code batch} in order, as {@link #addObservation(byte[], int, int, int)} would one by
+     * one, and returns how many entries added a new source. Afterwards {@code batch.result(i)} is what that call
+     * would have returned for entry {@code i}, or {@code -1 - reason.ordinal()} for a code outside the format
+     * ({@link InvalidCouponCodeException.Reason}): a malformed code throws nothing and changes nothing.
+     *
+     * <p>The same guarantees as single calls: each entry is a linearizable update of its code, exactly one call or
+     * entry per code (over batches and single calls on any threads) returns {@link #threshold()}, and the listener
+     * runs once per code, on the applying thread, after the entry's update. A batch is not atomic as a whole:
+     * other threads may see some of its entries before others. The library's implementations allocate nothing and
+     * overlap the cache misses of the entries (a batch of a few hundred entries is much faster than as many
+     * single calls on a table larger than the cache).
+     *
+     * <p>The default applies the entries one by one (for other implementations of this interface).
+     *
+     * @throws IllegalArgumentException if an entry's source id was not returned by {@link #sourceId(String)}
+     *         (the library's implementations check every entry before applying any)
+     * @throws NullPointerException if {@code batch} is null
+     */
+    default int addObservations(ObservationBatch batch) {
+        Objects.requireNonNull(batch, "batch");
+        int added = 0;
+        for (int i = 0; i < batch.size; i++) {
+            int result;
+            if (batch.lengths[i] > ObservationBatch.MAX_CODE_BYTES) {
+                result = -1 - InvalidCouponCodeException.Reason.TOO_LONG.ordinal(); // too long for every format
+            } else {
+                try {
+                    result = addObservation(batch.bytes, ObservationBatch.offsetOf(i), batch.lengths[i],
+                            batch.sourceIds[i]);
+                } catch (InvalidCouponCodeException e) {
+                    result = -1 - e.reason().ordinal();
+                }
+            }
+            batch.results[i] = result;
+            added += result > 0 ? 1 : 0;
+        }
+        batch.applied = true;
+        return added;
+    }
+
     /** Interns a source name to a small id; the same name always gets the same id.
-     *  IllegalStateException naming the limit when more sources are registered than maxSources. */
+     *  IllegalStateException naming the limit when more sources are registered than maxSources;
+     *  IllegalArgumentException naming the length and the limit for a name longer than
+     *  {@link CouponSnapshots#MAX_NAME_BYTES} UTF-8 bytes (so a snapshot can always hold every name). */
     int sourceId(String source);
 
     /** The names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed codes. */
@@ -61,6 +106,13 @@ public interface CouponState {
 
     /** The number of distinct codes; weakly consistent. */
     long size();
+
+    /**
+     * The number of codes seen in at least {@link #threshold()} distinct sources; weakly consistent. Costs O(1):
+     * valid codes are recorded where they cross the threshold, as are the listings for {@code minSources >=
+     * threshold()}, which cost the number of valid codes rather than a table scan.
+     */
+    long validCount();
 
     /** The number of distinct sources a code needs to be valid. */
     int threshold();

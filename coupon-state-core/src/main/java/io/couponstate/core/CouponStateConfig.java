@@ -13,6 +13,8 @@ public final class CouponStateConfig {
     public static final long MAX_EXPECTED_CODES = 1_500_000_000L;
     /** Largest {@code maxSources}: a source set is a 64-bit mask. */
     public static final int MAX_SOURCES = 64;
+    /** Largest {@code changeJournalCapacity}: two words per entry must fit one array. */
+    public static final int MAX_CHANGE_JOURNAL_CAPACITY = 1 << 29;
 
     private static final CouponStateConfig DEFAULTS = builder().build();
 
@@ -21,8 +23,10 @@ public final class CouponStateConfig {
     private final CodeFormat codeFormat;
     private final int maxSources;
     private final ValidityListener validityListener;
+    private final int changeJournalCapacity;
 
     private CouponStateConfig(Builder b) {
+        this.changeJournalCapacity = b.changeJournalCapacity;
         this.threshold = b.threshold;
         this.expectedCodes = b.expectedCodes;
         this.codeFormat = CodeFormat.of(b.minLength, b.maxLength, b.caseInsensitive);
@@ -65,6 +69,11 @@ public final class CouponStateConfig {
         return validityListener;
     }
 
+    /** Entries of the change journal that delta checkpoints are written from (0: no journal, no deltas). */
+    public int changeJournalCapacity() {
+        return changeJournalCapacity;
+    }
+
     /** True when a code and its source bits share one 64-bit slot (format of at most 10 characters, 12 sources). */
     boolean packed() {
         return codeFormat.fitsPackedSlot() && maxSources <= 12;
@@ -73,7 +82,7 @@ public final class CouponStateConfig {
     @Override
     public String toString() {
         return "CouponStateConfig{threshold=" + threshold + ", expectedCodes=" + expectedCodes + ", codeFormat="
-                + codeFormat + ", maxSources=" + maxSources + "}";
+                + codeFormat + ", maxSources=" + maxSources + ", changeJournalCapacity=" + changeJournalCapacity + "}";
     }
 
     /** Builds a {@link CouponStateConfig}; not thread-safe. */
@@ -85,6 +94,7 @@ public final class CouponStateConfig {
         private boolean caseInsensitive = false;
         private int maxSources = 8;
         private ValidityListener validityListener = ValidityListener.NONE;
+        private int changeJournalCapacity = 0;
 
         private Builder() {
         }
@@ -126,6 +136,20 @@ public final class CouponStateConfig {
             return this;
         }
 
+        /**
+         * Keeps a journal of up to {@code entries} changes (a source added to a code) since the last checkpoint
+         * mark, so that {@link CouponSnapshots#writeDelta} writes only those (default 0: no journal). Costs
+         * {@code 8 * entries} bytes of heap for formats of at most 10 characters, {@code 16 * entries} for longer
+         * ones, twice that once the first checkpoint has swapped epochs (the epoch being written and the one
+         * filling); each change costs one atomic increment on a shared counter. When more changes than
+         * {@code entries} happen between two checkpoints, the journal overflows and the next checkpoint must be a
+         * base ({@link CouponSnapshots#writeBase}). Range 0..{@value CouponStateConfig#MAX_CHANGE_JOURNAL_CAPACITY}.
+         */
+        public Builder changeJournalCapacity(int entries) {
+            this.changeJournalCapacity = entries;
+            return this;
+        }
+
         /** The configuration; IllegalArgumentException naming the first bad value and its rule. */
         public CouponStateConfig build() {
             if (maxSources < 1 || maxSources > MAX_SOURCES) {
@@ -138,6 +162,10 @@ public final class CouponStateConfig {
             if (expectedCodes < 0 || expectedCodes > MAX_EXPECTED_CODES) {
                 throw new IllegalArgumentException(
                         "expectedCodes: " + expectedCodes + " (expected: 0.." + MAX_EXPECTED_CODES + ")");
+            }
+            if (changeJournalCapacity < 0 || changeJournalCapacity > MAX_CHANGE_JOURNAL_CAPACITY) {
+                throw new IllegalArgumentException("changeJournalCapacity: " + changeJournalCapacity
+                        + " (expected: 0.." + MAX_CHANGE_JOURNAL_CAPACITY + ")");
             }
             return new CouponStateConfig(this); // CodeFormat.of checks the lengths
         }

@@ -27,13 +27,19 @@ public final class LockFreeCouponState extends AbstractCouponState {
      *   for it is not sealed.
      *
      * Layout
-     *   A mask of all ones (12 bits packed, 64 bits wide) marks a slot as sealed: moved to the next table. With
-     *   fewer sources than mask bits it cannot be a real mask. With exactly as many (12 packed, 64 wide) it can:
-     *   a code seen in every source. Such a mask can never change again, so the protocol treats "all ones" as
-     *   "sealed or full": follow next if there is one, and if the code is not there, it is full and still here.
-     *   Sealing keeps the key, so a probe can still tell its own code from another's. An empty slot is sealed as
-     *   key 0 with the all-ones mask (packed) or key word -1 (wide).
-     *
+     *   Packed: key in bits 0..51, source field in 52..63. A field of all ones marks a slot as sealed (moved to the
+     *   next table); a field of 0 with a key is a full mask (all twelve sources: with maxSources 12 a code can
+     *   reach it), so a seal never looks like a mask. (Until 2026-12 all ones meant "sealed or full", resolved by
+     *   looking for the code in next: a writer completing the mask between the mover's copy and its seal made the
+     *   slot full, and a second writer of the same source took that for a seal, found the stale copy in next and
+     *   crossed the threshold a second time; a reader saw the stale copy. LockFreeFullMaskRaceTest reproduces it.)
+     *   Wide: key word, mask word; an all-ones mask word is a seal, or, with exactly 64 sources, a full mask:
+     *   such a mask can never change again, so the protocol treats it as "sealed or full": follow next if there
+     *   is one, and if the code is not there, it is full and still here. With 64 sources this keeps the window
+     *   described above (a full mask completed between copy and seal); the packed encoding has no spare value for
+     *   the wide mask word. Sealing keeps the key, so a probe can still tell its own code from another's. An empty
+     *   slot is sealed as key 0 with the all-ones field (packed) or key word -1 (wide).
+
      * Probing
      *   Linear probing from Lemire's multiply-shift reduction of the low 32 hash bits onto any capacity. Codes are
      *   never removed, so on a code's probe path every slot before its own was occupied when it was inserted and
@@ -82,6 +88,12 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private static final long SEALED_EMPTY_PACKED = PACKED_ALL << SHIFT;
     private static final long SEALED_EMPTY_KEY = -1L;
     private static final int MIN_CAPACITY = 16;
+    /**
+     * Load of a table pre-sized for {@code expectedCodes}: 0.85 keeps a packed slot at 8 / 0.85 = 9.4 bytes per code
+     * (at most 10 was the goal; 0.7 gave 11.4). Linear probing at 0.85 walks about 3.8 slots per hit on average,
+     * mostly within the home slot's cache line; grown tables keep 3/4.
+     */
+    private static final double PRESIZED_LOAD = 0.85;
     private static final int CHUNK = 4096;
     private static final int MAX_CAPACITY = Integer.MAX_VALUE - 16;
     private static final int SAMPLED_CHECK_CAPACITY = 1 << 16;
@@ -92,6 +104,8 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private static final int COPY = 2;
 
     private final boolean packed;
+    /** Tests only: called by the mover between copying a slot and sealing it (plain field, set before use). */
+    java.util.function.LongConsumer moveHook;
     private final LongAdder size = new LongAdder();
     private volatile Table table;
 
@@ -110,13 +124,14 @@ public final class LockFreeCouponState extends AbstractCouponState {
         super(config);
         this.packed = config.packed();
         long expected = config.expectedCodes();
-        long capacity = Math.max(minCapacity, expected == 0 ? 0 : (long) Math.ceil(expected / 0.7));
+        long capacity = Math.max(minCapacity, expected == 0 ? 0 : (long) Math.ceil(expected / PRESIZED_LOAD));
         int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
         if (capacity > limit) {
             throw new IllegalArgumentException("expectedCodes: " + expected + " (expected: at most "
-                    + (long) (limit * 0.7) + " for this layout)");
+                    + (long) (limit * PRESIZED_LOAD) + " for this layout)");
         }
-        this.table = new Table((int) capacity, packed);
+        // a pre-sized table grows only past the expected count, not at 3/4
+        this.table = new Table((int) capacity, packed, Math.max(capacity * 3L / 4, expected));
     }
 
     /** One generation of the table. */
@@ -131,10 +146,10 @@ public final class LockFreeCouponState extends AbstractCouponState {
         volatile int done;    // chunks moved
         volatile int resizing;
 
-        Table(int capacity, boolean packed) {
+        Table(int capacity, boolean packed, long resizeAt) {
             this.capacity = capacity;
             this.slots = new long[packed ? capacity : 2 * capacity];
-            this.resizeAt = Math.max(1, capacity * 3L / 4);
+            this.resizeAt = Math.max(1, resizeAt);
             this.chunk = Math.max(1, Math.min(CHUNK, capacity / 8)); // small tables: many chunks, many helpers
             this.chunks = (capacity + chunk - 1) / chunk;
         }
@@ -146,16 +161,64 @@ public final class LockFreeCouponState extends AbstractCouponState {
     }
 
     @Override
-    void merge(long key, long mask) {
-        update(table, key, mask, MERGE);
+    boolean merge(long key, long mask) {
+        return update(table, key, mask, MERGE) > 0;
+    }
+
+    /**
+     * What a successful update returns: the new count (an observation or a copy), or for a merge 1 if it raised
+     * the count from below the threshold to at least it, else 0.
+     */
+    private int changed(int mode, long before, long after) {
+        int count = Long.bitCount(after);
+        if (mode != MERGE) {
+            return count;
+        }
+        return Long.bitCount(before) < threshold && count >= threshold ? 1 : 0;
+    }
+
+    /**
+     * Two passes over the batch: first a plain load of every entry's home slot in the current table, whose results
+     * are not used (they go to a sink), then the updates. The loads have no fence between them, so the CPU keeps
+     * many of their cache (and TLB) misses in flight at once; each update's CAS is a full fence on x86 and would
+     * otherwise wait for its miss alone. By the time the updates run, most home slots are in the cache. The loads
+     * are only hints: a resize that starts in between makes some of them useless, never wrong.
+     */
+    @Override
+    void addBatch(ObservationBatch batch) {
+        final int n = batch.size;
+        final long[] keys = batch.keys;
+        final long[] hashes = batch.hashes;
+        final int[] results = batch.results;
+        final int[] sourceIds = batch.sourceIds;
+        final Table t = table;  // volatile read: the table whose slots to warm
+        final long[] slots = t.slots;
+        final int capacity = t.capacity;
+        final int stride = packed ? 1 : 2;
+        long sink = 0;
+        for (int i = 0; i < n; i++) {
+            if (keys[i] > 0) {
+                sink += slots[stride * Codes.index(hashes[i], capacity)]; // plain load on purpose: a cache hint only
+            }
+        }
+        batch.sink = sink;
+        for (int i = 0; i < n; i++) {
+            if (keys[i] > 0) {
+                results[i] = update(table, keys[i], 1L << sourceIds[i], hashes[i], OBSERVE);
+            }
+        }
+    }
+
+    private int update(Table t, long key, long bits, int mode) {
+        return update(t, key, bits, Codes.mix(key), mode);
     }
 
     /** ORs {@code bits} into {@code key}'s slot starting at table {@code t}; the new count if it changed, else 0. */
-    private int update(Table t, long key, long bits, int mode) {
-        final long hash = Codes.mix(key);
+    private int update(Table t, long key, long bits, long hash, int mode) {
         while (true) {
-            // volatile read: a linked next means a move is under way, so help first
-            if (mode == OBSERVE && t.next != null) {
+            // volatile read: a linked next means a move is under way, so help first. Merges help too: a restore
+            // triggers the resizes it needs, and an old table nobody moves fills up until every probe is linear
+            if (mode != COPY && t.next != null) {
                 helpMove(t);
             }
             int result = packed ? updatePacked(t, key, bits, hash, mode) : updateWide(t, key, bits, hash, mode);
@@ -171,46 +234,43 @@ public final class LockFreeCouponState extends AbstractCouponState {
     private int updatePacked(Table t, long key, long bits, long hash, int mode) {
         final long[] slots = t.slots;
         final int capacity = t.capacity;
-        final long add = bits << SHIFT;
         int i = Codes.index(hash, capacity);
         for (int probes = 0; probes < capacity; probes++) {
             long word = (long) SLOT.getVolatile(slots, i);  // volatile read: sees the latest CAS on this slot
             while (true) {
                 if (word == 0) {
                     // CAS claims the empty slot: key and first sources published together
-                    long witness = (long) SLOT.compareAndExchange(slots, i, 0L, key | add);
+                    long witness = (long) SLOT.compareAndExchange(slots, i, 0L, packedWord(key, bits));
                     if (witness == 0) {
                         if (mode != COPY) {
                             size.increment();
                             maybeResize(t, hash);
                         }
-                        return Long.bitCount(bits);
+                        return changed(mode, 0, bits);
                     }
                     word = witness; // lost the race: look at what won
                     continue;
                 }
                 long k = word & KEY_BITS;
-                long mask = word >>> SHIFT;
-                if (mask == PACKED_ALL) {
-                    if (k == 0) {
-                        return -1; // sealed empty: the code is not in this table
+                long field = word >>> SHIFT;
+                if (field == PACKED_ALL) {
+                    if (k == key || k == 0) {
+                        return -1; // sealed (moved) or sealed empty: the code is in next, if anywhere
                     }
-                    if (k == key) {
-                        return sealedOrFull(t, key);
-                    }
-                    break; // another code's slot (sealed or full): keep probing
+                    break; // another code's sealed slot: keep probing
                 }
                 if (k != key) {
                     break;
                 }
+                long mask = field == 0 ? PACKED_ALL : field; // field 0: all twelve sources
                 long updated = mask | bits;
                 if (updated == mask) {
                     return 0;
                 }
                 // CAS: the linearization point of this update; fails if a writer or the mover changed the slot
-                long witness = (long) SLOT.compareAndExchange(slots, i, word, key | (updated << SHIFT));
+                long witness = (long) SLOT.compareAndExchange(slots, i, word, packedWord(key, updated));
                 if (witness == word) {
-                    return Long.bitCount(updated);
+                    return changed(mode, mask, updated);
                 }
                 word = witness;
             }
@@ -219,6 +279,11 @@ public final class LockFreeCouponState extends AbstractCouponState {
             }
         }
         return -1; // full: no empty slot and not our code
+    }
+
+    /** A packed slot of {@code key} with sources {@code mask} (non-zero): all twelve are stored as field 0. */
+    private static long packedWord(long key, long mask) {
+        return mask == PACKED_ALL ? key : key | (mask << SHIFT);
     }
 
     /** The same for two words per slot: key word claimed first, then the mask word is CASed. */
@@ -256,7 +321,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
                             size.increment();
                             maybeResize(t, hash);
                         }
-                        return Long.bitCount(updated);
+                        return changed(mode, mask, updated);
                     }
                     mask = witness;
                 }
@@ -269,7 +334,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
     }
 
     /**
-     * {@code key}'s slot in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
+     * Wide layout only: {@code key}'s mask word in {@code t} reads all ones: sealed (moved, so continue in next: -1) or, with as many
      * sources as mask bits, full (nothing can be added: 0). A sealed slot was copied before it was sealed, so a
      * code absent from next was full, not sealed.
      */
@@ -286,7 +351,7 @@ public final class LockFreeCouponState extends AbstractCouponState {
     /** The mask of {@code key} read through the chain from {@code t}, 0 if absent. Never writes. */
     private long maskIn(Table t, long key) {
         final long hash = Codes.mix(key);
-        final long all = packed ? PACKED_ALL : -1L;
+        final long all = -1L; // wide: an all-ones mask word is a seal or, with 64 sources, a full mask
         outer:
         while (t != null) {
             final long[] slots = t.slots;
@@ -298,14 +363,21 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 if (packed) {
                     long word = (long) SLOT.getVolatile(slots, i);  // volatile read: a linearizable read of this slot
                     k = word & KEY_BITS;
-                    mask = word >>> SHIFT;
+                    long field = word >>> SHIFT;
                     if (word == 0) {
                         return 0;
                     }
-                    if (word == SEALED_EMPTY_PACKED) {
-                        t = t.next;
+                    if (field == PACKED_ALL && (k == 0 || k == key)) {
+                        t = t.next; // sealed empty, or our code moved: it is in next (linked before any seal)
                         continue outer;
                     }
+                    if (k == key) {
+                        return field == 0 ? PACKED_ALL : field;
+                    }
+                    if (++i == capacity) {
+                        i = 0;
+                    }
+                    continue;
                 } else {
                     k = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read of the key word
                     if (k == 0) {
@@ -394,10 +466,40 @@ public final class LockFreeCouponState extends AbstractCouponState {
         if (grown <= t.capacity) {
             throw new IllegalStateException("table full at " + t.capacity + " slots (the most one array holds)");
         }
-        Table fresh = new Table((int) grown, packed);
+        Table fresh = new Table((int) grown, packed, grown * 3 / 4);
         // CAS: only one next table per generation; a thread that loses drops its array and uses the winner's
         Table witness = (Table) NEXT.compareAndExchange(t, (Table) null, fresh);
         return witness == null ? fresh : witness;
+    }
+
+    /**
+     * Grows the table once, before a bulk load, so that {@code codes} codes fit without a further resize; a no-op
+     * when the newest table is big enough. Safe under concurrent writers and lock-free: the bigger table is linked
+     * as the next generation by the same CAS a resize uses (so a racing resize and this call agree on one next
+     * table), then the calling thread moves every chunk nobody has claimed, as any helper would.
+     */
+    @Override
+    void ensureCapacity(long codes) {
+        int limit = packed ? MAX_CAPACITY : MAX_CAPACITY / 2;
+        long fit = Math.max(0, codes);
+        long wanted = Math.min(limit, (long) Math.ceil(fit / PRESIZED_LOAD)); // sized as expectedCodes sizes
+        while (true) {
+            Table first = table;  // volatile read of the published table
+            Table last = first;
+            while (last.next != null) {  // volatile read of each link
+                last = last.next;
+            }
+            // CAS: links the big table unless a resize linked one first, then look again
+            if (last.capacity >= wanted || NEXT.compareAndSet(last, (Table) null,
+                    new Table((int) wanted, packed, Math.max(wanted * 3 / 4, Math.min(fit, wanted))))) {
+                for (Table t = first; t.next != null; t = t.next) {  // volatile reads: help every move in the chain
+                    while (t.claimed < t.capacity) {  // volatile read of the claim counter
+                        helpMove(t);
+                    }
+                }
+                return;
+            }
+        }
     }
 
     /** Moves one unclaimed chunk of {@code t} into {@code t.next}, if any is left. */
@@ -437,15 +539,16 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 continue;
             }
             long k = word & KEY_BITS;
-            long mask = word >>> SHIFT;
-            if (mask == PACKED_ALL) {
-                if (k != 0) {
-                    update(next, k, PACKED_ALL, COPY); // full: final, so a copy needs no seal
-                }
-                return;
+            long field = word >>> SHIFT;
+            if (field == PACKED_ALL) {
+                return; // sealed already (only the chunk's owner seals, so this is not reached; kept as a guard)
             }
-            update(next, k, mask, COPY);
-            // CAS seals after the copy; if a writer got in between, copy its newer mask too (OR is idempotent)
+            update(next, k, field == 0 ? PACKED_ALL : field, COPY);
+            if (moveHook != null) {
+                moveHook.accept(k); // tests only: act between the copy and the seal
+            }
+            // CAS seals after the copy; if a writer got in between, copy its newer mask too (OR is idempotent).
+            // A full mask (field 0) is sealed like any other: the seal (field all ones) never means "full".
             long witness = (long) SLOT.compareAndExchange(slots, i, word, k | (PACKED_ALL << SHIFT));
             if (witness == word) {
                 return;
@@ -473,6 +576,9 @@ public final class LockFreeCouponState extends AbstractCouponState {
                 return;
             }
             update(next, k, mask, COPY); // a zero mask still claims the key in next, so readers find it there
+            if (moveHook != null) {
+                moveHook.accept(k); // tests only: act between the copy and the seal
+            }
             long witness = (long) SLOT.compareAndExchange(slots, 2 * i + 1, mask, -1L); // CAS seals after the copy
             if (witness == mask) {
                 return;
@@ -497,19 +603,26 @@ public final class LockFreeCouponState extends AbstractCouponState {
             final long[] slots = t.slots;
             for (int i = 0; i < t.capacity; i++) {
                 long key;
+                long mask;
                 if (packed) {
                     long word = (long) SLOT.getVolatile(slots, i);  // volatile read: weakly consistent walk
                     key = word & KEY_BITS;
+                    mask = word >>> SHIFT;
                 } else {
                     key = (long) SLOT.getVolatile(slots, 2 * i);  // volatile read: weakly consistent walk
-                    if (key == SEALED_EMPTY_KEY) {
+                    if (key == SEALED_EMPTY_KEY || key == 0) {
                         continue;
                     }
+                    mask = (long) SLOT.getVolatile(slots, 2 * i + 1);  // volatile read: at least as new as the key
                 }
                 if (key == 0 || (t != first && inEarlierTable(first, t, key))) {
                     continue;
                 }
-                long mask = maskIn(t, key);
+                // in the first table a slot that is not sealed is the code's authoritative one (writers move on
+                // only past a seal), so its mask is current; a seal or a later table needs the read through
+                if (t != first || mask == (packed ? PACKED_ALL : -1L) || mask == 0) {
+                    mask = maskIn(t, key);
+                }
                 if (mask != 0) {
                     visitor.visit(key, mask);
                 }

@@ -46,6 +46,8 @@ public final class StripedLockCouponState extends AbstractCouponState {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int STRIPE_BITS = 6;
     private static final int MIN_CAPACITY = 8;
+    /** Load of stripes pre-sized for {@code expectedCodes} (9.4 bytes per packed code); grown stripes keep 3/4. */
+    private static final double PRESIZED_LOAD = 0.85;
     private static final long KEY_BITS = (1L << Codes.PACKED_KEY_BITS) - 1;
 
     private final Stripe[] stripes;
@@ -63,9 +65,12 @@ public final class StripedLockCouponState extends AbstractCouponState {
         int count = 1 << STRIPE_BITS;
         long perStripe = config.expectedCodes() / count;
         int capacity = capacityFor(perStripe);
+        // pre-sized stripes grow only past their share with the spread (the load capacityFor sized them for)
+        int resizeAt = perStripe == 0 ? capacity / 4 * 3 + (capacity % 4) * 3 / 4
+                : (int) Math.max(capacity * 3L / 4, Math.min(capacity - 1, (long) (capacity * PRESIZED_LOAD)));
         this.stripes = new Stripe[count];
         for (int i = 0; i < count; i++) {
-            stripes[i] = new Stripe(capacity, packed ? 1 : 2);
+            stripes[i] = new Stripe(capacity, packed ? 1 : 2, resizeAt);
         }
     }
 
@@ -75,7 +80,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
             return MIN_CAPACITY;
         }
         double withSpread = codes + 4 * Math.sqrt(codes) + 8;
-        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / 0.75) + 1));
+        return (int) Math.min(1 << 30, Math.max(MIN_CAPACITY, (long) Math.ceil(withSpread / PRESIZED_LOAD) + 1));
     }
 
     private Stripe stripeOf(long hash) {
@@ -95,19 +100,71 @@ public final class StripedLockCouponState extends AbstractCouponState {
         }
     }
 
+    /**
+     * First a plain load of every entry's home slot (a cache hint whose value is unused), so that their misses are in
+     * flight together instead of one per lock acquisition (a locked CAS is a full fence on x86); then each entry
+     * under its stripe's lock, as {@link #add} does it.
+     */
     @Override
-    void merge(long key, long mask) {
+    void addBatch(ObservationBatch batch) {
+        final int n = batch.size;
+        final long[] keys = batch.keys;
+        final long[] hashes = batch.hashes;
+        final int[] results = batch.results;
+        final int[] sourceIds = batch.sourceIds;
+        final int shift = packed ? 0 : 1;
+        long sink = 0;
+        for (int i = 0; i < n; i++) {
+            if (keys[i] > 0) {
+                long hash = hashes[i];
+                final long[] table = stripeOf(hash).table; // volatile read; a stale array only wastes the hint
+                sink += table[Codes.index(hash, table.length >> shift) << shift]; // plain load on purpose: a hint
+            }
+        }
+        batch.sink = sink;
+        for (int i = 0; i < n; i++) {
+            long key = keys[i];
+            if (key > 0) {
+                long hash = hashes[i];
+                Stripe stripe = stripeOf(hash);
+                long bit = 1L << sourceIds[i];
+                stripe.lock();
+                try {
+                    results[i] = packed ? stripe.addPacked(key, bit, hash) : stripe.addWide(key, bit, hash);
+                } finally {
+                    stripe.unlock();
+                }
+            }
+        }
+    }
+
+    @Override
+    boolean merge(long key, long mask) {
         long hash = Codes.mix(key);
         Stripe stripe = stripeOf(hash);
         stripe.lock();
         try {
-            if (packed) {
-                stripe.addPacked(key, mask, hash);
-            } else {
-                stripe.addWide(key, mask, hash);
-            }
+            int after = packed ? stripe.addPacked(key, mask, hash) : stripe.addWide(key, mask, hash);
+            return after >= threshold && stripe.before < threshold; // after is 0 when nothing changed
         } finally {
             stripe.unlock();
+        }
+    }
+
+    /**
+     * Grows every stripe once, before a bulk load, so that {@code codes} codes fit without a further resize; a no-op
+     * for stripes big enough. Safe under concurrent writers: each stripe grows under its own lock.
+     */
+    @Override
+    void ensureCapacity(long codes) {
+        int capacity = capacityFor(Math.max(0, codes) / stripes.length);
+        for (Stripe stripe : stripes) {
+            stripe.lock();
+            try {
+                stripe.growTo(capacity);
+            } finally {
+                stripe.unlock();
+            }
         }
     }
 
@@ -204,12 +261,13 @@ public final class StripedLockCouponState extends AbstractCouponState {
         volatile int count;
         int resizeAt;
         int resizes;
+        int before; // the count before the last add that changed a slot
         final int stride;
 
-        Stripe(int capacity, int stride) {
+        Stripe(int capacity, int stride, int resizeAt) {
             this.stride = stride;
             this.table = new long[capacity * stride];
-            this.resizeAt = capacity / 4 * 3 + (capacity % 4) * 3 / 4;
+            this.resizeAt = resizeAt;
         }
 
         /** Under the lock: ORs {@code bits} into {@code key}'s packed slot; the new count if it grew, else 0. */
@@ -226,6 +284,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                     }
                     SLOT.setVolatile(t, i, key | (bits << Codes.PACKED_KEY_BITS)); // publishes to lock-free readers
                     count = count + 1;
+                    before = 0;
                     return Long.bitCount(bits);
                 }
                 if ((word & KEY_BITS) == key) {
@@ -234,6 +293,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                         return 0;
                     }
                     SLOT.setVolatile(t, i, updated);
+                    before = Long.bitCount(word >>> Codes.PACKED_KEY_BITS);
                     return Long.bitCount(updated >>> Codes.PACKED_KEY_BITS);
                 }
                 if (++i == capacity) {
@@ -257,6 +317,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                     SLOT.setVolatile(t, 2 * i + 1, bits); // mask first: a reader that finds the key sees it
                     SLOT.setVolatile(t, 2 * i, key);
                     count = count + 1;
+                    before = 0;
                     return Long.bitCount(bits);
                 }
                 if (k == key) {
@@ -266,6 +327,7 @@ public final class StripedLockCouponState extends AbstractCouponState {
                         return 0;
                     }
                     SLOT.setVolatile(t, 2 * i + 1, updated);
+                    before = Long.bitCount(mask);
                     return Long.bitCount(updated);
                 }
                 if (++i == capacity) {
@@ -276,12 +338,25 @@ public final class StripedLockCouponState extends AbstractCouponState {
 
         /** Under the lock: copies into a table twice the size and publishes it. */
         private void resize() {
-            long[] old = table;
-            int oldCapacity = old.length / stride;
+            int oldCapacity = table.length / stride;
             if (oldCapacity >= 1 << 30) {
                 throw new IllegalStateException("stripe full: " + oldCapacity + " slots (expected: < 2^30 per stripe)");
             }
-            int capacity = oldCapacity * 2;
+            copyInto(oldCapacity * 2);
+        }
+
+        /** Under the lock: grows to at least {@code capacity} slots in one copy, if smaller. */
+        void growTo(int capacity) {
+            if (table.length / stride < capacity) {
+                copyInto(capacity);
+                // sized by capacityFor, as a pre-sized stripe is: grow only past that load
+                resizeAt = (int) Math.max(capacity * 3L / 4, Math.min(capacity - 1, (long) (capacity * PRESIZED_LOAD)));
+            }
+        }
+
+        private void copyInto(int capacity) {
+            long[] old = table;
+            int oldCapacity = old.length / stride;
             long[] fresh = new long[capacity * stride];
             for (int j = 0; j < oldCapacity; j++) {
                 long k = stride == 1 ? old[j] & KEY_BITS : old[2 * j];

@@ -36,18 +36,23 @@ abstract class ConcurrentStressTest {
             long seed = baseSeed + rounds;
             int writers = 2 + rounds % 3;
             int threshold = 1 + rounds % 3;
-            runRound(seed, writers, threshold, rounds % 2 == 1);
+            runRound(seed, writers, threshold, rounds % 3);
             rounds++;
         } while (System.nanoTime() < deadline);
         System.out.println(getClass().getSimpleName() + ": " + rounds + " rounds from seed " + baseSeed);
     }
 
-    private void runRound(long seed, int writers, int threshold, boolean wide) throws Exception {
-        String context = "seed " + seed + ", writers " + writers + ", threshold " + threshold + ", wide " + wide;
+    /**
+     * One round. Layout 0: packed slots; 1: wide (12-character format); 2: 64 sources (wide masks). Even writers
+     * make single calls, odd writers apply the same kind of operations in batches of 1 to 64 entries.
+     */
+    private void runRound(long seed, int writers, int threshold, int layout) throws Exception {
+        boolean wide = layout == 1;
+        String context = "seed " + seed + ", writers " + writers + ", threshold " + threshold + ", layout " + layout;
         ConcurrentLinkedQueue<String> listened = new ConcurrentLinkedQueue<>();
         AbstractCouponState state = create(CouponStateConfig.builder()
                 .codeLength(8, wide ? 12 : 10) // 11+ characters do not fit a packed slot: two words per slot
-                .threshold(threshold).maxSources(SOURCES).validityListener((code, sources) -> listened.add(code)).build());
+                .threshold(threshold).maxSources(layout == 2 ? 64 : SOURCES).validityListener((code, sources) -> listened.add(code)).build());
         SplittableRandom random = new SplittableRandom(seed);
         String[] pool = new String[5_000 + random.nextInt(20_000)];
         for (int i = 0; i < pool.length; i++) {
@@ -61,6 +66,10 @@ abstract class ConcurrentStressTest {
                 codes[w][i] = random.nextInt(pool.length);
                 sources[w][i] = random.nextInt(SOURCES);
             }
+        }
+        int[] ids = new int[SOURCES];
+        for (int s = 0; s < SOURCES; s++) {
+            ids[s] = state.sourceId("source-" + s);
         }
         List<Map<String, Integer>> gainedPerWriter = new ArrayList<>();
         List<List<String>> crossedPerWriter = new ArrayList<>();
@@ -77,6 +86,11 @@ abstract class ConcurrentStressTest {
             threads.add(new Thread(() -> {
                 try {
                     start.await();
+                    if (writer % 2 == 1) {
+                        applyInBatches(state, pool, codes[writer], sources[writer], ids, threshold, gained, crossed,
+                                new SplittableRandom(seed + writer));
+                        return;
+                    }
                     for (int i = 0; i < opsPerWriter; i++) {
                         String code = pool[codes[writer][i]];
                         int result = state.addObservation(code, "source-" + sources[writer][i]);
@@ -110,6 +124,33 @@ abstract class ConcurrentStressTest {
                 failure.compareAndSet(null, t);
             }
         }));
+        // a lister: a valid listing never holds a code twice, nor one that is not valid, nor shrinks
+        threads.add(new Thread(() -> {
+            try {
+                start.await();
+                long lastCount = 0;
+                while (writing.get()) {
+                    List<String> listed = state.getCouponCodesByObservationCount(threshold);
+                    Set<String> distinct = new HashSet<>(listed);
+                    if (distinct.size() != listed.size()) {
+                        throw new AssertionError("a code listed twice among " + listed.size() + " (" + context + ")");
+                    }
+                    for (String code : listed) {
+                        if (!state.isValid(code)) {
+                            throw new AssertionError(code + " listed as valid but is not (" + context + ")");
+                        }
+                    }
+                    long count = state.validCount();
+                    if (count < lastCount || count < listed.size()) { // read after the listing: never fewer
+                        throw new AssertionError("validCount " + count + " after " + lastCount + ", listed "
+                                + listed.size() + " (" + context + ")");
+                    }
+                    lastCount = count;
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+        }));
         threads.forEach(Thread::start);
         start.countDown();
         for (int i = 0; i < writers; i++) {
@@ -117,6 +158,7 @@ abstract class ConcurrentStressTest {
         }
         writing.set(false);
         threads.get(writers).join();
+        threads.get(writers + 1).join();
         assertThat(failure.get()).as(context).isNull();
 
         Map<String, Set<Integer>> model = new HashMap<>();
@@ -147,5 +189,44 @@ abstract class ConcurrentStressTest {
         assertThat(new ArrayList<>(listened)).as(context + ": listener calls").hasSize(validInModel.size());
         assertThat(new HashSet<>(listened)).as(context).isEqualTo(validInModel);
         assertThat(new HashSet<>(state.getCouponCodesByObservationCount(threshold))).as(context).isEqualTo(validInModel);
+        assertThat(state.getCouponCodesByObservationCount(threshold)).as(context).doesNotHaveDuplicates();
+        assertThat(state.validCount()).as(context + ": validCount").isEqualTo(validInModel.size());
+    }
+
+    /** A writer's operations as batches of random sizes (results checked like single calls by the caller). */
+    private static void applyInBatches(AbstractCouponState state, String[] pool, int[] codes, int[] sources, int[] ids,
+            int threshold, Map<String, Integer> gained, List<String> crossed, SplittableRandom random) {
+        ObservationBatch batch = new ObservationBatch(64);
+        byte[][] bytes = new byte[pool.length][];
+        int i = 0;
+        while (i < codes.length) {
+            batch.clear();
+            int size = 1 + random.nextInt(64);
+            int first = i;
+            while (i < codes.length && batch.size() < size) {
+                int c = codes[i];
+                if (bytes[c] == null) {
+                    bytes[c] = pool[c].getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                }
+                batch.add(bytes[c], 0, bytes[c].length, ids[sources[i]]);
+                i++;
+            }
+            int added = state.addObservations(batch);
+            int counted = 0;
+            for (int e = 0; e < batch.size(); e++) {
+                int result = batch.result(e);
+                String code = pool[codes[first + e]];
+                if (result > 0) {
+                    gained.merge(code, 1, Integer::sum);
+                    counted++;
+                }
+                if (result == threshold) {
+                    crossed.add(code);
+                }
+            }
+            if (added != counted) {
+                throw new AssertionError("addObservations returned " + added + ", entries that added: " + counted);
+            }
+        }
     }
 }

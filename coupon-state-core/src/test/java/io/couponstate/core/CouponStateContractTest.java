@@ -78,6 +78,33 @@ abstract class CouponStateContractTest {
     }
 
     @Test
+    void sourceId_ofANameLongerThanASnapshotHolds_isRefusedWithTheLengthAndTheLimit() throws Exception {
+        CouponState state = create();
+        String longest = "x".repeat(CouponSnapshots.MAX_NAME_BYTES);
+        String accented = "\u00e9".repeat(CouponSnapshots.MAX_NAME_BYTES / 2); // 2 UTF-8 bytes each: exactly 1024
+        assertThat(state.sourceId(longest)).isZero();
+        assertThat(state.sourceId(accented)).isEqualTo(1);
+        assertThatThrownBy(() -> state.sourceId(longest + "x"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1025 UTF-8 bytes (expected: at most 1024");
+        assertThatThrownBy(() -> state.sourceId(accented + "\u00e9"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1026 UTF-8 bytes (expected: at most 1024");
+        assertThatThrownBy(() -> state.addObservation("BIRTHDAY", "y".repeat(2000)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2000 UTF-8 bytes");
+        assertThat(state.size()).isZero();
+        state.addObservation("BIRTHDAY", longest);
+        state.addObservation("BIRTHDAY", accented);
+        // every name a state accepts, a snapshot holds
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        CouponSnapshots.write(state, out);
+        CouponState copy = create();
+        CouponSnapshots.read(new java.io.ByteArrayInputStream(out.toByteArray()), copy);
+        assertThat(copy.getObservations("BIRTHDAY")).containsExactly(longest, accented);
+    }
+
+    @Test
     void bytePath_rejectsAnUnregisteredSourceId() {
         CouponState state = create();
         byte[] code = "BIRTHDAY".getBytes(StandardCharsets.US_ASCII);
@@ -255,6 +282,294 @@ abstract class CouponStateContractTest {
         assertThat(state.size()).isEqualTo(100_000);
         assertThat(capacity(state)).isEqualTo(before);
         assertThat(before).isLessThan(100_000 * 3 / 2); // at most 12 bytes of table per code
+    }
+
+    /** Packed, wide (12 characters) and 64 sources: every layout, each at two thresholds. */
+    static List<CouponStateConfig> everyLayout() {
+        List<CouponStateConfig> configs = new ArrayList<>();
+        for (int threshold : new int[] {1, 2, 3}) {
+            configs.add(CouponStateConfig.builder().threshold(threshold).maxSources(4).build());
+            configs.add(CouponStateConfig.builder().codeLength(8, 12).threshold(threshold).maxSources(4).build());
+            configs.add(CouponStateConfig.builder().codeLength(8, 12).threshold(threshold).maxSources(64).build());
+        }
+        return configs;
+    }
+
+    @Test
+    void validCount_andValidListings_equalTheModel_onEveryLayout_alsoAfterRestoreAndUnion() throws Exception {
+        long seed = Long.getLong("couponstate.seed", System.nanoTime());
+        System.out.println("validCount test: seed " + seed + " (rerun with -Dcouponstate.seed=" + seed + ")");
+        SplittableRandom random = new SplittableRandom(seed);
+        for (CouponStateConfig config : everyLayout()) {
+            String context = "seed " + seed + ", " + config;
+            AbstractCouponState state = create(config);
+            AbstractCouponState other = create(config);
+            Map<String, Set<String>> model = new HashMap<>();
+            Map<String, Set<String>> otherModel = new HashMap<>();
+            int sources = Math.min(config.maxSources(), 6);
+            for (int i = 0; i < 20_000; i++) {
+                String code = randomCode(random, 8 + random.nextInt(config.codeFormat().maxLength() - 7));
+                String source = "s" + random.nextInt(sources);
+                boolean first = random.nextInt(4) != 0;
+                (first ? state : other).addObservation(code, source);
+                (first ? model : otherModel).computeIfAbsent(code, c -> new HashSet<>()).add(source);
+            }
+            assertValidEqualsModel(state, model, context);
+            // a restore rebuilds the valid codes; a union of another snapshot crosses codes silently
+            AbstractCouponState restored = create(config);
+            CouponSnapshots.read(new java.io.ByteArrayInputStream(CouponSnapshotsTest.write(state)), restored);
+            assertValidEqualsModel(restored, model, context + ", restored");
+            CouponSnapshots.read(new java.io.ByteArrayInputStream(CouponSnapshotsTest.write(other)), restored);
+            otherModel.forEach((code, s) -> model.computeIfAbsent(code, c -> new HashSet<>()).addAll(s));
+            assertValidEqualsModel(restored, model, context + ", after a union");
+        }
+    }
+
+    static void assertValidEqualsModel(CouponState state, Map<String, Set<String>> model, String context) {
+        int threshold = state.threshold();
+        for (int min = threshold; min <= threshold + 1; min++) {
+            int minSources = min;
+            Set<String> expected = new HashSet<>();
+            model.forEach((code, sources) -> {
+                if (sources.size() >= minSources) {
+                    expected.add(code);
+                }
+            });
+            List<String> listed = state.getCouponCodesByObservationCount(minSources);
+            assertThat(listed).as(context + ": listed at " + minSources).doesNotHaveDuplicates();
+            assertThat(new HashSet<>(listed)).as(context + ": listed at " + minSources).isEqualTo(expected);
+            List<String> streamed = new ArrayList<>();
+            state.forEachCouponCode(minSources, streamed::add);
+            assertThat(streamed).as(context + ": streamed at " + minSources).hasSameSizeAs(listed);
+            assertThat(new HashSet<>(streamed)).isEqualTo(expected);
+            if (minSources == threshold) {
+                assertThat(state.validCount()).as(context + ": validCount").isEqualTo(expected.size());
+            }
+        }
+        if (threshold > 1) { // below the threshold the listing still scans the table
+            long below = model.values().stream().filter(s -> s.size() >= threshold - 1).count();
+            assertThat(state.getCouponCodesByObservationCount(threshold - 1)).as(context).hasSize((int) below);
+        }
+    }
+
+    // ---- addObservations (batches) ----
+
+    static ObservationBatch batchOf(int capacity, int sourceId, String... codes) {
+        ObservationBatch batch = new ObservationBatch(capacity);
+        for (String code : codes) {
+            byte[] b = code.getBytes(StandardCharsets.ISO_8859_1);
+            assertThat(batch.add(b, 0, b.length, sourceId)).isTrue();
+        }
+        return batch;
+    }
+
+    static int[] results(ObservationBatch batch) {
+        int[] out = new int[batch.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = batch.result(i);
+        }
+        return out;
+    }
+
+    @Test
+    void addObservations_givesEachEntryWhatASingleCallWouldReturn() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(8);
+        byte[] buffer = "xxBIRTHDAYyyHAPPYHRS".getBytes(StandardCharsets.US_ASCII);
+        batch.add(buffer, 2, 8, a);
+        batch.add(buffer, 12, 8, a);
+        batch.add(buffer, 2, 8, b);
+        batch.add(buffer, 2, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        assertThat(results(batch)).containsExactly(1, 1, 2, 0);
+        assertThat(state.getObservations("BIRTHDAY")).containsExactly("a", "b");
+        assertThat(state.getObservations("HAPPYHRS")).containsExactly("a");
+        assertThat(state.addObservation("HAPPYHRS", "b")).isEqualTo(2);
+        assertThat(state.size()).isEqualTo(2);
+    }
+
+    @Test
+    void addObservations_copiesTheCodeBytes_soTheCallerMayReuseItsBuffer() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        ObservationBatch batch = new ObservationBatch(2);
+        byte[] buffer = "FIRSTONE".getBytes(StandardCharsets.US_ASCII);
+        batch.add(buffer, 0, 8, a);
+        System.arraycopy("SECONDTW".getBytes(StandardCharsets.US_ASCII), 0, buffer, 0, 8);
+        batch.add(buffer, 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(2);
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder("FIRSTONE", "SECONDTW");
+    }
+
+    @Test
+    void addObservations_malformedEntries_getTheirReason_andLeaveNeighboursAlone() {
+        List<String> fired = new ArrayList<>();
+        CouponState state = create(CouponStateConfig.builder().threshold(1)
+                .validityListener((code, s) -> fired.add(code)).build());
+        int a = state.sourceId("a");
+        ObservationBatch batch = new ObservationBatch(16);
+        String[] codes = {"GOODONE1", "SHORT", "GOODONE2", "ABCDEFGHIJK", "lowercas", "X".repeat(10_000), "GOODONE1",
+            ""};
+        for (String code : codes) {
+            byte[] bytes = code.getBytes(StandardCharsets.US_ASCII);
+            batch.add(bytes, 0, bytes.length, a);
+        }
+        byte[] notAscii = {'B', 'I', 'R', (byte) 0xC3, 'H', 'D', 'A', 'Y'};
+        batch.add(notAscii, 0, notAscii.length, a);
+        batch.add("GOODONE3".getBytes(StandardCharsets.US_ASCII), 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        int tooShort = -1 - InvalidCouponCodeException.Reason.TOO_SHORT.ordinal();
+        int tooLong = -1 - InvalidCouponCodeException.Reason.TOO_LONG.ordinal();
+        int illegal = -1 - InvalidCouponCodeException.Reason.ILLEGAL_CHARACTER.ordinal();
+        int notAsciiResult = -1 - InvalidCouponCodeException.Reason.NOT_ASCII.ordinal();
+        assertThat(results(batch)).containsExactly(1, tooShort, 1, tooLong, illegal, tooLong, 0, tooShort,
+                notAsciiResult, 1);
+        assertThat(ObservationBatch.reasonOf(batch.result(4))).isEqualTo(InvalidCouponCodeException.Reason.ILLEGAL_CHARACTER);
+        assertThat(ObservationBatch.reasonOf(batch.result(0))).isNull();
+        assertThat(state.size()).isEqualTo(3);
+        assertThat(state.getCouponCodesByObservationCount(1)).containsExactlyInAnyOrder("GOODONE1", "GOODONE2",
+                "GOODONE3");
+        assertThat(fired).containsExactly("GOODONE1", "GOODONE2", "GOODONE3");
+    }
+
+    @Test
+    void addObservations_badSourceId_isAMisuse_andAppliesNothing() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        ObservationBatch batch = batchOf(4, a, "BIRTHDAY", "HAPPYHRS");
+        batch.add("OVER9000".getBytes(StandardCharsets.US_ASCII), 0, 8, 5);
+        assertThatThrownBy(() -> state.addObservations(batch))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sourceId: 5");
+        assertThat(state.size()).isZero();
+        assertThatThrownBy(() -> state.addObservations(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void addObservations_emptyFullClearedAndReused() {
+        CouponState state = create();
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(3);
+        assertThat(state.addObservations(batch)).isZero();
+        assertThat(batch.size()).isZero();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IndexOutOfBoundsException.class);
+        byte[] code = "FULLBTCH".getBytes(StandardCharsets.US_ASCII);
+        assertThat(batch.add(code, 0, 8, a)).isTrue();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IllegalStateException.class);
+        assertThat(batch.add(code, 0, 8, b)).isTrue();
+        assertThat(batch.add(code, 0, 8, a)).isTrue();
+        assertThat(batch.add(code, 0, 8, b)).as("full").isFalse();
+        assertThat(batch.size()).isEqualTo(3);
+        assertThat(batch.capacity()).isEqualTo(3);
+        assertThat(state.addObservations(batch)).isEqualTo(2);
+        assertThat(results(batch)).containsExactly(1, 2, 0);
+        batch.clear();
+        assertThat(batch.size()).isZero();
+        assertThatThrownBy(() -> batch.result(0)).isInstanceOf(IndexOutOfBoundsException.class);
+        batch.add("SECONDRN".getBytes(StandardCharsets.US_ASCII), 0, 8, b);
+        assertThat(state.addObservations(batch)).isEqualTo(1);
+        assertThat(results(batch)).containsExactly(1);
+        assertThat(state.addObservations(batch)).as("the same batch again").isZero();
+        assertThat(results(batch)).containsExactly(0);
+        assertThatThrownBy(() -> new ObservationBatch(0)).hasMessageContaining("capacity: 0");
+        assertThatThrownBy(() -> batch.add(null, 0, 0, a)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> batch.add(code, 4, 8, a)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
+    void addObservations_duplicatesInOneBatch_addOnce_andCrossOnce() {
+        List<String> fired = new ArrayList<>();
+        CouponState state = create(CouponStateConfig.builder().threshold(2)
+                .validityListener((code, s) -> fired.add(code)).build());
+        int a = state.sourceId("a");
+        int b = state.sourceId("b");
+        ObservationBatch batch = new ObservationBatch(8);
+        byte[] x = "DUPLICAT".getBytes(StandardCharsets.US_ASCII);
+        byte[] y = "CROSSING".getBytes(StandardCharsets.US_ASCII);
+        batch.add(x, 0, 8, a);
+        batch.add(x, 0, 8, a);
+        batch.add(y, 0, 8, a);
+        batch.add(y, 0, 8, b);
+        batch.add(y, 0, 8, b);
+        batch.add(y, 0, 8, a);
+        assertThat(state.addObservations(batch)).isEqualTo(3);
+        assertThat(results(batch)).containsExactly(1, 0, 1, 2, 0, 0);
+        assertThat(fired).containsExactly("CROSSING");
+        assertThat(state.isValid("CROSSING")).isTrue();
+        assertThat(state.addObservation("DUPLICAT", "b")).isEqualTo(2);
+        assertThat(fired).containsExactly("CROSSING", "DUPLICAT");
+    }
+
+    @Test
+    void addObservations_mixedWithSingleCalls_matchTheModel_onEveryLayout_withGrowth() {
+        long seed = Long.getLong("couponstate.batch.seed", System.nanoTime());
+        SplittableRandom random = new SplittableRandom(seed);
+        // packed (default), wide (12 characters), 64 sources (wide mask), 12 sources (full packed mask)
+        int[][] layouts = {{10, 3, 2}, {12, 5, 3}, {10, 64, 3}, {10, 12, 2}};
+        for (int[] layout : layouts) {
+            int maxLength = layout[0];
+            int sources = Math.min(layout[1], 6);
+            String context = "seed " + seed + ", maxLength " + maxLength + ", maxSources " + layout[1];
+            List<String> fired = new ArrayList<>();
+            AbstractCouponState state = create(CouponStateConfig.builder().codeLength(8, maxLength)
+                    .maxSources(layout[1]).threshold(layout[2]).validityListener((c, s) -> fired.add(c)).build());
+            int[] ids = new int[sources];
+            for (int s = 0; s < sources; s++) {
+                ids[s] = state.sourceId("src" + s);
+            }
+            String[] pool = new String[20_000];
+            for (int i = 0; i < pool.length; i++) {
+                pool[i] = randomCode(random, 8 + random.nextInt(maxLength - 7));
+            }
+            Map<String, Set<Integer>> model = new HashMap<>();
+            ObservationBatch batch = new ObservationBatch(1 + random.nextInt(300));
+            int crossings = 0;
+            for (int round = 0; round < 400; round++) {
+                if (random.nextInt(4) == 0) {
+                    String code = pool[random.nextInt(pool.length)];
+                    int s = random.nextInt(sources);
+                    boolean added = model.computeIfAbsent(code, c -> new HashSet<>()).add(s);
+                    int result = state.addObservation(code, "src" + s);
+                    assertThat(result).as(context).isEqualTo(added ? model.get(code).size() : 0);
+                    crossings += result == layout[2] ? 1 : 0;
+                    continue;
+                }
+                batch.clear();
+                String[] entries = new String[batch.capacity()];
+                int[] entrySources = new int[entries.length];
+                while (batch.size() < batch.capacity()) {
+                    int i = batch.size();
+                    entries[i] = random.nextInt(50) == 0 ? "bad" + i : pool[random.nextInt(pool.length)];
+                    entrySources[i] = random.nextInt(sources);
+                    byte[] bytes = entries[i].getBytes(StandardCharsets.US_ASCII);
+                    batch.add(bytes, 0, bytes.length, ids[entrySources[i]]);
+                }
+                int added = state.addObservations(batch);
+                int expectedAdded = 0;
+                for (int i = 0; i < entries.length; i++) {
+                    if (entries[i].startsWith("bad")) {
+                        assertThat(batch.result(i)).as(context).isNegative();
+                        continue;
+                    }
+                    boolean isNew = model.computeIfAbsent(entries[i], c -> new HashSet<>()).add(entrySources[i]);
+                    int expected = isNew ? model.get(entries[i]).size() : 0;
+                    assertThat(batch.result(i)).as(context + " entry " + i + " " + entries[i]).isEqualTo(expected);
+                    expectedAdded += isNew ? 1 : 0;
+                    crossings += expected == layout[2] ? 1 : 0;
+                }
+                assertThat(added).as(context).isEqualTo(expectedAdded);
+            }
+            long valid = model.values().stream().filter(v -> v.size() >= layout[2]).count();
+            assertThat(crossings).as(context + ": results equal to the threshold").isEqualTo(valid);
+            assertThat(fired).as(context + ": listener calls").hasSize((int) valid);
+            assertThat(state.size()).as(context).isEqualTo(model.size());
+            for (Map.Entry<String, Set<Integer>> e : model.entrySet()) {
+                assertThat(state.observationCount(e.getKey())).as(context).isEqualTo(e.getValue().size());
+            }
+        }
     }
 
     /** Slots allocated now. */

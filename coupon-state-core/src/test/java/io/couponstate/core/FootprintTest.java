@@ -15,13 +15,13 @@ class FootprintTest {
     static final int CODES = Integer.getInteger("couponstate.footprint.codes", 10_000_000);
 
     @Test
-    void presized_lockFree_retainsAtMost12BytesPerCode() {
-        assertThat(bytesPerCode(LockFreeCouponState::new)).isLessThanOrEqualTo(12.0);
+    void presized_lockFree_retainsAtMost10BytesPerCode() {
+        assertThat(bytesPerCode(LockFreeCouponState::new)).isLessThanOrEqualTo(10.0);
     }
 
     @Test
-    void presized_stripedLock_retainsAtMost12BytesPerCode() {
-        assertThat(bytesPerCode(StripedLockCouponState::new)).isLessThanOrEqualTo(12.0);
+    void presized_stripedLock_retainsAtMost10BytesPerCode() {
+        assertThat(bytesPerCode(StripedLockCouponState::new)).isLessThanOrEqualTo(10.0);
     }
 
     private static double bytesPerCode(Function<CouponStateConfig, AbstractCouponState> factory) {

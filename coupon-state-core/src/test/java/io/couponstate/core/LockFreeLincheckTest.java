@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
  * Lincheck checks {@link LockFreeCouponState} against its own sequential execution: {@code addObservation} and
  * {@code observationCount} must be linearizable, {@code size} (weakly consistent by contract) quiescently consistent.
  * The table starts with two slots and a tiny key range, so scenarios resize while they run; model checking explores
- * interleavings of every CAS and also checks obstruction freedom (no operation waits for another). Three codes
+ * interleavings of every CAS and also checks obstruction freedom (no operation waits for another). A batch of two
+ * entries is an operation too (see {@link #addObservations}). Three codes
  * and two sources make writers meet on the same slot: with this range, a blind store in place of the update CAS
  * is caught as "Invalid execution results" (checked by hand when the test was written).
  */
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
 public class LockFreeLincheckTest {
 
     private static final String[] CODES = {"A", "0A", "AA"};
+    private static final byte[][] BYTES = {{'A'}, {'0', 'A'}, {'A', 'A'}};
 
     private final LockFreeCouponState state =
             new LockFreeCouponState(CouponStateConfig.builder().codeLength(1, 2).maxSources(3).build(), 2);
@@ -35,6 +37,22 @@ public class LockFreeLincheckTest {
     @Operation
     public int addObservation(@Param(name = "code") int code, @Param(name = "source") int source) {
         return state.addObservation(CODES[code], "s" + source);
+    }
+
+    /**
+     * A batch of two entries on the path of the batch (encode all, warm the slots, then update): the observation
+     * and the same observation again, which must find it present (result 0). A batch is not atomic as a whole, while
+     * Lincheck checks each operation as atomic, so a batch of two different codes would be (rightly) reported: a
+     * reader may see its first entry before its second. Batches of different codes are checked against the model by
+     * the stress tests; here each entry's CAS is explored against every other operation's.
+     */
+    @Operation
+    public int addObservations(@Param(name = "code") int code, @Param(name = "source") int source) {
+        ObservationBatch batch = new ObservationBatch(2); // one per call: a batch is not thread-safe
+        batch.add(BYTES[code], 0, BYTES[code].length, source);
+        batch.add(BYTES[code], 0, BYTES[code].length, source);
+        int added = state.addObservations(batch);
+        return 100 * added + 10 * batch.result(0) + batch.result(1);
     }
 
     @Operation

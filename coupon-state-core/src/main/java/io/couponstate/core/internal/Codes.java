@@ -115,6 +115,20 @@ public final class Codes {
         return n;
     }
 
+    /** The smallest code number of {@code length} characters ("00...0"); numbers grow with the length. */
+    public static long firstOfLength(int length) {
+        long first = 0;
+        for (int i = 0; i < length; i++) {
+            first = first * 36 + 1;
+        }
+        return first;
+    }
+
+    /** The largest code number of {@code length} characters ("ZZ...Z"): 36 times the smallest. */
+    public static long lastOfLength(int length) {
+        return firstOfLength(length) * 36;
+    }
+
     /** Finalizer of a 64-bit mix (Stafford variant 13): spreads a code number over all bits. */
     public static long mix(long key) {
         long z = key;

@@ -1,5 +1,6 @@
 package io.couponstate.core.internal;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -18,6 +19,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 public final class SourceRegistry {
 
+    /** The longest source name, in UTF-8 bytes: what a snapshot can hold, checked when a name is registered. */
+    public static final int MAX_NAME_BYTES = 1024;
+
     private final AtomicReferenceArray<String> names;
     private final AtomicReference<Map<String, Integer>> ids = new AtomicReference<>(Map.of());
 
@@ -34,6 +38,12 @@ public final class SourceRegistry {
         }
         if (source.isEmpty()) {
             throw new IllegalArgumentException("source: \"\" (expected: a non-empty name)");
+        }
+        // checked here, once per new name, so that a checkpoint can never fail later because of a name
+        int bytes = source.length() * 3 <= MAX_NAME_BYTES ? 0 : source.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("source \"" + source.substring(0, 40) + "...\": " + bytes
+                    + " UTF-8 bytes (expected: at most " + MAX_NAME_BYTES + ", the longest name a snapshot holds)");
         }
         final AtomicReferenceArray<String> names = this.names;
         for (int i = 0; i < names.length(); i++) {

@@ -38,6 +38,18 @@ class CodesPropertyTest {
     }
 
     @Test
+    void lengthBounds_areTheFirstAndLastNumbersOfEachLength() {
+        for (int length = 1; length <= Codes.MAX_LENGTH; length++) {
+            long first = Codes.firstOfLength(length);
+            long last = Codes.lastOfLength(length);
+            assertThat(Codes.decode(first)).isEqualTo("0".repeat(length));
+            assertThat(Codes.decode(last)).isEqualTo("Z".repeat(length));
+            assertThat(Codes.length(first - 1)).isEqualTo(length - 1);
+            assertThat(Codes.length(last + 1)).isEqualTo(length + 1);
+        }
+    }
+
+    @Test
     void roundTrip_ofEveryCodeInTheFormat() {
         for (int t = 0; t < TRIES; t++) {
             String code = code();
