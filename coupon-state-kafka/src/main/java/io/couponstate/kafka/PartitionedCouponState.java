@@ -85,8 +85,13 @@ public final class PartitionedCouponState implements CouponState {
      *
      * Batches: an ObservationBatch exposes its entries to the core only, so addObservations applies the entries one
      * by one through addObservation (CouponState's default): correct, allocation-free, but without the core's
-     * overlap of cache misses. Routing a batch into per-shard batches needs an entry accessor in the core; see the
-     * report of the session that added this class.
+     * overlap of cache misses. Measured (8M distinct 10-character codes, one thread, pre-sized tables, 2 shared and
+     * busy cores, three rounds): one LockFreeCouponState's addObservations 166-235 ns per observation, its single
+     * calls 317-602 ns; this class's addObservations 403-1002 ns, the same as its single calls (395-945 ns); no
+     * allocation after warm-up in any of them (ThreadMXBean). Routing into per-shard batches would need an entry
+     * accessor in the core's ObservationBatch; the runner does not need it: it knows each record's partition, so it
+     * fills one batch per partition and applies it with shard(p).addObservations(batch) at the core's speed
+     * (checking partitionOf(code) == p per record, about one murmur2 of 10 bytes).
      *
      * How partitioned mode will use it (the runner side, a later change):
      * - Per-shard checkpoints: shard p's checkpoint is its CouponSnapshots chain (base + deltas) plus the offsets of
@@ -528,7 +533,8 @@ public final class PartitionedCouponState implements CouponState {
      * code's shard (an {@link ObservationBatch} shows its entries to the core only): allocation-free, each entry
      * linearizable, but without the core's overlap of cache misses. Source ids are checked entry by entry, and an
      * entry of an unowned code throws {@link NotOwnedException} with the entries before it applied and the batch's
-     * results unreadable: apply only owned partitions' records.
+     * results unreadable: apply only owned partitions' records. For ingest at the core's batch speed, fill one
+     * batch per partition and apply it to {@link #shard(int)} (the runner knows each record's partition).
      */
     @Override
     public int addObservations(ObservationBatch batch) {
