@@ -42,8 +42,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Publishes coupon files (plain text or gzip, one code per line) to Kafka, one topic per file: the topic is the file
  * name without its extensions ({@code couponbase1.gz} → {@code couponbase1}) unless given. Each code becomes one
- * record whose key and value are both the code's bytes, so the default partitioner puts a code in the same partition
- * number of every topic with the same partition count (the topics are co-partitioned).
+ * record whose value is the code's bytes and whose key is the same with {@code a-z} upper-cased (the canonical code),
+ * so the default partitioner puts a code, however it is spelt, in the same partition number of every topic with the
+ * same partition count (the topics are co-partitioned): the partition {@link PartitionedCouponState#partitionOf}
+ * names.
  *
  * <pre>{@code
  * try (CouponFilePublisher publisher = CouponFilePublisher.builder()
@@ -450,6 +452,25 @@ public final class CouponFilePublisher implements AutoCloseable {
         return b0 == 0x1f && b1 == 0x8b;
     }
 
+    /**
+     * The record key of a code: the code with {@code a-z} upper-cased (the array itself when it has none), so that
+     * the spellings of one code under a case-insensitive format share a partition, the one
+     * {@link PartitionedCouponState#partitionOf(CharSequence)} names.
+     */
+    static byte[] canonicalKey(byte[] code) {
+        byte[] key = code;
+        for (int i = 0; i < code.length; i++) {
+            byte b = code[i];
+            if (b >= 'a' && b <= 'z') {
+                if (key == code) {
+                    key = code.clone();
+                }
+                key[i] = (byte) (b - ('a' - 'A'));
+            }
+        }
+        return key;
+    }
+
     private static boolean isWhitespace(byte b) {
         return b == ' ' || b == '\t' || b == '\r' || b == '\f' || b == 0x0b;
     }
@@ -557,7 +578,7 @@ public final class CouponFilePublisher implements AutoCloseable {
                 blank++;
             } else {
                 byte[] code = Arrays.copyOf(line, contentLen);
-                producer.send(new ProducerRecord<>(topic, code, code), onAck);
+                producer.send(new ProducerRecord<>(topic, canonicalKey(code), code), onAck);
                 sentAttempted++;
             }
             if (lines % PROGRESS_CHECK_LINES == 0) {

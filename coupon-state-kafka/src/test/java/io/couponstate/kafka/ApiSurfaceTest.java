@@ -3,6 +3,8 @@ package io.couponstate.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.core.CouponStateConfig;
+import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.StripedLockCouponState;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,5 +66,22 @@ class ApiSurfaceTest {
     @Test
     void theDocumentedBlockIsKept() throws Exception {
         assertThat(ApiSurfaceTest.class.getDeclaredMethod("documentedUsage")).isNotNull();
+    }
+
+    /** Issue 12's names for the state side of partitioned mode; compiled, and run on a state without a broker. */
+    @Test
+    void thePartitionedStateNamesOfIssue12() {
+        PartitionedCouponState partitioned = new PartitionedCouponState(6, CouponStateConfig.defaults(),
+                p -> new LockFreeCouponState());
+        CouponState asState = partitioned;
+        int partition = partitioned.partitionOf("BIRTHDAY");
+        partitioned.addShard(partition);
+        assertThat(partitioned.isOwned("BIRTHDAY")).isTrue();
+        assertThat(partitioned.ownedPartitions()).containsExactly(partition);
+        assertThat(asState.observationCount("BIRTHDAY")).isZero();
+        CouponState dropped = partitioned.dropShard(partition);
+        partitioned.addShard(partition, dropped);
+        NotOwnedException e = new NotOwnedException("BIRTHDAY", partition);
+        assertThat(e.partition()).isEqualTo(partition);
     }
 }
