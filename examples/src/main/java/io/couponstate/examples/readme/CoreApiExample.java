@@ -17,7 +17,7 @@ public class CoreApiExample {
     public static void main(String[] args) throws IOException {
         CouponState state = new LockFreeCouponState(CouponStateConfig.builder()
                 .threshold(2)                    // distinct sources for a code to be valid
-                .expectedCodes(1_000_000)        // pre-size: no growth below this (11.4 bytes per code measured)
+                .expectedCodes(1_000_000)        // pre-size: no growth below this (9.4 bytes per code measured)
                 .codeLength(8, 10)               // A-Z0-9; caseInsensitive(true) folds before anything else
                 .maxSources(8)                   // up to 64; one 64-bit slot per code up to 12 sources, 10 characters
                 .validityListener((code, sources) -> System.out.println(code + " became valid in " + sources))
