@@ -150,9 +150,10 @@ public final class RunnerMetrics {
 
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder(String.format("state %s, %.0f records/s, consumed %d, applied %d, "
-                + "invalid %s, distinct codes %d, valid codes %d, lag %d, checkpoints %d", state, recordsPerSecond,
-                recordsConsumed, codesApplied, nonZero(), distinctCodes, validCodes, lag, checkpointsWritten));
+        StringBuilder sb = new StringBuilder(String.format("state %s, %.0f records/s over the last interval, "
+                + "consumed %d, applied %d, invalid %s, distinct codes %d, valid codes %d, lag %s, checkpoints %d",
+                state, recordsPerSecond, recordsConsumed, codesApplied, nonZero(), distinctCodes, validCodes,
+                lag < 0 ? "unknown" : Long.toString(lag), checkpointsWritten));
         if (checkpointFailures > 0) {
             sb.append(", checkpoint failures ").append(checkpointFailures);
         }
