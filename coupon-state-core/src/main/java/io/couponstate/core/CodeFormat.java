@@ -145,6 +145,16 @@ public final class CodeFormat {
         return "?";
     }
 
+    /**
+     * {@code code} as error messages show it: cut to 40 characters (with "..." when cut), control and non-ASCII
+     * characters escaped as {@code \\uXXXX}, in double quotes; so that a message never carries a huge or unprintable
+     * input. The form {@link InvalidCouponCodeException} uses, for other messages about a code.
+     */
+    public static String quoted(CharSequence code) {
+        String s = String.valueOf(code);
+        return "\"" + escape(s.length() > MAX_SHOWN ? s.substring(0, MAX_SHOWN) + "..." : s) + "\"";
+    }
+
     private static String escape(String s) {
         StringBuilder out = new StringBuilder(s.length());
         for (int i = 0; i < s.length(); i++) {

@@ -1,5 +1,7 @@
 package io.couponstate.kafka;
 
+import io.couponstate.core.CodeFormat;
+
 /**
  * Thrown by a {@link PartitionedCouponState} asked to read or write a code whose shard (partition) is not owned by
  * this instance: the answer lives on another instance of the consumer group, or on none while the shard moves. It
@@ -15,7 +17,7 @@ public class NotOwnedException extends IllegalStateException {
 
     /** A refusal for {@code code}, which maps to {@code partition}; the message shows the code escaped and cut. */
     public NotOwnedException(CharSequence code, int partition) {
-        super("coupon code \"" + escape(shown(code)) + "\": partition " + partition
+        super("coupon code " + CodeFormat.quoted(code) + ": partition " + partition
                 + " is not owned by this instance (ask the partition's owner)");
         this.code = shown(code);
         this.partition = partition;
@@ -34,18 +36,5 @@ public class NotOwnedException extends IllegalStateException {
     private static String shown(CharSequence code) {
         String s = String.valueOf(code);
         return s.length() > MAX_SHOWN ? s.substring(0, MAX_SHOWN) + "..." : s;
-    }
-
-    private static String escape(String s) {
-        StringBuilder out = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < 0x20 || c == 0x7f || c > 0x7e) {
-                out.append(String.format("\\u%04x", (int) c));
-            } else {
-                out.append(c);
-            }
-        }
-        return out.toString();
     }
 }
