@@ -435,7 +435,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
             Consumer<byte[], byte[]> c = settings.consumerFactory().apply(settings.consumerConfig());
             consumer = c;
             ConsumerLoop l = new ConsumerLoop(settings, c, cluster, tracker, applier, checkpointer, () -> closing);
-            l.onProgress(() -> LOG.info("{}: {}{}", name, metrics(), validCodesNote()));
+            java.util.function.Consumer<String> sink = settings.progressSink().orElse(LOG::info);
+            l.onProgress(() -> sink.accept(name + ": " + metrics() + validCodesNote()));
             loop = l;
             if (closing) {
                 return;
@@ -712,6 +713,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /** Makes the consumer from the runner's consumer settings; for tests (MockConsumer). */
         Builder consumerFactory(Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory) {
             settings.consumerFactory(consumerFactory);
+            return this;
+        }
+
+        /** Where progress lines go instead of the log; for tests. */
+        Builder progressSink(java.util.function.Consumer<String> sink) {
+            settings.progressSink(sink);
             return this;
         }
 

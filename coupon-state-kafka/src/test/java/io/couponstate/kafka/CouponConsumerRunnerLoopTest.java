@@ -31,6 +31,75 @@ class CouponConsumerRunnerLoopTest {
     Path dir;
 
     @Test
+    void progressLine_anIdleRunnerSaysSoOnce_thenStaysQuietUntilRecordsArrive() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        PollThreadClock clock = new PollThreadClock();
+        List<String> lines = new CopyOnWriteArrayList<>();
+        Duration interval = Duration.ofSeconds(30);
+        try (CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
+                .progressLogInterval(interval).clock(clock).progressSink(lines::add).build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+            kafka.append(T0, "GOODCODE1", "GOODCODE2");
+            await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 2L);
+
+            clock.advanceAndAwaitTurns(interval);
+            assertThat(lines).as("records in the interval: a line").hasSize(1);
+            clock.advanceAndAwaitTurns(interval);
+            assertThat(lines).as("the first idle interval: one line saying so").hasSize(2);
+            for (int i = 0; i < 5; i++) {
+                clock.advanceAndAwaitTurns(interval);
+            }
+            assertThat(lines).as("further idle intervals: quiet").hasSize(2);
+
+            kafka.append(T0, "GOODCODE3");
+            await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 3L);
+            clock.advanceAndAwaitTurns(interval);
+            assertThat(lines).as("records again: a line").hasSize(3);
+            assertThat(lines.get(2)).contains("consumed 3");
+        }
+    }
+
+    /**
+     * A clock that moves only when told, counting the poll thread's reads: each loop turn reads it first, so three
+     * reads after a move mean a whole turn ran with the new time.
+     */
+    static final class PollThreadClock extends java.time.Clock {
+        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(
+                1_000_000L);
+        private final java.util.concurrent.atomic.AtomicLong pollReads = new java.util.concurrent.atomic.AtomicLong();
+
+        void advanceAndAwaitTurns(Duration d) {
+            long before = pollReads.get();
+            millis.addAndGet(d.toMillis());
+            await().atMost(WAIT).until(() -> pollReads.get() >= before + 3);
+        }
+
+        @Override
+        public long millis() {
+            if (Thread.currentThread().getName().startsWith("coupon-runner-poll-")) {
+                pollReads.incrementAndGet();
+            }
+            return millis.get();
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return java.time.Instant.ofEpochMilli(millis());
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    }
+
+    @Test
     void positionsAdvanceOnlyOverAppliedRecords_andAHandlersRetriableExceptionFailsTheRunner() throws Exception {
         MockKafka kafka = new MockKafka().topic("t1", 1);
         StripedLockCouponState state = new StripedLockCouponState();

@@ -74,6 +74,7 @@ public final class ConsumerLoop {
     private long rateMarkMillis;
     private long rateMarkRecords;
     private Runnable progress = () -> { };
+    private boolean idleLineLogged;
 
     private volatile String problem;
     private volatile double recordsPerSecond;
@@ -409,12 +410,14 @@ public final class ConsumerLoop {
             return;
         }
         long consumed = applier.recordsConsumed();
+        boolean idle = consumed == rateMarkRecords;
         recordsPerSecond = (consumed - rateMarkRecords) * 1000.0 / (now - rateMarkMillis); // volatile
         rateMarkRecords = consumed;
         rateMarkMillis = now;
-        if (interval > 0) {
-            progress.run();
+        if (interval > 0 && !(idle && idleLineLogged)) {
+            progress.run(); // an idle runner says so once, then stays quiet until records arrive again
         }
+        idleLineLogged = idle;
     }
 
     /** What logs the progress line (the runner's metrics); called on the poll thread. */

@@ -70,6 +70,7 @@ public final class RunnerSettings {
     private final Duration partitionDiscoveryInterval;
     private final Duration progressLogInterval;
     private final int progressValidCodes;
+    private final java.util.function.Consumer<String> progressSink;
     private final SourceResolver sourceResolver;
     private final InvalidRecordHandler invalidRecordHandler;
     private final StateListener stateListener;
@@ -97,6 +98,7 @@ public final class RunnerSettings {
         this.partitionDiscoveryInterval = b.partitionDiscoveryInterval;
         this.progressLogInterval = b.progressLogInterval;
         this.progressValidCodes = b.progressValidCodes;
+        this.progressSink = b.progressSink;
         this.sourceResolver = b.sourceResolver == null ? SourceResolver.topicName() : b.sourceResolver;
         this.invalidRecordHandler = b.invalidRecordHandler == null ? InvalidRecordHandler.skip()
                 : b.invalidRecordHandler;
@@ -177,6 +179,11 @@ public final class RunnerSettings {
     /** Between two progress lines; zero for none. */
     public Duration progressLogInterval() {
         return progressLogInterval;
+    }
+
+    /** Where the progress line goes: the runner's log at INFO unless a test set another sink. */
+    public Optional<java.util.function.Consumer<String>> progressSink() {
+        return Optional.ofNullable(progressSink);
     }
 
     /** The progress line names the valid codes while there are at most this many (0: never names them). */
@@ -294,6 +301,7 @@ public final class RunnerSettings {
         private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
         private Duration progressLogInterval = Duration.ofSeconds(30);
         private int progressValidCodes = 20;
+        private java.util.function.Consumer<String> progressSink;
         private final Map<String, Object> consumerProperties = new LinkedHashMap<>();
         private SourceResolver sourceResolver;
         private InvalidRecordHandler invalidRecordHandler;
@@ -362,6 +370,12 @@ public final class RunnerSettings {
         /** See {@link RunnerSettings#partitionDiscoveryInterval()}. */
         public Builder partitionDiscoveryInterval(Duration v) {
             this.partitionDiscoveryInterval = Objects.requireNonNull(v, "partitionDiscoveryInterval");
+            return this;
+        }
+
+        /** See {@link RunnerSettings#progressSink()}. */
+        public Builder progressSink(java.util.function.Consumer<String> v) {
+            this.progressSink = Objects.requireNonNull(v, "progressSink");
             return this;
         }
 
