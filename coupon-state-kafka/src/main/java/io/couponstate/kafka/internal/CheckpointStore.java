@@ -53,19 +53,35 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Checkpoint files in one directory, which this store locks: each holds the offsets it covers, the ids of the topics
- * they belong to and a state snapshot, written atomically; the newest two are kept.
+ * they belong to and either a <b>base</b> (a full snapshot of the state) or a <b>delta</b> (the changes since the
+ * previous checkpoint, from the state's change journal), written atomically. Bases and their deltas form chains.
  *
  * <p>File {@code checkpoint-<sequence, 20 digits>.ckpt}, all integers big-endian:
  * <pre>
- * header  magic "CKPT" u32 | version u16 = 2 | sequence u64 | written at (epoch ms) u64
+ * header  magic "CKPT" u32 | version u16 = 3 | sequence u64 | written at (epoch ms) u64
+ *         | kind u8 (1 base, 2 delta; version 3 only) | base sequence u64 (a base: its own; a delta: its base's;
+ *           version 3 only)
  *         | partition count u32 (at most 1,000,000), then per partition:
  *           topic length u16 + UTF-8 topic | partition u32 | offset u64 (next offset to apply)
- *         | topic id count u32 (at most 1,000,000; version 2 only), then per topic, by name:
+ *         | topic id count u32 (at most 1,000,000; version 2 and 3), then per topic, by name:
  *           topic length u16 + UTF-8 topic | topic id: most significant u64 | least significant u64
  *         | CRC32C u32 of every header byte before it
- * state   a {@link CouponSnapshots} stream (its own magic, version, block and whole-stream CRC32C)
+ * state   a {@link CouponSnapshots} base or delta (version 3) or snapshot (versions 1 and 2), with its own magic,
+ *         version, chain id and sequence, block and whole-stream CRC32C
  * </pre>
- * Version 1 files (without the topic ids) are still read, with no topic ids.
+ * Version 2 files (a snapshot, no kind) and version 1 files (no topic ids either) are still read, as bases.
+ *
+ * <p><b>Bases and deltas.</b> A checkpoint is a delta when the state keeps a change journal
+ * ({@code CouponStateConfig changeJournalCapacity} > 0), a base of the current chain is durable here, and the deltas
+ * written since it add up to at most {@link #baseRolloverFraction()} times its size; otherwise a base: also when
+ * core asks for one ({@link io.couponstate.core.BaseNeededException}: the journal overflowed, data came from outside
+ * the chain) and after any failed write. Without a journal every checkpoint is a base (a full rewrite, logged once).
+ * {@link #restore} reads the newest intact base, then its deltas in order, and stops at the first damaged one.
+ *
+ * <p><b>Retention</b> keeps what a restore needs: for a state with a journal, the newest base and its deltas, the
+ * previous chain being deleted only once a new base is durable (so a damaged newest base has no older fallback: the
+ * consumer then replays from the log); for a state without one, the newest {@link #KEPT} bases (the older one a
+ * fallback, as before chains).
  *
  * <p><b>Ownership.</b> The constructor takes an exclusive OS file lock on {@code <dir>/.lock}, so two stores (two
  * runners, in one JVM or in two processes) never share a directory: the second one fails with
@@ -76,20 +92,23 @@ import org.slf4j.LoggerFactory;
  * deleted (deleting it would let a newcomer lock a fresh file while an old holder still holds
  * the unlinked one).
  *
- * <p><b>Concurrency.</b> {@link #write} is thread-safe: concurrent writes get distinct sequences and temporary files.
- * {@link #restore} must not run concurrently with a write (a runner restores before its first write). Either may run
- * while other threads update the state: the snapshot holds every observation applied before the write started (so
- * everything below the offsets, which were captured before) and maybe some newer ones, which are harmless because
+ * <p><b>Concurrency.</b> {@link #write} and {@link #restore} are thread-safe: serialized by a lock of the store, as a
+ * chain's files must be written in sequence order. Either may run while other threads update the state: a base holds
+ * every observation applied before the write started, a delta every change since the previous checkpoint's mark (so
+ * everything below the offsets, which were captured before), and maybe some newer ones, which are harmless because
  * restoring is a set union. {@link #fellBack()} is a volatile read of what the last restore found.
  *
  * <p><b>Durability.</b> A write goes to a temporary file of its own ({@code <name>.<pid>-<n>.tmp}), is fsynced, renamed
- * over its final name, and the directory is fsynced; only then are files older than the previous checkpoint deleted.
- * A crash at any point leaves either the new checkpoint or the previous ones intact, plus perhaps a stray
- * {@code .tmp} that the next restore deletes (safe: the lock says no other writer is in flight).
+ * over its final name, and the directory is fsynced; only then are files no restore needs deleted. A delta too exists
+ * under its name only once durable: a crash between its fsync and its rename leaves a {@code .tmp} that restore
+ * ignores (and deletes), so the chain ends at the delta before it. A crash at any point leaves either the new
+ * checkpoint or the previous ones intact, plus perhaps a stray {@code .tmp} that the next restore deletes (safe: the
+ * lock says no other writer is in flight).
  *
  * <p><b>Failures on restore.</b> Only a <em>damaged</em> checkpoint (a checksum or magic that fails, a truncated
- * file) is skipped: it is renamed {@code .corrupt} (the newest {@link #KEPT_CORRUPT} of those are kept) and the next
- * older one is tried. A checkpoint that is intact but does not fit the state (another code format or case folding,
+ * file) is skipped: it is renamed {@code .corrupt} (the newest {@link #KEPT_CORRUPT} of those are kept); for a base the
+ * next older base is tried, for a delta the chain ends at the file before it (the deltas after it are quarantined
+ * too: they would skip its changes). A checkpoint that is intact but does not fit the state (another code format or case folding,
  * more sources than {@code maxSources}, a newer file version) or that cannot be read at all (permissions, an I/O
  * error) is a configuration problem: {@link IncompatibleCheckpointException}, and no file is touched.
  */
