@@ -8,6 +8,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -152,6 +153,119 @@ public final class CouponSnapshots {
     public static long writeBase(CouponState state, Path file) throws IOException {
         AbstractCouponState source = ours(state, "state");
         Objects.requireNonNull(file, "file");
+        return writeBase(source, body -> durably(file, body));
+    }
+
+    /**
+     * Writes a base of {@code state} into {@code out} from its current position and starts a new chain, like
+     * {@link #writeBase(CouponState, Path)}, but leaves durability to the caller (for a file that holds more than the
+     * base, such as a checkpoint with its offsets). A caller that fails to make the bytes durable must write a base
+     * next: a delta written after this call follows this base. Does not close or force {@code out}.
+     */
+    public static long writeBase(CouponState state, FileChannel out) throws IOException {
+        AbstractCouponState source = ours(state, "state");
+        Objects.requireNonNull(out, "out");
+        return writeBase(source, body -> body.apply(new Sink(out)));
+    }
+
+    /**
+     * Writes a delta of {@code state} into {@code out} from its current position, like
+     * {@link #writeDelta(CouponState, Path)}, but leaves durability to the caller. A caller that fails to make the
+     * bytes durable must write a base next: the following delta would follow this one. Does not close or force
+     * {@code out}.
+     *
+     * @throws BaseNeededException as {@link #writeDelta(CouponState, Path)}
+     */
+    public static long writeDelta(CouponState state, FileChannel out) throws IOException {
+        AbstractCouponState source = ours(state, "state");
+        Objects.requireNonNull(out, "out");
+        return writeDelta(source, body -> body.apply(new Sink(out)));
+    }
+
+    /**
+     * A reader of one chain, file by file, from file channels positioned at each base or delta (for files that hold
+     * more than the chain file, such as checkpoints). Where {@link #readChain} fails as a whole, this tells its
+     * caller which file failed, so a caller can stop at the last good delta. Not thread-safe; must not run
+     * concurrently with a checkpoint write of the same state.
+     */
+    public static ChainReader chainReader(CouponState target) {
+        return new ChainReader(ours(target, "target"));
+    }
+
+    /**
+     * Reads a base, then its deltas in order, into one target; see {@link #chainReader}. Only after
+     * {@link #complete()} does the target continue the chain (its next delta follows the last one read, if it was
+     * empty when the reader was made); until then, and after any failure, its next checkpoint must be a base.
+     */
+    public static final class ChainReader {
+        private final AbstractCouponState state;
+        private final boolean continues;
+        private final Chain chain = new Chain();
+        private boolean baseRead;
+        private boolean failed;
+
+        private ChainReader(AbstractCouponState state) {
+            this.state = state;
+            synchronized (state.checkpointLock) {
+                this.continues = state.size() == 0 && state.chainId == 0;
+                state.baseNeeded = "a chain read into it did not complete";
+            }
+        }
+
+        /**
+         * Reads the chain's base from {@code in}, which holds {@code bytes} more bytes at most (bounding how far the
+         * target is grown before loading); returns the entries read. Does not close it.
+         */
+        public long base(ReadableByteChannel in, long bytes) throws IOException {
+            if (baseRead || failed) {
+                throw new IllegalStateException(failed ? "a read of this chain failed" : "the base was read already");
+            }
+            baseRead = true;
+            return read(in, bytes, KIND_BASE);
+        }
+
+        /** Reads the chain's next delta from {@code in}, as {@link #base}; returns the entries read. */
+        public long delta(ReadableByteChannel in, long bytes) throws IOException {
+            if (!baseRead || failed) {
+                throw new IllegalStateException(failed ? "a read of this chain failed" : "no base read yet");
+            }
+            return read(in, bytes, KIND_DELTA);
+        }
+
+        private long read(ReadableByteChannel in, long bytes, int kind) throws IOException {
+            Objects.requireNonNull(in, "in");
+            synchronized (state.checkpointLock) {
+                failed = true;
+                long entries;
+                try (Source source = Source.of(in, bytes)) {
+                    entries = new Reader(source, state).read(kind, chain);
+                }
+                failed = false;
+                return entries;
+            }
+        }
+
+        /** The chain read completely: the target continues it (if it was empty when this reader was made). */
+        public void complete() {
+            if (!baseRead || failed) {
+                throw new IllegalStateException(failed ? "a read of this chain failed" : "no base read yet");
+            }
+            synchronized (state.checkpointLock) {
+                if (continues) {
+                    state.chainId = chain.id;
+                    state.chainBaseCrc = chain.baseCrc;
+                    state.chainSequence = chain.sequence;
+                    state.baseNeeded = state.journal == null
+                            ? "the state keeps no change journal (changeJournalCapacity is 0)" : null;
+                } else {
+                    state.baseNeeded = "a chain was read into a state that was not empty";
+                }
+            }
+        }
+    }
+
+    /** The body of a base write: marks, writes through {@code output}, then records the new chain. */
+    private static long writeBase(AbstractCouponState source, Output output) throws IOException {
         synchronized (source.checkpointLock) {
             if (source.journal != null) {
                 source.journal.recycle(source.journal.swap()); // the mark: the base holds everything recorded before
@@ -159,7 +273,7 @@ public final class CouponSnapshots {
             source.baseNeeded = "the last base write failed";
             long chainId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
             Writer[] writer = new Writer[1];
-            long entries = durably(file, sink -> {
+            long entries = output.write(sink -> {
                 writer[0] = new Writer(sink, source, KIND_BASE, chainId, 0, 0, source.size(), source.sourceNames());
                 return writer[0].writeTable();
             });
@@ -183,6 +297,11 @@ public final class CouponSnapshots {
     public static long writeDelta(CouponState state, Path file) throws IOException {
         AbstractCouponState source = ours(state, "state");
         Objects.requireNonNull(file, "file");
+        return writeDelta(source, body -> durably(file, body));
+    }
+
+    /** The body of a delta write: checks, marks, writes through {@code output}, then advances the chain. */
+    private static long writeDelta(AbstractCouponState source, Output output) throws IOException {
         synchronized (source.checkpointLock) {
             if (source.journal == null) {
                 throw new BaseNeededException("no delta without a change journal: the state's changeJournalCapacity "
@@ -202,7 +321,7 @@ public final class CouponSnapshots {
             source.baseNeeded = "the delta write with sequence " + sequence + " failed";
             long entries;
             try {
-                entries = durably(file, sink -> new Writer(sink, source, KIND_DELTA, source.chainId, sequence,
+                entries = output.write(sink -> new Writer(sink, source, KIND_DELTA, source.chainId, sequence,
                         source.chainBaseCrc, epoch.entries, source.sourceNames()).writeJournal(epoch));
             } finally {
                 source.journal.recycle(epoch);
@@ -211,6 +330,14 @@ public final class CouponSnapshots {
             source.baseNeeded = null;
             return entries;
         }
+    }
+
+    /**
+     * Whether {@code state} keeps a change journal ({@code changeJournalCapacity} > 0), that is whether deltas can
+     * be written of it at all.
+     */
+    public static boolean keepsJournal(CouponState state) {
+        return ours(state, "state").journal != null;
     }
 
     /**
@@ -294,6 +421,12 @@ public final class CouponSnapshots {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** Where a chain write goes: a file made durable, or a caller's channel. */
+    @FunctionalInterface
+    private interface Output {
+        long write(IoFunction body) throws IOException;
     }
 
     @FunctionalInterface
@@ -573,6 +706,26 @@ public final class CouponSnapshots {
                 @Override
                 public void close() throws IOException {
                     channel.close();
+                }
+            };
+        }
+
+        /** From a channel holding {@code size} more bytes at most; the channel stays open. */
+        static Source of(ReadableByteChannel channel, long size) {
+            return new Source(ByteBuffer.allocateDirect(FILE_BUFFER)) {
+                @Override
+                int readMore(int atLeast) throws IOException {
+                    return channel.read(buffer);
+                }
+
+                @Override
+                long remainingHint(long consumed) throws IOException {
+                    return Math.max(0, size - consumed);
+                }
+
+                @Override
+                public void close() {
+                    // the caller's channel stays open
                 }
             };
         }

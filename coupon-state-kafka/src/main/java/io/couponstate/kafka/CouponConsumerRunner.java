@@ -179,7 +179,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 CheckpointStore store = null;
                 if (settings.checkpointDirectory() != null) {
                     try {
-                        store = new CheckpointStore(settings.checkpointDirectory());
+                        store = new CheckpointStore(settings.checkpointDirectory(),
+                                settings.baseRolloverFraction());
                     } catch (IOException e) {
                         throw new IllegalStateException(e.getMessage(), e); // the store's message names the directory
                     }
@@ -593,6 +594,23 @@ public final class CouponConsumerRunner implements AutoCloseable {
          */
         public Builder checkpointDirectory(Path checkpointDirectory) {
             settings.checkpointDirectory(checkpointDirectory);
+            return this;
+        }
+
+        /**
+         * When a checkpoint is a new base rather than a delta (default 0.5; finite, > 0): once the deltas written
+         * since the last base add up to more than this fraction of the base's size. A smaller fraction makes
+         * restores read less (at most about {@code 1 + fraction} times a base) and bases more frequent; a larger one
+         * the reverse. Deltas need a state with a change journal ({@code CouponStateConfig.Builder
+         * .changeJournalCapacity}, sized for the changes of one {@link #checkpointInterval}); without one (the
+         * default) every checkpoint is a full base, as the runner logs once, and when the journal overflows the next
+         * checkpoint is a base. Checkpoint files keep the newest base and its deltas; the previous chain is deleted
+         * once a new base is durable.
+         *
+         * @throws IllegalArgumentException if the fraction is not finite and > 0
+         */
+        public Builder baseRolloverFraction(double baseRolloverFraction) {
+            settings.baseRolloverFraction(baseRolloverFraction);
             return this;
         }
 

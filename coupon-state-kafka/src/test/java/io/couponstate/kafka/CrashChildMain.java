@@ -1,5 +1,6 @@
 package io.couponstate.kafka;
 
+import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.internal.CheckpointStore;
 import java.nio.file.Path;
@@ -12,12 +13,26 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A runner in a JVM of its own, for {@link CrashRecoveryIntegrationTest} to kill with SIGKILL. Arguments: bootstrap
  * servers, checkpoint directory, comma-separated topics, expected partition count, and the number of the checkpoint
  * write at which to announce {@code FSYNCED <tmp file>} on stdout and then hang between the fsync and the rename
- * (0: never). Prints {@code RUNNING} once every partition is assigned. Exits when its stdin closes, so it never
+ * (0: never), and optionally {@code true} for a state with a change journal (then only delta writes are counted for
+ * the pause). Prints {@code RUNNING} once every partition is assigned. Exits when its stdin closes, so it never
  * outlives the test JVM.
  */
 public final class CrashChildMain {
 
     private CrashChildMain() {
+    }
+
+    /** A state with a change journal, so that checkpoints are deltas. */
+    static StripedLockCouponState journaledState() {
+        return new StripedLockCouponState(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build());
+    }
+
+    private static boolean isDelta(Path tmp) {
+        try {
+            return CheckpointStore.isDelta(tmp);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Runs until killed. */
@@ -27,6 +42,7 @@ public final class CrashChildMain {
         List<String> topics = Arrays.asList(args[2].split(","));
         int partitions = Integer.parseInt(args[3]);
         int pauseAt = Integer.parseInt(args[4]);
+        boolean journal = args.length > 5 && Boolean.parseBoolean(args[5]);
         Thread watchdog = new Thread(() -> {
             try {
                 while (System.in.read() >= 0) {
@@ -42,6 +58,9 @@ public final class CrashChildMain {
 
         AtomicInteger writes = new AtomicInteger();
         CheckpointStore.setHook((tmp, target) -> {
+            if (journal && !isDelta(tmp)) {
+                return; // with a journal, only delta writes are counted: the kill lands between a delta's fsync and rename
+            }
             if (writes.incrementAndGet() == pauseAt) {
                 System.out.println("FSYNCED " + tmp.getFileName());
                 System.out.flush();
@@ -55,7 +74,8 @@ public final class CrashChildMain {
         CouponConsumerRunner runner = CouponConsumerRunner.builder()
                 .bootstrapServers(bootstrap)
                 .topics(topics)
-                .state(new StripedLockCouponState())
+                .state(journal ? journaledState() : new StripedLockCouponState())
+                .baseRolloverFraction(journal ? 100 : CheckpointStore.DEFAULT_BASE_ROLLOVER_FRACTION)
                 .checkpointDirectory(dir)
                 .checkpointInterval(Duration.ofMillis(40))
                 .pollTimeout(Duration.ofMillis(100))

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
+import io.couponstate.kafka.internal.CheckpointStore;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.BufferedReader;
 import java.io.File;
@@ -58,21 +59,35 @@ class CrashRecoveryIntegrationTest {
 
     @Test
     void killedAtSeededMoments_andRestarted_endsEqualToTheModel() throws Exception {
+        crashAndRestart(false, REPETITIONS);
+    }
+
+    /**
+     * The same over a state with a change journal, whose checkpoints are deltas: every kill at a rename is between a
+     * delta's fsync and its rename (the child pauses at its first or second delta write), and the restart restores
+     * the chain without it and replays the tail.
+     */
+    @Test
+    void killedBetweenADeltasFsyncAndItsRename_andRestarted_endsEqualToTheModel() throws Exception {
+        crashAndRestart(true, Math.max(2, REPETITIONS / 2));
+    }
+
+    private void crashAndRestart(boolean journal, int repetitions) throws Exception {
         String bootstrap = KAFKA.bootstrapServers();
-        List<String> topics = topicNames("crash", 3);
+        List<String> topics = topicNames(journal ? "crashdelta" : "crash", 3);
         createTopics(bootstrap, topics, 2);
         Random random = new Random(SEED);
         Model model = new Model();
         Path checkpoints = dir.resolve("checkpoints");
         int killsAtRename = 0;
         long unfinishedSequence = Long.MAX_VALUE; // a checkpoint killed between fsync and rename by the last kill
-        for (int rep = 0; rep < REPETITIONS; rep++) {
+        for (int rep = 0; rep < repetitions; rep++) {
             boolean atRename = rep % 2 == 0;
             int pauseAt = atRename ? 1 + random.nextInt(2) : 0;
             long delayMillis = random.nextInt(1200);
             List<ProducerRecord<byte[], byte[]>> chunk = randomRecords(random, topics, 250, model);
             Path log = dir.resolve("child-" + rep + ".log");
-            Process child = startChild(bootstrap, checkpoints, topics, pauseAt, log);
+            Process child = startChild(bootstrap, checkpoints, topics, pauseAt, log, journal);
             BlockingQueue<String> lines = readLines(child);
             try {
                 String ready = expectLine(lines, "RUNNING", child, log);
@@ -87,6 +102,10 @@ class CrashRecoveryIntegrationTest {
                     String fsynced = expectLine(lines, "FSYNCED", child, log);
                     Path tmp = checkpoints.resolve(fsynced.substring("FSYNCED ".length()));
                     assertThat(tmp).as("the fsynced, not yet renamed checkpoint").exists();
+                    if (journal) {
+                        assertThat(CheckpointStore.isDelta(tmp)).as("the checkpoint killed before its rename is a "
+                                + "delta").isTrue();
+                    }
                     String name = tmp.getFileName().toString();
                     unfinishedSequence = Long.parseLong(name.substring("checkpoint-".length(), name.indexOf('.')));
                     moment = "between fsync and rename of checkpoint write #" + pauseAt;
@@ -105,25 +124,25 @@ class CrashRecoveryIntegrationTest {
                 child.destroyForcibly();
             }
         }
-        assertThat(killsAtRename).isGreaterThanOrEqualTo(REPETITIONS / 2);
+        assertThat(killsAtRename).isGreaterThanOrEqualTo(repetitions / 2);
 
-        StripedLockCouponState state = new StripedLockCouponState();
+        StripedLockCouponState state = journal ? CrashChildMain.journaledState() : new StripedLockCouponState();
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state).checkpointDirectory(checkpoints).build()) {
             runner.start();
             assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
             assertMatches(state, model);
-            System.out.println("after " + REPETITIONS + " crashes: " + runner.metrics() + " of " + model.records
+            System.out.println("after " + repetitions + " crashes: " + runner.metrics() + " of " + model.records
                     + " records produced");
         }
     }
 
-    private static Process startChild(String bootstrap, Path checkpoints, List<String> topics, int pauseAt, Path log)
-            throws IOException {
+    private static Process startChild(String bootstrap, Path checkpoints, List<String> topics, int pauseAt, Path log,
+            boolean journal) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), CrashChildMain.class.getName(),
                 bootstrap, checkpoints.toString(), String.join(",", topics), Integer.toString(topics.size() * 2),
-                Integer.toString(pauseAt)));
+                Integer.toString(pauseAt), Boolean.toString(journal)));
         return new ProcessBuilder(command).redirectError(log.toFile()).start();
     }
 

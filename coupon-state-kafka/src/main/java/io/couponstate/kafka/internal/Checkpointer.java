@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
  * below them was applied, which happens-before the write starts (executor submission). The metrics are volatile with
  * a single writer (the poll thread), readable from any thread.
  *
+ * <p><b>Incremental.</b> What each write is, a base or a delta of the state's change journal, is the store's choice
+ * ({@link CheckpointStore#write}); a failed write makes the next one a base.
+ *
  * <p><b>Failures.</b> A failed periodic write is logged at ERROR with its cause, counted, and shows in
  * {@link #durable()} and {@link #lastFailure()} until a later write succeeds; it is retried at the next interval. A
  * failed final write is thrown to the caller, which fails the runner.

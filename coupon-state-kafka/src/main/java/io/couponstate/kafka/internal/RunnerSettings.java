@@ -65,6 +65,7 @@ public final class RunnerSettings {
     private final CouponState state;
     private final Path checkpointDirectory;
     private final Duration checkpointInterval;
+    private final double baseRolloverFraction;
     private final Duration pollTimeout;
     private final Duration apiTimeout;
     private final Duration partitionDiscoveryInterval;
@@ -93,6 +94,7 @@ public final class RunnerSettings {
         this.state = b.state;
         this.checkpointDirectory = b.checkpointDirectory;
         this.checkpointInterval = b.checkpointInterval;
+        this.baseRolloverFraction = b.baseRolloverFraction;
         this.pollTimeout = b.pollTimeout;
         this.apiTimeout = b.apiTimeout;
         this.partitionDiscoveryInterval = b.partitionDiscoveryInterval;
@@ -159,6 +161,11 @@ public final class RunnerSettings {
     /** Between two periodic checkpoints. */
     public Duration checkpointInterval() {
         return checkpointInterval;
+    }
+
+    /** A new checkpoint base once the deltas since the last one exceed this fraction of its size. */
+    public double baseRolloverFraction() {
+        return baseRolloverFraction;
     }
 
     /** The longest one poll blocks. */
@@ -296,6 +303,7 @@ public final class RunnerSettings {
         private CouponState state;
         private Path checkpointDirectory;
         private Duration checkpointInterval = Duration.ofMinutes(1);
+        private double baseRolloverFraction = CheckpointStore.DEFAULT_BASE_ROLLOVER_FRACTION;
         private Duration pollTimeout = Duration.ofMillis(500);
         private Duration apiTimeout = Duration.ofSeconds(5);
         private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
@@ -352,6 +360,12 @@ public final class RunnerSettings {
         /** See {@link RunnerSettings#checkpointInterval()}. */
         public Builder checkpointInterval(Duration v) {
             this.checkpointInterval = Objects.requireNonNull(v, "checkpointInterval");
+            return this;
+        }
+
+        /** See {@link RunnerSettings#baseRolloverFraction()}; checked at once (finite, > 0). */
+        public Builder baseRolloverFraction(double v) {
+            this.baseRolloverFraction = CheckpointStore.checkedFraction(v);
             return this;
         }
 

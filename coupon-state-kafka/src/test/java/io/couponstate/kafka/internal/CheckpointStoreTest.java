@@ -482,24 +482,69 @@ class CheckpointStoreTest {
     }
 
     @Test
-    void write_producesTheGoldenVersion2Bytes() throws IOException {
-        Path file;
+    void goldenVersion3_baseAndDelta_areReadAsAChain() throws IOException {
+        copyGolden("/checkpoints/golden-v3-base.ckpt");
+        copyGolden("/checkpoints/golden-v3-delta.ckpt", "checkpoint-00000000000000000002.ckpt");
+        StripedLockCouponState target = journaled();
         try (CheckpointStore store = new CheckpointStore(dir)) {
-            file = store.write(goldenOffsets(), goldenIds(), goldenState(), 1764633600000L);
+            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+            assertThat(r.sequence()).isEqualTo(2);
+            assertThat(r.files()).extracting(p -> p.getFileName().toString()).containsExactly(
+                    "checkpoint-00000000000000000001.ckpt", "checkpoint-00000000000000000002.ckpt");
+            assertThat(r.offsets()).isEqualTo(goldenDeltaOffsets());
+            assertThat(r.topicIds()).isEqualTo(goldenIds());
+        }
+        assertThat(target.size()).isEqualTo(4);
+        assertThat(target.getObservations("FIFTYOFF")).containsExactlyInAnyOrder("couponbase1", "couponbase2",
+                "couponbase3");
+        assertThat(target.getObservations("WINTER2025")).containsExactly("couponbase2");
+    }
+
+    @Test
+    void write_producesTheGoldenVersion3Bytes() throws IOException {
+        Path base;
+        Path delta;
+        try (CheckpointStore store = new CheckpointStore(dir)) {
+            StripedLockCouponState state = journaled();
+            goldenState().forEachCouponCode(1, code -> goldenState().getObservations(code)
+                    .forEach(source -> state.addObservation(code, source)));
+            base = store.write(goldenOffsets(), goldenIds(), state, 1764633600000L);
+            state.addObservation("FIFTYOFF", "couponbase3");
+            state.addObservation("WINTER2025", "couponbase2");
+            delta = store.write(goldenDeltaOffsets(), goldenIds(), state, 1764633660000L);
+            assertThat(CheckpointStore.isDelta(base)).isFalse();
+            assertThat(CheckpointStore.isDelta(delta)).isTrue();
         }
         if (Boolean.getBoolean("couponstate.writeGolden")) {
-            Files.copy(file, Path.of("src/test/resources/checkpoints/golden-v2.ckpt"),
+            Files.copy(base, Path.of("src/test/resources/checkpoints/golden-v3-base.ckpt"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(delta, Path.of("src/test/resources/checkpoints/golden-v3-delta.ckpt"),
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
-        try (InputStream in = getClass().getResourceAsStream("/checkpoints/golden-v2.ckpt")) {
-            assertThat(in).as("golden file").isNotNull();
-            byte[] golden = in.readAllBytes();
-            // the checkpoint header is this class's format; the snapshot after it is core's, which has versions of
-            // its own (and golden files of its own), so only the header is compared byte for byte
-            int header = indexOf(golden, "CPST".getBytes(StandardCharsets.US_ASCII));
-            assertThat(header).isPositive();
-            assertThat(Arrays.copyOf(Files.readAllBytes(file), header)).isEqualTo(Arrays.copyOf(golden, header));
+        for (String[] pair : new String[][] {{"/checkpoints/golden-v3-base.ckpt", base.toString()},
+                {"/checkpoints/golden-v3-delta.ckpt", delta.toString()}}) {
+            try (InputStream in = getClass().getResourceAsStream(pair[0])) {
+                assertThat(in).as("golden file " + pair[0]).isNotNull();
+                byte[] golden = in.readAllBytes();
+                // the checkpoint header is this class's format; the base or delta after it is core's (with a random
+                // chain id, and versions and golden files of its own), so only the header is compared byte for byte
+                int header = indexOf(golden, "CPST".getBytes(StandardCharsets.US_ASCII));
+                assertThat(header).isPositive();
+                assertThat(Arrays.copyOf(Files.readAllBytes(Path.of(pair[1])), header))
+                        .as(pair[0]).isEqualTo(Arrays.copyOf(golden, header));
+            }
         }
+    }
+
+    private static StripedLockCouponState journaled() {
+        return new StripedLockCouponState(CouponStateConfig.builder().changeJournalCapacity(1 << 12).build());
+    }
+
+    private static Map<TopicPartition, Long> goldenDeltaOffsets() {
+        Map<TopicPartition, Long> o = new LinkedHashMap<>(goldenOffsets());
+        o.put(new TopicPartition("couponbase1", 0), 43L);
+        o.put(new TopicPartition("couponbase2", 3), 8L);
+        return o;
     }
 
     private static int indexOf(byte[] haystack, byte[] needle) {
@@ -516,9 +561,13 @@ class CheckpointStoreTest {
     }
 
     private void copyGolden(String resource) throws IOException {
+        copyGolden(resource, "checkpoint-00000000000000000001.ckpt");
+    }
+
+    private void copyGolden(String resource, String name) throws IOException {
         try (InputStream in = getClass().getResourceAsStream(resource)) {
             assertThat(in).as("golden file " + resource).isNotNull();
-            Files.copy(in, dir.resolve("checkpoint-00000000000000000001.ckpt"));
+            Files.copy(in, dir.resolve(name));
         }
     }
 
