@@ -70,6 +70,9 @@ final class RunnerOptions {
             + "as invalid.", defaultValue = "8..10")
     CodeLength codeLength;
 
+    /** Changes journaled between two checkpoints (32 MB): a delta holds up to this many, else a base is written. */
+    static final int JOURNAL_ENTRIES = 1 << 22;
+
     /** The state's configuration from the options; its maxSources is the number of topics. */
     CouponStateConfig stateConfig() {
         int sources = topics.size();
@@ -87,6 +90,10 @@ final class RunnerOptions {
                 .codeLength(codeLength.min(), codeLength.max())
                 .caseInsensitive(caseInsensitive)
                 .expectedCodes(Math.max(1_024, expectedCodes))
+                // with checkpoints, a journal of the changes makes each one a delta, not a full rewrite: 8 bytes
+                // an entry (twice that while a checkpoint is written); more changes between two checkpoints than
+                // it holds just make the next one a full base
+                .changeJournalCapacity(checkpointDir == null ? 0 : JOURNAL_ENTRIES)
                 .build();
     }
 
