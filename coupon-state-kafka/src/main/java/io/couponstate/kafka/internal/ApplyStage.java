@@ -42,7 +42,7 @@ public final class ApplyStage {
 
     private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
     /** Batches in flight by default: one being applied per thread, one more queued behind it. */
-    static final int IN_FLIGHT_PER_THREAD = 2;
+    public static final int IN_FLIGHT_PER_THREAD = 2;
     /** How long an idle apply thread waits on its queue before it looks at the stop flag again. */
     private static final long QUEUE_POLL_MILLIS = 50;
 
@@ -122,23 +122,33 @@ public final class ApplyStage {
             }
             shares.computeIfAbsent(w, k -> new ArrayList<>()).add(tp);
         }
-        InFlight batch = new InFlight(partitions, positions, records.count());
         synchronized (this) {
             if (stopping) {
                 throw new IllegalStateException("apply stage stopped");
             }
+            if (records.isEmpty()) {
+                // an empty poll adds no record: its positions are due exactly when those of the last batch are,
+                // so it takes that batch's place instead of a slot of the bound (idle polls never fill the stage)
+                InFlight last = inFlight.peekLast();
+                if (last == null) {
+                    advance(partitions, positions);
+                } else {
+                    last.partitions = partitions;
+                    last.positions = positions;
+                }
+                return;
+            }
+            InFlight batch = new InFlight(partitions, positions, records.count());
             inFlight.addLast(batch);
             inFlightRecords = inFlightRecords + batch.records; // volatile, under this
             if (only != null) {
                 batch.pending = 1;
                 only.queue.add(new Work(batch, records, records.partitions()));
-            } else if (shares != null) {
+            } else {
                 batch.pending = shares.size();
                 for (Map.Entry<Worker, List<TopicPartition>> e : shares.entrySet()) {
                     e.getKey().queue.add(new Work(batch, records, e.getValue()));
                 }
-            } else {
-                publishCompleted(); // nothing to apply: its positions are due once the batches before it are
             }
         }
     }
@@ -205,16 +215,20 @@ public final class ApplyStage {
         boolean any = false;
         while (!inFlight.isEmpty() && inFlight.peekFirst().pending == 0) {
             InFlight done = inFlight.pollFirst();
-            for (int i = 0; i < done.partitions.length; i++) {
-                if (done.positions[i] >= 0) {
-                    tracker.advance(done.partitions[i], done.positions[i]);
-                }
-            }
+            advance(done.partitions, done.positions);
             inFlightRecords = inFlightRecords - done.records; // volatile, under this
             any = true;
         }
         if (any) {
             notifyAll();
+        }
+    }
+
+    private void advance(TopicPartition[] partitions, long[] positions) {
+        for (int i = 0; i < partitions.length; i++) {
+            if (positions[i] >= 0) {
+                tracker.advance(partitions[i], positions[i]);
+            }
         }
     }
 
@@ -225,10 +239,13 @@ public final class ApplyStage {
         notifyAll();
     }
 
-    /** A polled batch in flight; {@code pending} (guarded by the stage) counts the shares not yet applied. */
+    /**
+     * A polled batch in flight; {@code pending} counts the shares not yet applied. Every field but {@code records}
+     * is guarded by the stage (an empty poll behind it moves its positions on).
+     */
     private static final class InFlight {
-        final TopicPartition[] partitions;
-        final long[] positions;
+        TopicPartition[] partitions;
+        long[] positions;
         final int records;
         int pending;
 
