@@ -72,8 +72,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
      *   This class: the poll thread and the state machine (setState checks State.canTransitionTo, throws on an
      *   illegal move, tells the StateListener). ConsumerLoop: assign, seek, poll, hand off. ApplyStage: the apply
      *   threads (applyThreads, partition-affine), the bounded hand-off, positions over applied records only.
-     *   RecordApplier: decode, classify, apply in ObservationBatches, count. PartitionTracker: positions, end offsets, caught-up. Checkpointer: store, checkpoint thread,
-     *   cadence, commit. RunnerSettings: the validated builder values.
+     *   RecordApplier: decode, classify, apply in ObservationBatches, count. PartitionTracker: positions, end
+     *   offsets, caught-up. Checkpointer: store, checkpoint thread, cadence, commit. RunnerSettings: the validated builder values.
      *
      * Concurrency
      *   The consumer is touched only by the poll thread, except wakeup() from close(). awaitCaughtUp asks end

@@ -20,7 +20,10 @@ import org.apache.kafka.common.TopicPartition;
  * {@link CouponState#addObservations}, and counts.
  *
  * <p><b>Threads.</b> Each applying thread uses its own {@link Lane} (which owns a reusable {@link ObservationBatch}
- * and is not thread-safe); {@link #apply} uses a lane of its own and is for one thread. The counters are atomic, added
+ * and is not thread-safe); {@link #apply} uses a lane of its own and is for one thread. With more than one apply
+ * thread, the user's {@link SourceResolver} and {@link InvalidRecordHandler} are called under one lock shared by the
+ * lanes (one call at a time, each happening-before the next), except the default topic-name resolver, copied per
+ * lane. The counters are atomic, added
  * to once per batch, so any thread may read them (each is current, they need not agree with each other).
  *
  * <p><b>Order.</b> Within one call of {@link Lane#apply}, records are applied in the order given, and the
@@ -53,6 +56,8 @@ public final class RecordApplier {
     private final int threshold;
     private final RateLimitedLog badRecordLog;
     private final String name;
+    /** Serializes the user's callbacks across apply threads (null with one thread: nothing to serialize). */
+    private final Object callbackLock;
 
     private final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
     private final AtomicLong recordsConsumed = new AtomicLong();
@@ -72,6 +77,7 @@ public final class RecordApplier {
         this.threshold = state.threshold();
         this.badRecordLog = badRecordLog;
         this.name = settings.name();
+        this.callbackLock = settings.applyThreads() > 1 ? new Object() : null;
     }
 
     /** A new lane: what one applying thread uses (not thread-safe). */
@@ -95,6 +101,10 @@ public final class RecordApplier {
      * entry-to-record table are made once).
      */
     public final class Lane {
+        // the default resolver is cheap to copy: each lane has its own, so its calls need no lock
+        private final SourceResolver laneResolver = resolver instanceof TopicSourceResolver
+                ? new TopicSourceResolver() : resolver;
+        private final Object resolverLock = resolver instanceof TopicSourceResolver ? null : callbackLock;
         private final ObservationBatch batch = new ObservationBatch(BATCH_CODES);
         @SuppressWarnings("unchecked")
         private final ConsumerRecord<byte[], byte[]>[] entryRecord = new ConsumerRecord[BATCH_CODES];
@@ -145,7 +155,7 @@ public final class RecordApplier {
             } else if (value.length > maxValueBytes) {
                 bad = InvalidRecordReason.OVERSIZED;
             } else {
-                int sourceId = resolver.sourceId(record, state);
+                int sourceId = resolve(record);
                 if (sourceId == SourceResolver.SOURCE_LIMIT) {
                     flush(true); // the records before it are applied; it and those after are not
                     throw new IllegalStateException("record " + record.topic() + "-" + record.partition() + "@"
@@ -171,7 +181,26 @@ public final class RecordApplier {
             }
             flush(true); // the handler sees bad records in order
             count(record, bad);
-            handler.handle(record, bad);
+            handle(record, bad);
+        }
+
+        private int resolve(ConsumerRecord<byte[], byte[]> record) {
+            if (resolverLock == null) {
+                return laneResolver.sourceId(record, state);
+            }
+            synchronized (resolverLock) { // a user's resolver: one call at a time, each seeing the one before
+                return laneResolver.sourceId(record, state);
+            }
+        }
+
+        private void handle(ConsumerRecord<byte[], byte[]> record, InvalidRecordReason reason) {
+            if (callbackLock == null) {
+                handler.handle(record, reason);
+                return;
+            }
+            synchronized (callbackLock) { // one call at a time across apply threads, as the handler contract says
+                handler.handle(record, reason);
+            }
         }
 
         /** Adds every non-empty line; false if there is none. */
@@ -256,7 +285,7 @@ public final class RecordApplier {
             current = record;
             currentFirstBad = null;
             if (done != null && bad != null) {
-                handler.handle(done, bad); // one call per record, with its first bad code's reason
+                handle(done, bad); // one call per record, with its first bad code's reason
             }
         }
     }
