@@ -61,8 +61,10 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  * java -Xmx4g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.KafkaCeilingRun \
- *      [--records 2000000] [--rounds 3] [--partitions 3]
+ *      [--records 2000000] [--rounds 3] [--partitions 3] [--apply-threads 1,2] [--no-streams]
  * </pre>
+ * {@code --apply-threads} runs (b) once per listed value of the runner's {@code applyThreads} (default: 1), each
+ * round, named {@code runner-Nt}; {@code --no-streams} leaves (c) out (it is slow: minutes per round at 2M).
  */
 public final class KafkaCeilingRun {
 
@@ -88,14 +90,28 @@ public final class KafkaCeilingRun {
         long records = 2_000_000;
         int rounds = 3;
         int partitions = 3;
+        List<Integer> applyThreads = List.of(1);
+        boolean withStreams = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--records" -> records = Long.parseLong(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--partitions" -> partitions = Integer.parseInt(args[++i]);
+                case "--apply-threads" -> applyThreads = Arrays.stream(args[++i].split(",")).map(String::trim)
+                        .map(Integer::valueOf).toList();
+                case "--no-streams" -> withStreams = false;
                 default -> throw new IllegalArgumentException("argument: " + args[i]
-                        + " (expected: --records N, --rounds N, --partitions N)");
+                        + " (expected: --records N, --rounds N, --partitions N, --apply-threads N[,N...], "
+                        + "--no-streams)");
             }
+        }
+        List<String> runs = new ArrayList<>();
+        runs.add("bare");
+        for (int n : applyThreads) {
+            runs.add("runner-" + n + "t");
+        }
+        if (withStreams) {
+            runs.add("streams");
         }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start()) {
             String servers = broker.bootstrapServers();
@@ -107,35 +123,70 @@ public final class KafkaCeilingRun {
 
             Map<String, List<Result>> results = new HashMap<>();
             for (int round = 1; round <= rounds; round++) {
-                for (String which : List.of("bare", "runner", "streams")) {
-                    Result r = switch (which) {
-                        case "bare" -> bare(servers, loaded);
-                        case "runner" -> runner(servers, loaded, round);
-                        default -> streams(servers, loaded, round);
-                    };
+                for (String which : runs) {
+                    Result r;
+                    if (which.equals("bare")) {
+                        r = bare(servers, loaded);
+                    } else if (which.equals("streams")) {
+                        r = streams(servers, loaded, round);
+                    } else {
+                        int n = Integer.parseInt(which.substring("runner-".length(), which.length() - 1));
+                        r = runner(servers, loaded, round, n);
+                    }
                     results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
                     System.out.printf(Locale.ROOT,
-                            "round %d %-8s %,12.0f records/s  (%.2f s first→last, %.2f s wall)  heap/code %.1f B%n",
+                            "round %d %-10s %,12.0f records/s  (%.2f s first→last, %.2f s wall)  heap/code %.1f B%n",
                             round, which, r.recordsPerSecond(), r.seconds(), r.wallSeconds(), r.bytesPerCode());
                 }
             }
             double bare = median(results.get("bare"));
-            double runner = median(results.get("runner"));
-            double streams = median(results.get("streams"));
             System.out.println();
             System.out.println("| run | median records/s | median heap/code |");
             System.out.println("|---|---:|---:|");
-            for (String which : List.of("bare", "runner", "streams")) {
+            for (String which : runs) {
                 System.out.printf(Locale.ROOT, "| %s | %,.0f | %.1f B |%n", which, median(results.get(which)),
                         results.get(which).stream().mapToDouble(Result::bytesPerCode).sorted()
                                 .skip(results.get(which).size() / 2).findFirst().orElse(0));
             }
-            System.out.printf(Locale.ROOT, "%nmedian ratios (of median records/s): runner/bare (b)/(a) = %.3f, "
-                    + "runner/streams (b)/(c) = %.2f, streams/bare = %.3f%n", runner / bare, runner / streams,
-                    streams / bare);
-            System.out.printf(Locale.ROOT, "per-round ratios (b)/(a): %s%n", perRound(results, "runner", "bare"));
-            System.out.printf(Locale.ROOT, "per-round ratios (b)/(c): %s%n", perRound(results, "runner", "streams"));
+            System.out.println();
+            for (String which : runs) {
+                if (which.equals("bare")) {
+                    continue;
+                }
+                double[] ratios = perRoundRatios(results, which, "bare");
+                double[] sorted = ratios.clone();
+                Arrays.sort(sorted);
+                System.out.printf(Locale.ROOT, "%s / bare: median of medians %.3f; per round %s; median of the "
+                        + "per-round ratios %.3f, min %.3f, max %.3f%n", which, median(results.get(which)) / bare,
+                        Arrays.toString(round3(ratios)), medianOf(sorted), sorted[0], sorted[sorted.length - 1]);
+                if (withStreams && !which.equals("streams")) {
+                    System.out.printf(Locale.ROOT, "%s / streams: median of medians %.2f; per round %s%n", which,
+                            median(results.get(which)) / median(results.get("streams")),
+                            perRound(results, which, "streams"));
+                }
+            }
         }
+    }
+
+    private static double[] perRoundRatios(Map<String, List<Result>> results, String top, String bottom) {
+        double[] out = new double[results.get(top).size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = results.get(top).get(i).recordsPerSecond() / results.get(bottom).get(i).recordsPerSecond();
+        }
+        return out;
+    }
+
+    private static double[] round3(double[] v) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = Math.round(v[i] * 1000) / 1000.0;
+        }
+        return out;
+    }
+
+    private static double medianOf(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     private static String perRound(Map<String, List<Result>> results, String top, String bottom) {
@@ -243,15 +294,16 @@ public final class KafkaCeilingRun {
         }
     }
 
-    /** (b) The runner: default settings, checkpoints at the default interval, into a fresh default-size state. */
-    static Result runner(String servers, long expected, int round) throws IOException, InterruptedException {
+    /** (b) The runner: default settings but {@code applyThreads}, checkpoints at the default interval, into a fresh default-size state. */
+    static Result runner(String servers, long expected, int round, int applyThreads)
+            throws IOException, InterruptedException {
         Path checkpoints = Files.createTempDirectory("ceiling-runner-");
         long before = Heap.usedAfterGc();
         long w0 = System.nanoTime();
         LockFreeCouponState state = new LockFreeCouponState();
         CouponConsumerRunner runner = CouponConsumerRunner.builder().bootstrapServers(servers)
                 .groupId("ceiling-runner-" + round + "-" + System.nanoTime()).topics(List.of(TOPICS)).state(state)
-                .checkpointDirectory(checkpoints).build();
+                .checkpointDirectory(checkpoints).applyThreads(applyThreads).build();
         try {
             runner.start();
             long deadline = System.currentTimeMillis() + CATCH_UP_MS;
@@ -271,7 +323,7 @@ public final class KafkaCeilingRun {
                         + expected);
             }
             long retained = Heap.usedAfterGc() - before;
-            return new Result("runner", expected, (end - first) / 1e9, (end - w0) / 1e9, retained, expected);
+            return new Result("runner-" + applyThreads + "t", expected, (end - first) / 1e9, (end - w0) / 1e9, retained, expected);
         } finally {
             runner.close();
             deleteRecursively(checkpoints);

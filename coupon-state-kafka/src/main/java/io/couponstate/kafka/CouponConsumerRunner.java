@@ -70,9 +70,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /*
      * Parts (Kafka's GlobalStreamThread -> StateConsumer -> GlobalStateMaintainer -> GlobalStateManagerImpl)
      *   This class: the poll thread and the state machine (setState checks State.canTransitionTo, throws on an
-     *   illegal move, tells the StateListener). ConsumerLoop: assign, seek, poll. RecordApplier: decode, classify,
-     *   apply, count. PartitionTracker: positions, end offsets, caught-up. Checkpointer: store, checkpoint thread,
-     *   cadence, commit. RunnerSettings: the validated builder values.
+     *   illegal move, tells the StateListener). ConsumerLoop: assign, seek, poll, hand off. ApplyStage: the apply
+     *   threads (applyThreads, partition-affine), the bounded hand-off, positions over applied records only.
+     *   RecordApplier: decode, classify, apply in ObservationBatches, count. PartitionTracker: positions, end
+     *   offsets, caught-up. Checkpointer: store, checkpoint thread, cadence, commit. RunnerSettings: the validated builder values.
      *
      * Concurrency
      *   The consumer is touched only by the poll thread, except wakeup() from close(). awaitCaughtUp asks end
@@ -81,8 +82,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
      *
      * Shutdown
      *   close() sets closing, moves to PENDING_SHUTDOWN, wakes the consumer and joins the poll thread without a
-     *   timeout (only an interrupt of the closing thread stops the wait). The poll thread waits for the checkpoint in
-     *   flight, writes the final checkpoint and commits it (a pending wakeup is retried past), then closes the
+     *   timeout (only an interrupt of the closing thread stops the wait). The poll thread stops the apply threads
+     *   (each finishes its batch, what is queued is abandoned and never counted as applied), waits for the checkpoint
+     *   in flight, writes the final checkpoint and commits it (a pending wakeup is retried past), then closes the
      *   checkpoint thread, the handler, the admin client and the consumer, each in its own try/catch, and moves to
      *   STOPPED, or to FAILED if the final checkpoint failed. Threads are not daemons: a JVM whose main thread ends
      *   still finishes the final checkpoint.
@@ -489,6 +491,13 @@ public final class CouponConsumerRunner implements AutoCloseable {
     private void shutdown(Throwable error) {
         if (error != null) {
             fail(error);
+            if (loop != null) {
+                try {
+                    loop.stopApplying(); // no final checkpoint: only stop the apply threads
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         } else if (loop != null) {
             try {
                 loop.finalCheckpoint();
@@ -688,6 +697,19 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /** Who is told of every state move (optional); see {@link StateListener}. */
         public Builder stateListener(StateListener stateListener) {
             settings.stateListener(stateListener);
+            return this;
+        }
+
+        /**
+         * How many threads apply polled records to the state (default 1). The poll thread only polls and hands whole
+         * batches to them; each partition is applied by one of them, in offset order, so a partition's applied
+         * position (what checkpoints and {@code awaitCaughtUp} see) never passes a record not yet applied. More than
+         * one helps only when applying, not fetching, is the bottleneck.
+         *
+         * @throws IllegalArgumentException unless {@code 1 <= n <= 4 * availableProcessors}
+         */
+        public Builder applyThreads(int n) {
+            settings.applyThreads(n);
             return this;
         }
 

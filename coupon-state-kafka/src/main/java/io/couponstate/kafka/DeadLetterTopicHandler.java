@@ -31,8 +31,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code max.message.bytes} must be at least the producer's {@code max.request.size} (the broker's and the
  * producer's defaults are).
  *
- * <p>Thread-safe as the handler contract needs: {@link #handle} sends asynchronously on the poll thread;
- * {@link #flush()} (called before each checkpoint is written) waits until every record sent so far is acknowledged,
+ * <p>Thread-safe as the handler contract needs: {@link #handle} sends asynchronously on an apply thread (one call
+ * at a time); {@link #flush()} (called before each checkpoint is written) waits until every record sent so far is acknowledged,
  * so no dead letter is lost across a crash (one may be sent twice). A send that failed makes {@code flush} throw, so
  * the checkpoint that would skip past it is not written, and the next {@code handle} throw, which stops the runner in
  * {@code FAILED}: bad records are never dropped silently. {@link #close()} throws too when a send failed.
@@ -74,7 +74,7 @@ public final class DeadLetterTopicHandler implements InvalidRecordHandler {
     private final String topic;
     private final Producer<byte[], byte[]> producer;
     private final int maxRecordBytes;
-    private volatile Exception sendFailure; // volatile: written by the producer's I/O thread, read by the poll thread
+    private volatile Exception sendFailure; // volatile: written by the producer's I/O thread, read by the apply threads
 
     /**
      * A handler with its own producer.

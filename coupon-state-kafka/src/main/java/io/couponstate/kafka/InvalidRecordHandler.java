@@ -6,8 +6,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * Receives the records the runner cannot apply. The runner counts each bad record by reason, logs at a bounded rate
  * and then calls {@link #handle}; the runner keeps going either way.
  *
- * <p><b>Threads.</b> {@link #handle} is called only by the runner's poll thread, in offset order per partition.
- * {@link #flush()} is called by the runner's checkpoint thread, possibly while the poll thread calls {@code handle},
+ * <p><b>Threads.</b> {@link #handle} is called by the runner's apply thread (with {@code applyThreads(n > 1)}, by the
+ * apply threads one call at a time: the runner serializes them), in offset order per partition.
+ * {@link #flush()} is called by the runner's checkpoint thread, possibly while an apply thread calls {@code handle},
  * after the offsets of a checkpoint were captured and before the checkpoint is written: every record handed to
  * {@code handle} below those offsets happens-before that {@code flush}, so a handler that makes its records durable
  * in {@code flush} loses none across a crash (it may see some twice). {@link #close()} is called once, by the thread

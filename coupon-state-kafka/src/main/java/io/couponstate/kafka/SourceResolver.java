@@ -11,8 +11,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * Tells which source a record belongs to, as a source id of the runner's state ({@link CouponState#sourceId}).
  *
  * <p>This is on the hot path, once per record: an implementation should resolve each distinct source name to an id
- * once and cache it, making no {@code String} per record. It is called only by the runner's poll thread, so it need
- * not be thread-safe, but one instance must serve only one runner.
+ * once and cache it, making no {@code String} per record. It is called by the runner's apply thread; with
+ * {@code applyThreads(n > 1)} by the apply threads, which the runner serializes (one call at a time, each
+ * happening-before the next), so it need not be thread-safe, but one instance must serve only one runner.
  */
 @FunctionalInterface
 public interface SourceResolver {

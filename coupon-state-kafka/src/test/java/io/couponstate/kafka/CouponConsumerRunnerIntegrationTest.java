@@ -100,6 +100,33 @@ class CouponConsumerRunnerIntegrationTest {
     }
 
     @Test
+    void twoApplyThreads_overManyPartitions_giveExactlyTheSequentialModelsState() throws Exception {
+        List<String> topics = topicNames("pipe", 3);
+        createTopics(bootstrap, topics, 4);
+        Model model = new Model();
+        Random random = new Random(SEED + 7);
+        produce(bootstrap, randomRecords(random, topics, 3000, model));
+        StripedLockCouponState state = new StripedLockCouponState();
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, state).applyThreads(2)
+                .checkpointDirectory(checkpoints).build()) {
+            runner.start();
+            assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
+            produce(bootstrap, randomRecords(random, topics, 1000, model)); // more while running
+            await().atMost(WAIT).until(() -> runner.metrics().recordsConsumed() == model.records);
+            await().atMost(WAIT).until(() -> runner.appliedPositions()
+                    .equals(KafkaTestSupport.endOffsets(bootstrap, topics)));
+            assertMatches(state, model);
+            RunnerMetrics m = runner.metrics();
+            assertThat(m.codesApplied()).isEqualTo(model.records);
+            assertThat(m.validCodes()).isEqualTo(model.valid(2).size());
+            assertThat(runner.assignedPartitions()).hasSize(12);
+        }
+        Map<TopicPartition, Long> end = KafkaTestSupport.endOffsets(bootstrap, topics);
+        assertThat(CheckpointStore.read(CheckpointStore.list(checkpoints).lastEntry().getValue(),
+                new StripedLockCouponState()).offsets()).isEqualTo(end);
+    }
+
+    @Test
     void restart_fromACheckpoint_replaysOnlyTheTail() throws Exception {
         List<String> topics = topicNames("tail", 2);
         createTopics(bootstrap, topics, 2);

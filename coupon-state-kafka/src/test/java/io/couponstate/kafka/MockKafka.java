@@ -80,6 +80,9 @@ final class MockKafka {
         /** When set, wakeup() is seen by commitSync, not by poll: a wakeup pending outside poll. */
         volatile boolean wakeupOutsidePoll;
         private volatile boolean pendingWakeup;
+        /** Calls of poll(), and the records they returned. */
+        final java.util.concurrent.atomic.AtomicLong polls = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong polledRecords = new java.util.concurrent.atomic.AtomicLong();
         /** Every offset committed, kept past close(). */
         final Map<TopicPartition, Long> commits = new ConcurrentHashMap<>();
 
@@ -90,6 +93,8 @@ final class MockKafka {
         @Override
         public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
             ConsumerRecords<byte[], byte[]> records = super.poll(timeout);
+            polledRecords.addAndGet(records.count());
+            polls.incrementAndGet();
             if (records.isEmpty()) {
                 try {
                     wait(5); // a short idle instead of a busy loop; releases the monitor for the test thread

@@ -28,17 +28,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The poll thread's work (the runner's {@code StateConsumer}): restore, find and assign partitions, seek, poll,
- * hand records to the {@link RecordApplier}, publish applied positions to the {@link PartitionTracker}, and drive
- * the {@link Checkpointer}'s cadence.
+ * The poll thread's work (the runner's {@code StateConsumer}): restore, find and assign partitions, seek, poll, hand
+ * whole polled batches to the {@link ApplyStage} (which applies them with the {@link RecordApplier} on its own
+ * threads and advances the applied positions in the {@link PartitionTracker}), and drive the {@link Checkpointer}'s
+ * cadence.
+ *
+ * <p><b>Back-pressure.</b> While the apply stage holds its bound of batches in flight, the loop waits up to
+ * {@code pollTimeout} for room, then pauses every assigned partition and polls anyway (returning nothing), so
+ * {@code poll()} keeps being called at least every {@code pollTimeout} however slow applying is, and no more than
+ * the bound is ever buffered; the partitions are resumed once there is room.
  *
  * <p><b>Threads.</b> Not thread-safe: every method is called by the poll thread, except {@link #wakeIdle()},
  * {@link #problem()}, {@link #recordsPerSecond()} and {@link #restoredSequence()}, which any thread may call.
  *
  * <p><b>Failures.</b> Each failure class is caught where it is thrown: retriable errors around the metadata, offset
  * and poll calls (logged at a bounded rate and retried on the next loop, polling goes on), an out-of-range position
- * around {@code poll} (fatal: records were deleted before they were applied). Nothing is caught around the record
- * applier, so a user callback's exception of any type fails the runner. {@code WakeupException} is left to the
+ * around {@code poll} (fatal: records were deleted before they were applied). An apply thread's failure (a user
+ * callback's exception of any type, a source limit) is rethrown by the next {@link #runOnce()}, so it fails the
+ * runner. {@code WakeupException} is left to the
  * runner, which swallows it only while closing.
  */
 public final class ConsumerLoop {
@@ -53,6 +60,7 @@ public final class ConsumerLoop {
     private final PartitionTracker tracker;
     private final RecordApplier applier;
     private final Checkpointer checkpointer;
+    private final ApplyStage stage;
     private final BooleanSupplier closing;
     private final Clock clock;
     private final String name;
@@ -75,6 +83,7 @@ public final class ConsumerLoop {
     private long rateMarkRecords;
     private Runnable progress = () -> { };
     private boolean idleLineLogged;
+    private boolean paused; // every assigned partition is paused for back-pressure
 
     private volatile String problem;
     private volatile double recordsPerSecond;
@@ -98,6 +107,7 @@ public final class ConsumerLoop {
         long progress = settings.progressLogInterval().toMillis();
         this.problemLog = new RateLimitedLog(LOG, clock, 1, progress > 0 ? progress : 30_000);
         this.rateMarkMillis = clock.millis();
+        this.stage = new ApplyStage(applier, tracker, settings.applyThreads(), name);
     }
 
     /**
@@ -179,8 +189,12 @@ public final class ConsumerLoop {
         }
     }
 
-    /** One turn: discover if due, poll once, apply, publish positions, checkpoint if due, log progress if due. */
+    /**
+     * One turn: rethrow an apply failure, discover if due, poll once (or pause and poll while the apply stage is
+     * full), hand the batch off, checkpoint if due, log progress if due.
+     */
     public void runOnce() throws InterruptedException {
+        stage.throwIfFailed();
         long now = clock.millis();
         if (tracker.isEmpty() || now - nextDiscoveryAt >= 0) {
             nextDiscoveryAt = now + (tracker.isEmpty() ? pollTimeout.toMillis()
@@ -197,9 +211,22 @@ public final class ConsumerLoop {
             return;
         }
         retryMissingEndOffsets();
+        boolean full = stage.isFull();
+        if (full) {
+            stage.awaitRoom(pollTimeout.toMillis());
+            stage.throwIfFailed();
+            full = stage.isFull();
+        }
+        if (full) {
+            consumer.pause(tracker.assigned()); // again each time: partitions found since are paused too
+            paused = true;
+        } else if (paused) {
+            consumer.resume(tracker.assigned());
+            paused = false;
+        }
         ConsumerRecords<byte[], byte[]> records;
         try {
-            records = consumer.poll(pollTimeout);
+            records = consumer.poll(full ? Duration.ZERO : pollTimeout);
         } catch (OffsetOutOfRangeException e) {
             throw new IllegalStateException("offsets out of range " + e.offsetOutOfRangePartitions()
                     + ": records were deleted (retention) before they were applied; refusing to skip them", e);
@@ -208,13 +235,15 @@ public final class ConsumerLoop {
             records = ConsumerRecords.empty();
         }
         if (!records.isEmpty()) {
-            applier.apply(records); // nothing caught: a user callback's exception fails the runner
             if (metadataFailingSince >= 0) {
                 metadataFailingSince = -1; // records arrive: the cluster is reachable again
                 problem = null; // volatile: read by metrics
             }
         }
-        publishPositions();
+        if (!full || !records.isEmpty()) {
+            handOff(records); // a paused poll returns nothing; should it return records, they are not dropped
+        }
+        publishLag();
         now = clock.millis();
         checkpointer.finish(consumer, tracker.assigned(), false);
         if (checkpointer.due(now)) {
@@ -225,6 +254,8 @@ public final class ConsumerLoop {
 
     /** The final checkpoint on a clean shutdown; see {@link Checkpointer#finalCheckpoint}. */
     public void finalCheckpoint() throws IOException, InterruptedException {
+        stopApplying();
+        stage.throwIfFailed(); // a failure while closing fails the close, never a checkpoint past it
         checkpointer.finalCheckpoint(consumer, tracker.assigned(), tracker.capture(kept), checkpointTopicIds());
     }
 
@@ -384,15 +415,29 @@ public final class ConsumerLoop {
         }
     }
 
-    private void publishPositions() {
+    /**
+     * Hands the polled batch to the apply stage with every assigned partition's position after this poll: one past
+     * the last record it returned (or past skipped control records), which becomes the applied position once this
+     * batch and all before it are applied. Allocates per poll, never per record.
+     */
+    private void handOff(ConsumerRecords<byte[], byte[]> records) {
+        List<TopicPartition> assigned = tracker.assigned();
+        TopicPartition[] partitions = assigned.toArray(new TopicPartition[0]);
+        long[] positions = new long[partitions.length];
+        for (int i = 0; i < partitions.length; i++) {
+            try {
+                positions[i] = consumer.position(partitions[i], Duration.ZERO);
+            } catch (TimeoutException e) {
+                // position being revalidated (say, after a leader change): not advanced by this batch; safe
+                positions[i] = -1;
+            }
+        }
+        stage.handOff(records, partitions, positions);
+    }
+
+    private void publishLag() {
         long totalLag = 0;
         for (TopicPartition tp : tracker.assigned()) {
-            // the position after a poll is one past the last record it returned, all of which are now applied
-            try {
-                tracker.advance(tp, consumer.position(tp, Duration.ZERO));
-            } catch (TimeoutException e) {
-                // position being revalidated (say, after a leader change): keep the older, lower value; safe
-            }
             OptionalLong partitionLag = consumer.currentLag(tp);
             if (totalLag >= 0 && partitionLag.isPresent()) {
                 totalLag += partitionLag.getAsLong();
@@ -400,7 +445,17 @@ public final class ConsumerLoop {
                 totalLag = -1;
             }
         }
-        tracker.lag(totalLag);
+        // the consumer's lag is from its fetch position: add what is polled and not yet applied
+        tracker.lag(totalLag < 0 ? -1 : totalLag + stage.inFlightRecords());
+    }
+
+    /**
+     * Stops the apply stage (each thread finishes the batch it is on; the rest is abandoned, never counted as
+     * applied, so the positions a checkpoint captures stay exact). Waits up to the API timeout for the threads.
+     * Idempotent; poll thread.
+     */
+    public void stopApplying() throws InterruptedException {
+        stage.stop(Math.max(apiTimeout.toMillis(), 10_000));
     }
 
     private void maybeLogProgress(long now) {

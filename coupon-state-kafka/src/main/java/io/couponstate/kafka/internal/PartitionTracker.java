@@ -14,8 +14,10 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * The assigned partitions and how far each is applied: positions, end offsets at discovery, caught-up, lag.
  *
- * <p><b>Threads.</b> One writer (the poll thread) calls {@link #assign}, {@link #advance}, {@link #endOffset} and
- * {@link #lag(long)}; any thread may call the readers. A partition's applied position and end offset at discovery are
+ * <p><b>Threads.</b> One writer (the poll thread) calls {@link #assign}, {@link #endOffset} and {@link #lag(long)};
+ * {@link #advance} is called by the apply stage, one call at a time (under the {@link ApplyStage}'s monitor), for
+ * partitions already assigned (a concurrent map's merge, so it is safe beside the poll thread's writes); any thread
+ * may call the readers. A partition's applied position and end offset at discovery are
  * stored before the partition is added to the published list, so a reader that sees a partition sees both
  * (concurrent maps and a copy-on-write list give the happens-before). Applied positions only grow.
  */
@@ -70,7 +72,7 @@ public final class PartitionTracker {
     }
 
     /**
-     * Moves the applied position of {@code tp} to {@code position} (writer only), once every record below it is
+     * Moves the applied position of {@code tp} to {@code position} (the apply stage), once every record below it is
      * applied. A lower value is ignored: positions never move back.
      */
     public void advance(TopicPartition tp, long position) {

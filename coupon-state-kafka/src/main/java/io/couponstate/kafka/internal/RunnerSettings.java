@@ -86,6 +86,7 @@ public final class RunnerSettings {
     private final String name;
     private final CodeFormat codeFormat;
     private final int maxSources;
+    private final int applyThreads;
 
     private RunnerSettings(Builder b) {
         this.bootstrapServers = b.bootstrapServers;
@@ -106,6 +107,7 @@ public final class RunnerSettings {
                 : b.invalidRecordHandler;
         this.stateListener = b.stateListener;
         this.bulkValues = b.bulkValues;
+        this.applyThreads = b.applyThreads;
         this.maxValueBytes = b.maxValueBytes;
         this.allowMissingTopics = b.allowMissingTopics;
         this.rebuildRecreatedTopics = b.rebuildRecreatedTopics;
@@ -213,6 +215,11 @@ public final class RunnerSettings {
         return stateListener;
     }
 
+    /** The threads applying polled records (1 by default); partitions are spread over them, each on one. */
+    public int applyThreads() {
+        return applyThreads;
+    }
+
     /** Whether a value holds many codes, one per line. */
     public boolean bulkValues() {
         return bulkValues;
@@ -315,6 +322,7 @@ public final class RunnerSettings {
         private InvalidRecordHandler invalidRecordHandler;
         private StateListener stateListener;
         private boolean bulkValues;
+        private int applyThreads = 1;
         private int maxValueBytes = 1 << 20;
         private boolean allowMissingTopics;
         private boolean rebuildRecreatedTopics;
@@ -426,6 +434,17 @@ public final class RunnerSettings {
         /** See {@link RunnerSettings#stateListener()}. */
         public Builder stateListener(StateListener v) {
             this.stateListener = Objects.requireNonNull(v, "stateListener");
+            return this;
+        }
+
+        /** See {@link RunnerSettings#applyThreads()}. */
+        public Builder applyThreads(int v) {
+            int most = Runtime.getRuntime().availableProcessors() * 4;
+            if (v < 1 || v > most) {
+                throw new IllegalArgumentException("applyThreads: " + v + " (expected: 1.." + most
+                        + ", at most 4 per available processor)");
+            }
+            this.applyThreads = v;
             return this;
         }
 

@@ -86,6 +86,32 @@ class RecordApplierTest {
     }
 
     @Test
+    void recordsAndBulkLines_spanningSeveralObservationBatches_areAppliedAndHandedOnInOrder() {
+        StripedLockCouponState state = new StripedLockCouponState();
+        List<String> handled = new ArrayList<>();
+        RunnerSettings.Builder b = RunnerSettings.builder().bootstrapServers("h:1").topics(List.of("src1"))
+                .state(state).bulkValues(true).invalidRecordHandler((r, reason) -> handled.add(r.offset() + ":"
+                        + reason));
+        RecordApplier applier = new RecordApplier(b.build(), new RateLimitedLog(
+                LoggerFactory.getLogger(RecordApplierTest.class), Clock.systemUTC(), 10, 10_000));
+        int lines = RecordApplier.BATCH_CODES * 2 + 100; // one record over three batches
+        StringBuilder big = new StringBuilder();
+        for (int i = 0; i < lines; i++) {
+            big.append(i == RecordApplier.BATCH_CODES + 7 ? "bad" : String.format("BIG%06d", i)).append('\n');
+        }
+        StringBuilder small = new StringBuilder();
+        for (int i = 0; i < 10; i++) {
+            small.append(i == 3 ? "TOOLONGCODE12" : String.format("SML%06d", i)).append('\n');
+        }
+        applier.apply(records(TP, ascii(big.toString()), ascii("\n"), ascii(small.toString())));
+        assertThat(applier.codesApplied()).isEqualTo(lines - 1 + 9);
+        assertThat(state.observationCount(String.format("BIG%06d", lines - 1))).isEqualTo(1);
+        assertThat(state.observationCount("SML000009")).isEqualTo(1);
+        assertThat(handled).containsExactly("0:TOO_SHORT", "1:EMPTY_VALUE", "2:TOO_LONG");
+        assertThat(applier.recordsConsumed()).isEqualTo(3);
+    }
+
+    @Test
     void anUnresolvedSource_isABadRecord() {
         StripedLockCouponState state = new StripedLockCouponState();
         RecordApplier applier = applier(state, InvalidRecordHandler.skip(), (r, s) -> SourceResolver.UNRESOLVED,
