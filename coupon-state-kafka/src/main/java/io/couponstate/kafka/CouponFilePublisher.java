@@ -1,7 +1,7 @@
 package io.couponstate.kafka;
 
+import io.couponstate.kafka.internal.CountingInputStream;
 import java.io.BufferedInputStream;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -522,7 +522,7 @@ public final class CouponFilePublisher implements AutoCloseable {
                     throw failure("the broker refused a record (" + words(failed) + ")", failed);
                 }
                 report(true);
-                return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count,
+                return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count(),
                         Duration.ofNanos(System.nanoTime() - startNanos));
             }
         }
@@ -597,7 +597,7 @@ public final class CouponFilePublisher implements AutoCloseable {
 
         private void report(boolean done) {
             if (progressListener != null) {
-                progressListener.accept(new PublishProgress(file, topic, lines, counted.count, totalBytes,
+                progressListener.accept(new PublishProgress(file, topic, lines, counted.count(), totalBytes,
                         Duration.ofNanos(System.nanoTime() - startNanos), done));
             }
         }
@@ -614,40 +614,6 @@ public final class CouponFilePublisher implements AutoCloseable {
             return new PublishException(file, lines, acked.get(), "file " + file + " (topic " + topic + "): " + what
                     + "; " + acked.get() + " of " + sentAttempted + " records read before it were sent and flushed",
                     cause);
-        }
-    }
-
-    /** Counts the bytes read from the file itself, for progress in file bytes. */
-    private static final class CountingInputStream extends FilterInputStream {
-        long count;
-
-        CountingInputStream(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            if (b >= 0) {
-                count++;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            if (n > 0) {
-                count += n;
-            }
-            return n;
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            long skipped = super.skip(n);
-            count += skipped;
-            return skipped;
         }
     }
 

@@ -613,7 +613,7 @@ public final class CheckpointStore implements AutoCloseable {
             } catch (EOFException e) {
                 throw new SnapshotFormatException("checkpoint header truncated");
             }
-            h.length = counted.count;
+            h.length = counted.count();
         }
         return h;
     }
@@ -938,33 +938,6 @@ public final class CheckpointStore implements AutoCloseable {
             if (!System.getProperty("os.name", "").startsWith("Windows")) {
                 throw e;
             }
-        }
-    }
-
-    /** Counts the bytes above a buffer: how long a header was. Not thread-safe. */
-    private static final class CountingInputStream extends FilterInputStream {
-        long count;
-
-        CountingInputStream(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = in.read();
-            if (b >= 0) {
-                count++;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = in.read(b, off, len);
-            if (n > 0) {
-                count += n;
-            }
-            return n;
         }
     }
 
