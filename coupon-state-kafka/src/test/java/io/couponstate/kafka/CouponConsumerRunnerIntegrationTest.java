@@ -508,49 +508,6 @@ class CouponConsumerRunnerIntegrationTest {
         }
     }
 
-    /** A clock that moves only when told. */
-    static final class MutableClock extends java.time.Clock {
-        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(
-                1_000_000L);
-
-        void advance(Duration d) {
-            millis.addAndGet(d.toMillis());
-        }
-
-        @Override
-        public long millis() {
-            return millis.get();
-        }
-
-        @Override
-        public java.time.Instant instant() {
-            return java.time.Instant.ofEpochMilli(millis());
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-    }
-
-    @Test
-    void aConsumerThatCannotBeMade_failsTheRunner_withTheCause() throws Exception {
-        try (CouponConsumerRunner runner = runner(bootstrap, topicNames("nojaas", 1), new StripedLockCouponState())
-                .consumerProperty("security.protocol", "SASL_PLAINTEXT") // no JAAS configuration: a fatal error
-                .build()) {
-            runner.start();
-            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
-            assertThat(runner.failureCause()).get().isInstanceOf(KafkaException.class);
-            assertThatThrownBy(() -> runner.awaitCaughtUp(Duration.ofSeconds(1)))
-                    .isInstanceOf(IllegalStateException.class).hasCauseInstanceOf(KafkaException.class);
-        }
-    }
-
     /** Not a benchmark (the machine is shared): a rough records/s figure for the log, and an exact result. */
     @Test
     void throughput_ofTheApplyPath_isLogged_andTheResultIsExact() throws Exception {

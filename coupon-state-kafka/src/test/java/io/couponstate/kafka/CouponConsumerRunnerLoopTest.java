@@ -64,14 +64,12 @@ class CouponConsumerRunnerLoopTest {
      * A clock that moves only when told, counting the poll thread's reads: each loop turn reads it first, so three
      * reads after a move mean a whole turn ran with the new time.
      */
-    static final class PollThreadClock extends java.time.Clock {
-        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(
-                1_000_000L);
+    static final class PollThreadClock extends MutableClock {
         private final java.util.concurrent.atomic.AtomicLong pollReads = new java.util.concurrent.atomic.AtomicLong();
 
         void advanceAndAwaitTurns(Duration d) {
             long before = pollReads.get();
-            millis.addAndGet(d.toMillis());
+            advance(d);
             await().atMost(WAIT).until(() -> pollReads.get() >= before + 3);
         }
 
@@ -80,44 +78,7 @@ class CouponConsumerRunnerLoopTest {
             if (Thread.currentThread().getName().startsWith("coupon-runner-poll-")) {
                 pollReads.incrementAndGet();
             }
-            return millis.get();
-        }
-
-        @Override
-        public java.time.Instant instant() {
-            return java.time.Instant.ofEpochMilli(millis());
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-    }
-
-    @Test
-    void positionsAdvanceOnlyOverAppliedRecords_andAHandlersRetriableExceptionFailsTheRunner() throws Exception {
-        MockKafka kafka = new MockKafka().topic("t1", 1);
-        StripedLockCouponState state = new StripedLockCouponState();
-        TimeoutException thrown = new TimeoutException("dead-letter send timed out");
-        try (CouponConsumerRunner runner = kafka.runner(List.of("t1"), state)
-                .invalidRecordHandler((record, reason) -> {
-                    throw thrown; // retriable by type, but a user callback's failure: never retried past
-                }).build()) {
-            runner.start();
-            await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
-            kafka.append(T0, "GOODCODE1", "GOODCODE2");
-            await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 2L);
-            kafka.append(T0, "BAD", "GOODCODE3", "GOODCODE4"); // one poll returns all three
-            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
-            assertThat(runner.failureCause()).containsSame(thrown);
-            assertThat(runner.appliedPositions()).containsEntry(T0, 2L);
-            assertThat(state.observationCount("GOODCODE2")).isEqualTo(1);
-            assertThat(state.observationCount("GOODCODE3")).isZero();
+            return super.millis();
         }
     }
 
