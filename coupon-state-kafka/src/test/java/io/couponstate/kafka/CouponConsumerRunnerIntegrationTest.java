@@ -508,6 +508,19 @@ class CouponConsumerRunnerIntegrationTest {
         }
     }
 
+    @Test
+    void aConsumerThatCannotBeMade_failsTheRunner_withTheCause() throws Exception {
+        try (CouponConsumerRunner runner = runner(bootstrap, topicNames("nojaas", 1), new StripedLockCouponState())
+                .consumerProperty("security.protocol", "SASL_PLAINTEXT") // no JAAS configuration: a fatal error
+                .build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
+            assertThat(runner.failureCause()).get().isInstanceOf(KafkaException.class);
+            assertThatThrownBy(() -> runner.awaitCaughtUp(Duration.ofSeconds(1)))
+                    .isInstanceOf(IllegalStateException.class).hasCauseInstanceOf(KafkaException.class);
+        }
+    }
+
     /** Not a benchmark (the machine is shared): a rough records/s figure for the log, and an exact result. */
     @Test
     void throughput_ofTheApplyPath_isLogged_andTheResultIsExact() throws Exception {

@@ -83,6 +83,28 @@ class CouponConsumerRunnerLoopTest {
     }
 
     @Test
+    void positionsAdvanceOnlyOverAppliedRecords_andAHandlersRetriableExceptionFailsTheRunner() throws Exception {
+        MockKafka kafka = new MockKafka().topic("t1", 1);
+        StripedLockCouponState state = new StripedLockCouponState();
+        TimeoutException thrown = new TimeoutException("dead-letter send timed out");
+        try (CouponConsumerRunner runner = kafka.runner(List.of("t1"), state)
+                .invalidRecordHandler((record, reason) -> {
+                    throw thrown; // retriable by type, but a user callback's failure: never retried past
+                }).build()) {
+            runner.start();
+            await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
+            kafka.append(T0, "GOODCODE1", "GOODCODE2");
+            await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 2L);
+            kafka.append(T0, "BAD", "GOODCODE3", "GOODCODE4"); // one poll returns all three
+            await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
+            assertThat(runner.failureCause()).containsSame(thrown);
+            assertThat(runner.appliedPositions()).containsEntry(T0, 2L);
+            assertThat(state.observationCount("GOODCODE2")).isEqualTo(1);
+            assertThat(state.observationCount("GOODCODE3")).isZero();
+        }
+    }
+
+    @Test
     void aSourceResolversRetriableException_failsTheRunner() throws Exception {
         MockKafka kafka = new MockKafka().topic("t1", 1);
         try (CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
