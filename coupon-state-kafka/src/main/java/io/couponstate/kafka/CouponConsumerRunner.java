@@ -130,8 +130,22 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * How the instances of an application share the work. See the class javadoc.
+     */
+    public enum Mode {
+        /** Every instance reads every partition of the topics and holds the whole state (the default). */
+        REPLICATED,
+        /**
+         * The instances of one consumer group share the partition numbers: each holds the shards of the partitions
+         * the group assigns it, in a {@link PartitionedCouponState}.
+         */
+        PARTITIONED
+    }
+
     private final RunnerSettings settings;
     private final String name;
+    private final PartitionedRunner partitioned; // null in replicated mode
     private final PartitionTracker tracker = new PartitionTracker();
     private final RecordApplier applier;
     private final RateLimitedLog transientLog;
@@ -152,6 +166,61 @@ public final class CouponConsumerRunner implements AutoCloseable {
         this.name = settings.name();
         this.transientLog = new RateLimitedLog(LOG, settings.clock(), 3, 30_000);
         this.applier = new RecordApplier(settings, new RateLimitedLog(LOG, settings.clock(), 10, 10_000));
+        this.partitioned = settings.mode() == Mode.PARTITIONED ? new PartitionedRunner(this, settings) : null;
+    }
+
+    /** A shard runner of a partitioned runner: replicated-style over partition {@code p} of every topic. */
+    static CouponConsumerRunner shard(RunnerSettings shardSettings) {
+        return new CouponConsumerRunner(shardSettings);
+    }
+
+    /** The sequence of the checkpoint restored at start, or 0 (for the partitioned runner's shard status). */
+    long restoredSequence() {
+        ConsumerLoop l = loop;
+        return l == null ? 0 : l.restoredSequence();
+    }
+
+    /**
+     * Whether every partition this (shard) runner reads is assigned (one per topic) and applied up to its end offset
+     * as of its discovery; never blocks.
+     */
+    boolean caughtUpToDiscovery() {
+        return tracker.assignedSnapshot().size() == settings.topics().size() && tracker.caughtUp(Map.of());
+    }
+
+    /** The mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise. */
+    public Mode mode() {
+        return settings.mode();
+    }
+
+    /** The {@code host:port} this instance advertises ({@link Builder#applicationEndpoint}), if one was set. */
+    public Optional<String> applicationEndpoint() {
+        return Optional.ofNullable(settings.applicationEndpoint());
+    }
+
+    /**
+     * The endpoint of the instance that owns {@code code}'s partition, if known. Partitioned mode: this instance's
+     * endpoint while the group assigns it the partition ({@link PartitionedCouponState#partitionOf}), else the
+     * endpoint the owner advertised last in the membership topic (see the class javadoc), else empty (no owner
+     * known yet, or the owner advertised no endpoint). Owners change at rebalances: an answer may be stale for as
+     * long as the membership topic takes to carry a claim (typically milliseconds), so a caller forwarding a query
+     * must expect {@link NotOwnedException} from the instance it forwards to. Replicated mode: this runner's
+     * endpoint, if set (every instance holds every code). Never blocks.
+     */
+    public Optional<String> ownerOf(CharSequence code) {
+        Objects.requireNonNull(code, "code");
+        if (partitioned == null) {
+            return applicationEndpoint();
+        }
+        return partitioned.ownerOf(code);
+    }
+
+    /**
+     * Partitioned mode: the partition numbers the group assigns to this instance now, each with its shard's status
+     * (sorted by partition; a snapshot, never blocks). Replicated mode: empty.
+     */
+    public Map<Integer, ShardStatus> shards() {
+        return partitioned == null ? Map.of() : partitioned.shards();
     }
 
     /** A new builder. */
@@ -169,6 +238,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
      *     {@code maxSources} (naming both numbers), or the checkpoint directory cannot be used (naming it)
      */
     public void start() {
+        if (partitioned != null) {
+            throw new UnsupportedOperationException("mode PARTITIONED: not implemented yet");
+        }
         synchronized (lifecycle) {
             synchronized (stateLock) {
                 if (state != State.CREATED) {
@@ -741,6 +813,46 @@ public final class CouponConsumerRunner implements AutoCloseable {
          */
         public Builder rebuildRecreatedTopics(boolean rebuildRecreatedTopics) {
             settings.rebuildRecreatedTopics(rebuildRecreatedTopics);
+            return this;
+        }
+
+        /**
+         * {@link Mode#REPLICATED} (the default: every partition here, the whole state) or {@link Mode#PARTITIONED}
+         * (the instances of the {@link #groupId group} share the partition numbers; see the class javadoc). In
+         * PARTITIONED mode {@link #build()} also requires: a {@link PartitionedCouponState} as the {@link #state},
+         * whose {@link PartitionedCouponState#partitions() partitions} is every topic's partition count; a
+         * {@link #groupId}; and declared sources (the default topic resolver, or
+         * {@link SourceResolver#header(String, Collection)}), so that every shard numbers the sources alike. The
+         * consumer property {@code group.protocol} may then be set ({@code classic}, the default, or
+         * {@code consumer}); the assignor is the runner's (range).
+         */
+        public Builder mode(Mode mode) {
+            settings.mode(mode);
+            return this;
+        }
+
+        /**
+         * The {@code host:port} this instance advertises to the others (partitioned mode: through the membership
+         * topic, so that {@link CouponConsumerRunner#ownerOf} can name it), for example where its HTTP server
+         * listens. Optional. Checked at once.
+         *
+         * @throws IllegalArgumentException naming the value unless it is {@code host:port} with a non-blank host
+         *     (an IPv6 address in brackets) and a port in 1..65535
+         */
+        public Builder applicationEndpoint(String hostPort) {
+            settings.applicationEndpoint(hostPort);
+            return this;
+        }
+
+        /**
+         * Partitioned mode: the compacted topic in which the instances advertise which partitions they own and at
+         * which endpoint (default {@code <groupId>-couponstate-owners}); created by the runner (1 partition,
+         * {@code cleanup.policy=compact}) if missing. Every instance of the group must name the same topic.
+         *
+         * @throws IllegalArgumentException for a blank name
+         */
+        public Builder membershipTopic(String topic) {
+            settings.membershipTopic(topic);
             return this;
         }
 
