@@ -238,9 +238,6 @@ public final class CouponConsumerRunner implements AutoCloseable {
      *     {@code maxSources} (naming both numbers), or the checkpoint directory cannot be used (naming it)
      */
     public void start() {
-        if (partitioned != null) {
-            throw new UnsupportedOperationException("mode PARTITIONED: not implemented yet");
-        }
         synchronized (lifecycle) {
             synchronized (stateLock) {
                 if (state != State.CREATED) {
@@ -248,10 +245,24 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 }
                 setState(State.STARTING);
             }
+            if (partitioned != null) {
+                try {
+                    checkSourceLimit();
+                    partitioned.start();
+                } catch (RuntimeException e) {
+                    fail(e);
+                    closeHandler();
+                    throw e instanceof IllegalStateException ? e : new IllegalStateException(e.getMessage(), e);
+                }
+                return;
+            }
             try {
                 checkSourceLimit();
                 CheckpointStore store = null;
                 if (settings.checkpointDirectory() != null) {
+                    if (settings.onlyPartition() < 0) {
+                        PartitionedRunner.guardDirectory(settings.checkpointDirectory(), false, 0);
+                    }
                     try {
                         store = new CheckpointStore(settings.checkpointDirectory(),
                                 settings.baseRolloverFraction());
@@ -334,6 +345,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
      */
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         Objects.requireNonNull(timeout, "timeout");
+        if (partitioned != null) {
+            return partitioned.awaitCaughtUp(timeout, this::usable);
+        }
         long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
         while (tracker.isEmpty()) {
             if (!usable() || System.nanoTime() - deadline >= 0) {
@@ -401,14 +415,51 @@ public final class CouponConsumerRunner implements AutoCloseable {
         return state == State.FAILED ? Optional.ofNullable(failure) : Optional.empty();
     }
 
-    /** The partitions assigned so far (replicated mode: every partition of the topics found so far). */
+    /**
+     * The partitions assigned so far (replicated mode: every partition of the topics found so far; partitioned mode:
+     * those the group assigns to this instance now).
+     */
     public List<TopicPartition> assignedPartitions() {
-        return tracker.assignedSnapshot();
+        return partitioned != null ? partitioned.assignedPartitions() : tracker.assignedSnapshot();
     }
 
-    /** Per assigned partition, the next offset to apply: every record below it is in the state. */
+    /**
+     * Per assigned partition, the next offset to apply: every record below it is in the state (partitioned mode:
+     * of the shards this instance runs now, queryable or not yet).
+     */
     public Map<TopicPartition, Long> appliedPositions() {
-        return tracker.appliedPositions();
+        return partitioned != null ? partitioned.appliedPositions() : tracker.appliedPositions();
+    }
+
+    /** Partitioned mode: the checkpoint sequence the shard of {@code partition} here restored, or 0; for tests. */
+    long restoredSequence(int partition) {
+        return partitioned == null ? restoredSequence() : partitioned.restoredSequence(partition);
+    }
+
+    /** Whether close() was called; for the partitioned coordinator. */
+    boolean isClosing() {
+        return closing;
+    }
+
+    /** STARTING -> RUNNING for the partitioned coordinator; false if the runner is no longer STARTING. */
+    boolean startedRunning() {
+        synchronized (stateLock) {
+            if (state != State.STARTING) {
+                return false;
+            }
+            setState(State.RUNNING);
+            return true;
+        }
+    }
+
+    /** PENDING_SHUTDOWN -> STOPPED for the partitioned coordinator, unless FAILED meanwhile. */
+    void stoppedCleanly() {
+        synchronized (stateLock) {
+            if (state == State.PENDING_SHUTDOWN) {
+                setState(State.STOPPED);
+                LOG.info("{}: stopped; {}", name, metrics());
+            }
+        }
     }
 
     /** The consumer settings the runner uses, owned ones included (for diagnostics; passwords included). */
@@ -418,6 +469,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
     /** A snapshot of the counters; cheap, never blocks. */
     public RunnerMetrics metrics() {
+        if (partitioned != null) {
+            return partitioned.metrics(state);
+        }
         Checkpointer cp = checkpointer;
         ConsumerLoop l = loop;
         OptionalLong age = OptionalLong.empty();
@@ -473,6 +527,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 c.wakeup();
             }
             t = pollThread;
+            if (partitioned != null) {
+                partitioned.wakeup();
+                t = partitioned.thread();
+            }
         }
         if (t != null && t != Thread.currentThread()) {
             try {
@@ -548,7 +606,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
-    private void fail(Throwable t) {
+    void fail(Throwable t) {
         synchronized (stateLock) {
             if (state.isTerminal()) {
                 return;
