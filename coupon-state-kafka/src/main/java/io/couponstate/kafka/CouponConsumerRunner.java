@@ -64,6 +64,66 @@ import org.slf4j.LoggerFactory;
  * a final checkpoint that could not be written, and an exception of any type from a user callback (the handler, the
  * source resolver, the state's validity listener), which is never retried past. A failed periodic checkpoint is
  * logged at ERROR and shows in {@link RunnerMetrics#durable()}; it is retried at the next interval.
+ *
+ * <h2>Modes</h2>
+ *
+ * <p><b>{@link Mode#REPLICATED}</b> (the default), described above: every instance reads every partition with
+ * {@code assign()}, never joins a group, and holds the whole state; any instance answers any code. Reads are as
+ * consistent as the state's (per code linearizable, bulk queries weakly consistent).
+ *
+ * <p><b>{@link Mode#PARTITIONED}</b>: the instances of one {@link Builder#groupId group} share the partition numbers.
+ * The topics must be co-partitioned (the same partition count, that of the {@link PartitionedCouponState}, and every
+ * observation of a code on the same partition number: records keyed with the upper-cased code, default partitioner,
+ * as {@link CouponFilePublisher} sends them; a record whose code maps elsewhere is
+ * {@link InvalidRecordReason#WRONG_PARTITION}). A coordinator consumer subscribes to the topics with the range
+ * assignor (classic protocol: {@code partition.assignment.strategy=RangeAssignor}; with the consumer property
+ * {@code group.protocol=consumer}: the server-side {@code group.remote.assignor=range}), which gives partition
+ * <i>p</i> of every topic to one member; it keeps its partitions paused, so its {@code poll()} only keeps the
+ * membership and runs the rebalances. For each partition number <i>p</i> assigned here a shard runner (a
+ * replicated-style runner over partition <i>p</i> of every topic, with no group and its checkpoints in
+ * {@code <checkpointDirectory>/partition-<p>/}) restores the shard from its newest local checkpoint, or rebuilds it
+ * from the start of partition <i>p</i> of every topic (the topics are the durable log: keep them with
+ * {@code retention.ms=-1}), on its own threads; the shard is added to the {@link PartitionedCouponState}, and so
+ * becomes queryable here ({@link ShardStatus#queryable()}), once it has caught up to the end offsets read when it
+ * started. Until then, and for codes of partitions owned elsewhere, reads throw {@link NotOwnedException}.
+ * <ul>
+ * <li><b>Consistency.</b> A code lives in one shard: per code, reads and writes on its owner are linearizable as in
+ * replicated mode. Bulk queries ({@code size}, {@code validCount}, listings) cover the shards queryable here when
+ * they start and are weakly consistent; the whole answer is the sum over the instances, which is not atomic across
+ * them. During a move a code may be unanswerable for a while (no instance holds its shard queryable); it is never
+ * answered from a shard missing records below its caught-up point.
+ * <li><b>Rebalances.</b> At every assignment the runner checks co-partitioning (every topic exists with the state's
+ * partition count, and the assignment holds partition <i>p</i> of every topic or of none) and otherwise FAILS with
+ * a message naming the topics, their counts and the partitions out of line, before any shard of that assignment is
+ * added. The classic range assignor is eager (a rebalance revokes everything, then assigns anew): the runner keeps
+ * its shards through the revocation and, once the new assignment is known, closes (final checkpoint, then drop) only
+ * those of partition numbers that did not come back; a kept shard stays exact, as each shard is computed from the
+ * log alone and ownership only decides who serves. With {@code group.protocol=consumer} (incremental) a revoked
+ * shard is closed and dropped inside {@code onPartitionsRevoked}. On {@code onPartitionsLost} the shard is dropped
+ * and its runner stopped; nothing is committed to the group then or ever: positions come from the local
+ * checkpoints only. A rebalance callback never waits for a restore (that runs on the shard runner's threads), so a
+ * restore never holds {@code poll()} past {@code max.poll.interval.ms}; closing a shard waits for its final
+ * checkpoint (the shards closed by one rebalance close in parallel). A failure of any shard runner fails the whole
+ * runner.
+ * <li><b>Owner discovery.</b> Each instance may {@link Builder#applicationEndpoint advertise} an endpoint. At every
+ * change of its owned partition numbers it writes, synchronously, one record to a compacted membership topic
+ * ({@link Builder#membershipTopic}, default {@code <groupId>-couponstate-owners}, created if missing with one
+ * partition): key = its instance id (a random UUID per runner), value = its endpoint and partition numbers; a
+ * tombstone on close. Every instance tails the topic; the owner of <i>p</i> is the instance whose latest record
+ * lists <i>p</i> and was written last among those that do. {@link #ownerOf} answers from that (and from this
+ * instance's own assignment at once). A topic rather than the assignment's user data because the consumer protocol
+ * assigns on the broker, where no client assignor carries user data; it works the same under both protocols. An
+ * answer can be stale for a moment around a rebalance, and a killed instance's claims last until the new owners
+ * claim its partitions.
+ * <li><b>Checkpoint directory.</b> A partitioned runner marks its directory ({@code partitioned.properties}: mode and
+ * partition count). A directory holding a replicated checkpoint, shards of another partition count, or, for a
+ * replicated runner, a partitioned marker, fails {@code start()} with an {@link IncompatibleCheckpointException}
+ * naming the directory and both values.
+ * <li><b>Metrics.</b> {@link #metrics()} sums the shard runners here now and, for the counters (records, codes,
+ * invalid records, checkpoints), those closed since start; distinct codes and valid codes are those of the shards
+ * here now; lag is the sum over the shards here (-1 while one is unknown or none is assigned). {@link #shards()}
+ * gives each assigned partition's status.
+ * </ul>
  */
 public final class CouponConsumerRunner implements AutoCloseable {
 
@@ -332,7 +392,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
     }
 
     /**
-     * Waits until the state holds every record that was in the topics when the wait began. First waits until
+     * Waits until the state holds every record that was in the topics when the wait began. Partitioned mode: true
+     * once at least one partition is assigned here and every assigned partition number's shard is queryable and has
+     * applied, in every topic, up to the end offset read when the wait began (or, for a partition assigned during
+     * the wait, when it was first seen); the same false and exceptions as below.
+     *
+     * <p>Replicated mode: waits until the state holds every record that was in the topics when the wait began. First waits until
      * partitions are known and assigned; then reads each partition's end offset once (through an admin client, on
      * this thread, so the answer never waits for a poll however long {@code pollTimeout} is; a partition found during
      * the wait: its end offset when found), and waits until every partition's applied position (applied to the
@@ -400,7 +465,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
-    /** The state this runner keeps current; readable at any time from any thread. */
+    /**
+     * The state this runner keeps current; readable at any time from any thread. Partitioned mode: the
+     * {@link PartitionedCouponState} given to the builder, holding the shards queryable here.
+     */
     public CouponState state() {
         return settings.state();
     }

@@ -260,6 +260,23 @@ class PartitionedModeIntegrationTest {
             });
             long consumed = runners.stream().mapToLong(r -> r.metrics().recordsConsumed()).sum();
             assertThat(consumed).as("records consumed, summed").isGreaterThanOrEqualTo(model.records);
+
+            // a record on another partition than its code's: refused as WRONG_PARTITION, never stored unreadably
+            String stray = "STRAYCODE1";
+            int home = ((PartitionedCouponState) runners.get(0).state()).partitionOf(stray);
+            KafkaTestSupport.produce(bootstrap, List.of(new ProducerRecord<>(topics.get(0), (home + 1) % PARTITIONS,
+                    ascii(stray), ascii(stray))));
+            await().atMost(WAIT).untilAsserted(() -> assertThat(runners.stream()
+                    .mapToLong(r -> r.metrics().invalidRecords(InvalidRecordReason.WRONG_PARTITION)).sum())
+                    .isEqualTo(1));
+            awaitCaughtUp(runners);
+            for (CouponConsumerRunner r : runners) {
+                PartitionedCouponState s = (PartitionedCouponState) r.state();
+                if (s.isOwned(stray)) {
+                    assertThat(s.getObservations(stray)).isEmpty();
+                }
+            }
+            assertUnionMatches(runners, model);
         } finally {
             closeAll(runners);
         }

@@ -96,6 +96,7 @@ public final class RunnerSettings {
     private final String applicationEndpoint;
     private final String membershipTopic;
     private final int onlyPartition;
+    private final PartitionedCouponState router;
     private final Builder origin;
 
     private RunnerSettings(Builder b) {
@@ -105,6 +106,7 @@ public final class RunnerSettings {
         this.membershipTopic = b.membershipTopic != null ? b.membershipTopic
                 : b.groupId == null ? null : b.groupId + "-couponstate-owners";
         this.onlyPartition = b.onlyPartition;
+        this.router = b.router;
         this.bootstrapServers = b.bootstrapServers;
         this.groupId = b.groupId;
         this.topics = List.copyOf(b.topics);
@@ -171,6 +173,14 @@ public final class RunnerSettings {
         return onlyPartition;
     }
 
+    /**
+     * A shard runner's partitioned state, whose {@code partitionOf} each record's code must match the record's
+     * partition ({@link io.couponstate.kafka.InvalidRecordReason#WRONG_PARTITION}); null elsewhere.
+     */
+    public PartitionedCouponState router() {
+        return router;
+    }
+
     /** Whether the consumer properties ask for the consumer group protocol of KIP-848 (group.protocol=consumer). */
     public boolean consumerGroupProtocol() {
         Object v = consumerConfig.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG);
@@ -186,6 +196,7 @@ public final class RunnerSettings {
         Builder b = origin.copy();
         b.mode = CouponConsumerRunner.Mode.REPLICATED;
         b.onlyPartition = partition;
+        b.router = (PartitionedCouponState) state;
         b.state = shard;
         b.checkpointDirectory = directory;
         b.groupId = null;
@@ -403,6 +414,7 @@ public final class RunnerSettings {
         private String applicationEndpoint;
         private String membershipTopic;
         private int onlyPartition = -1;
+        private PartitionedCouponState router;
 
         private Builder() {
         }
@@ -438,6 +450,7 @@ public final class RunnerSettings {
             b.applicationEndpoint = applicationEndpoint;
             b.membershipTopic = membershipTopic;
             b.onlyPartition = onlyPartition;
+            b.router = router;
             return b;
         }
 
