@@ -354,7 +354,8 @@ final class PartitionedRunner {
 
     /**
      * Every topic must have {@link PartitionedCouponState#partitions()} partitions, and the assignment must hold
-     * partition p of every topic or of none.
+     * partition p of every topic or of none (classic protocol: the assignment is computed at once; under the consumer
+     * protocol the partitions of one number may arrive in steps, so a partial number is waited for, not a failure).
      */
     private void checkCoPartitioned() {
         Map<String, Integer> counts = new TreeMap<>();
@@ -380,7 +381,12 @@ final class PartitionedRunner {
                 partial.put(p, topics);
             }
         });
-        if (!partial.isEmpty()) {
+        if (!partial.isEmpty() && consumerProtocol) {
+            // incremental: a partition reaches its new owner once the old one released it, so partition p of the
+            // topics may arrive in steps; the shard starts once all of them are here
+            LOG.info("{}: partitions {} assigned for some topics only so far {}; waiting for the rest", name,
+                    partial.keySet(), partial);
+        } else if (!partial.isEmpty()) {
             throw new IllegalStateException("partitioned mode: the group assigned partitions " + partial.keySet()
                     + " of some topics only " + partial + " of topics " + settings.topics() + " (partition counts "
                     + counts + "; expected: partition p of every topic on one member, as the range assignor does "
@@ -393,10 +399,16 @@ final class PartitionedRunner {
      * numbers no longer owned, starts those of new ones, and advertises the owned set.
      */
     private void reconcile(String why) {
-        Set<Integer> target = new TreeSet<>();
+        Map<Integer, Integer> topicsOf = new HashMap<>();
         for (TopicPartition tp : owned) {
-            target.add(tp.partition());
+            topicsOf.merge(tp.partition(), 1, Integer::sum);
         }
+        Set<Integer> target = new TreeSet<>(); // numbers of which every topic's partition is here
+        topicsOf.forEach((p, n) -> {
+            if (n == settings.topics().size()) {
+                target.add(p);
+            }
+        });
         List<Shard> gone = new ArrayList<>();
         for (Shard s : shards.values()) {
             if (!target.contains(s.partition)) {

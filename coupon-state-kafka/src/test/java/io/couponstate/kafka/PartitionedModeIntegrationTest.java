@@ -313,11 +313,12 @@ class PartitionedModeIntegrationTest {
      * 1 -> 3 -> 1 instances while records arrive: shards move out (closed with a final checkpoint) and back (restored
      * from that checkpoint, not rebuilt); the one instance left holds exactly the model.
      */
-    @Test
-    void scaleOneToThreeToOne_whileProducing_movesShardsWithoutLoss_andRestoresThemFromLocalCheckpoints()
-            throws Exception {
+    @ParameterizedTest(name = "group.protocol={0}")
+    @ValueSource(strings = {"classic", "consumer"})
+    void scaleOneToThreeToOne_whileProducing_movesShardsWithoutLoss_andRestoresThemFromLocalCheckpoints(
+            String protocol) throws Exception {
         String bootstrap = broker.bootstrapServers();
-        List<String> topics = topicNames("scale", 3);
+        List<String> topics = topicNames("scale-" + protocol, 3);
         createTopics(bootstrap, topics, PARTITIONS);
         Random random = new Random(SEED + 1);
         Model model = new Model();
@@ -348,14 +349,14 @@ class PartitionedModeIntegrationTest {
                 produceFailure.set(t);
             }
         }, "scale-producer");
-        CouponConsumerRunner a = runner(topics, "classic", group, 0);
+        CouponConsumerRunner a = runner(topics, protocol, group, 0);
         List<CouponConsumerRunner> all = new ArrayList<>(List.of(a));
         try {
             a.start();
             awaitSpread(List.of(a), 6);
             producer.start();
-            CouponConsumerRunner b = runner(topics, "classic", group, 1);
-            CouponConsumerRunner c = runner(topics, "classic", group, 2);
+            CouponConsumerRunner b = runner(topics, protocol, group, 1);
+            CouponConsumerRunner c = runner(topics, protocol, group, 2);
             all.add(b);
             all.add(c);
             b.start();
