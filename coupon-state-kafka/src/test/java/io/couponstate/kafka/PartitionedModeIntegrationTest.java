@@ -323,25 +323,20 @@ class PartitionedModeIntegrationTest {
         Random random = new Random(SEED + 1);
         Model model = new Model();
         List<String> pool = pool(random, 1_500);
-        List<List<ProducerRecord<byte[], byte[]>>> chunks = new ArrayList<>();
-        for (int i = 0; i < 12; i++) {
-            chunks.add(keyedRecords(random, topics, 100, pool, model));
-        }
         String group = "g-" + topics.get(0);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicReference<Throwable> produceFailure = new AtomicReference<>();
-        int[] sent = {0};
+        // the producer thread owns random, pool and model until it is joined; it sends until told to stop, so that
+        // records keep arriving through every move (the test asserts no timing)
         Thread producer = new Thread(() -> {
             try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(bootstrap)) {
-                for (List<ProducerRecord<byte[], byte[]>> chunk : chunks) {
-                    KafkaTestSupport.send(p, chunk);
-                    synchronized (sent) {
-                        sent[0]++;
-                        sent.notifyAll();
-                    }
+                int chunks = 0;
+                while (!stop.get() || chunks < 3) {
+                    KafkaTestSupport.send(p, keyedRecords(random, topics, 30, pool, model));
+                    chunks++;
                     synchronized (stop) {
                         if (!stop.get()) {
-                            stop.wait(50); // spreads the chunks over the moves; the test asserts no timing
+                            stop.wait(20);
                         }
                     }
                 }
@@ -369,8 +364,13 @@ class PartitionedModeIntegrationTest {
             awaitSpread(List.of(a, c), 3, 3);
             c.close();
             awaitSpread(List.of(a), 6);
+            synchronized (stop) {
+                stop.set(true);
+                stop.notifyAll();
+            }
             producer.join();
             assertThat(produceFailure.get()).as("producing").isNull();
+            System.out.println("scale " + protocol + ": " + model.records + " records produced through the moves");
             assertThat(a.awaitCaughtUp(WAIT)).isTrue();
             assertMatches(a.state(), model);
             assertThat(a.state().validCount()).isEqualTo(model.valid(a.state().threshold()).size());
