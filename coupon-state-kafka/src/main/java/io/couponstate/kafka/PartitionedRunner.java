@@ -82,6 +82,7 @@ final class PartitionedRunner {
     private Set<Integer> advertised;
     private boolean advertisePending;
     private KafkaConsumer<byte[], byte[]> coordinator;
+    private final Map<TopicPartition, Long> committed = new HashMap<>();
 
     /** Shards by partition number: written by the coordinator thread, read by any. */
     private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
@@ -255,6 +256,7 @@ final class PartitionedRunner {
                 }
                 c.pause(c.assignment()); // the coordinator never fetches
                 watchShards();
+                commitDurableOffsets();
                 if (advertisePending) {
                     advertise();
                 }
@@ -306,6 +308,35 @@ final class PartitionedRunner {
         }
     }
 
+    /**
+     * Commits each shard's newest durable checkpoint offsets to the group, for lag monitoring only (never read back:
+     * positions come from the local checkpoints), asynchronously, from this thread with the current generation; only
+     * for partitions assigned here now, never from a rebalance callback (so never for lost partitions). A failed
+     * commit (a rebalance in progress, the broker away) is retried with the next checkpoint.
+     */
+    private void commitDurableOffsets() {
+        Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> commits = new HashMap<>();
+        Set<TopicPartition> assigned = coordinator.assignment();
+        for (Shard s : shards.values()) {
+            s.runner.durableOffsets().forEach((tp, offset) -> {
+                if (assigned.contains(tp) && !offset.equals(committed.get(tp))) {
+                    commits.put(tp, new org.apache.kafka.clients.consumer.OffsetAndMetadata(offset));
+                }
+            });
+        }
+        if (commits.isEmpty()) {
+            return;
+        }
+        commits.forEach((tp, om) -> committed.put(tp, om.offset()));
+        coordinator.commitAsync(commits, (offsets, e) -> {
+            if (e != null) {
+                LOG.debug("{}: committing checkpointed offsets for lag monitoring failed, retried with the next "
+                        + "checkpoint: {}", name, e.toString());
+                offsets.keySet().forEach(committed::remove); // this thread: callbacks run inside poll()
+            }
+        });
+    }
+
     /** The rebalance callbacks; run on the coordinator thread inside {@code poll()} (and never during stop). */
     private final class Listener implements ConsumerRebalanceListener {
         @Override
@@ -346,7 +377,7 @@ final class PartitionedRunner {
             if (stopping) {
                 return;
             }
-            // nothing is committed to the group either way: a shard's positions live in its local checkpoints
+            // nothing is committed for lost partitions (commits happen only in the poll loop, for assigned ones)
             owned.removeAll(lost);
             reconcile("lost " + lost);
         }
