@@ -78,6 +78,7 @@ final class PartitionedRunner {
     // coordinator thread only
     private final Set<TopicPartition> owned = new HashSet<>();
     private RuntimeException pendingFailure;
+    private boolean checkPending; // the co-partitioning check met a transient error: retried by the loop
     private boolean stopping;
     private Set<Integer> advertised;
     private boolean advertisePending;
@@ -255,6 +256,12 @@ final class PartitionedRunner {
                     throw pendingFailure;
                 }
                 c.pause(c.assignment()); // the coordinator never fetches
+                if (checkPending) {
+                    checkAndReconcile("assignment check retried");
+                    if (pendingFailure != null) {
+                        throw pendingFailure;
+                    }
+                }
                 watchShards();
                 commitDurableOffsets();
                 if (advertisePending) {
@@ -332,7 +339,9 @@ final class PartitionedRunner {
             if (e != null) {
                 LOG.debug("{}: committing checkpointed offsets for lag monitoring failed, retried with the next "
                         + "checkpoint: {}", name, e.toString());
-                offsets.keySet().forEach(committed::remove); // this thread: callbacks run inside poll()
+                if (offsets != null) {
+                    offsets.keySet().forEach(committed::remove); // this thread: callbacks run inside poll()
+                }
             }
         });
     }
@@ -347,7 +356,11 @@ final class PartitionedRunner {
                 return;
             }
             owned.removeAll(revoked);
-            reconcile("revoked " + revoked);
+            if (checkPending) {
+                checkAndReconcile("revoked " + revoked); // no shard starts before its assignment is checked
+            } else {
+                reconcile("revoked " + revoked);
+            }
         }
 
         @Override
@@ -363,13 +376,7 @@ final class PartitionedRunner {
             if (pendingFailure != null) {
                 return;
             }
-            try {
-                checkCoPartitioned();
-            } catch (RuntimeException e) {
-                pendingFailure = e; // thrown by the loop after poll(): nothing of this assignment is added
-                return;
-            }
-            reconcile("assigned " + assigned);
+            checkAndReconcile("assigned " + assigned);
         }
 
         @Override
@@ -379,8 +386,32 @@ final class PartitionedRunner {
             }
             // nothing is committed for lost partitions (commits happen only in the poll loop, for assigned ones)
             owned.removeAll(lost);
-            reconcile("lost " + lost);
+            if (checkPending) {
+                checkAndReconcile("lost " + lost);
+            } else {
+                reconcile("lost " + lost);
+            }
         }
+    }
+
+    /**
+     * Checks co-partitioning, then reconciles; a failed check fails the runner (after poll(), so nothing of this
+     * assignment is added), a transient error (metadata not available) is retried by the loop.
+     */
+    private void checkAndReconcile(String why) {
+        try {
+            checkCoPartitioned();
+        } catch (org.apache.kafka.common.errors.RetriableException e) {
+            checkPending = true;
+            LOG.warn("{}: {}: topic metadata not available for the co-partitioning check, retrying: {}", name, why,
+                    e.toString());
+            return;
+        } catch (RuntimeException e) {
+            pendingFailure = e;
+            return;
+        }
+        checkPending = false;
+        reconcile(why);
     }
 
     /**
