@@ -64,6 +64,67 @@ import org.slf4j.LoggerFactory;
  * a final checkpoint that could not be written, and an exception of any type from a user callback (the handler, the
  * source resolver, the state's validity listener), which is never retried past. A failed periodic checkpoint is
  * logged at ERROR and shows in {@link RunnerMetrics#durable()}; it is retried at the next interval.
+ *
+ * <h2>Modes</h2>
+ *
+ * <p><b>{@link Mode#REPLICATED}</b> (the default), described above: every instance reads every partition with
+ * {@code assign()}, never joins a group, and holds the whole state; any instance answers any code. Reads are as
+ * consistent as the state's (per code linearizable, bulk queries weakly consistent).
+ *
+ * <p><b>{@link Mode#PARTITIONED}</b>: the instances of one {@link Builder#groupId group} share the partition numbers.
+ * The topics must be co-partitioned (the same partition count, that of the {@link PartitionedCouponState}, and every
+ * observation of a code on the same partition number: records keyed with the upper-cased code, default partitioner,
+ * as {@link CouponFilePublisher} sends them; a record whose code maps elsewhere is
+ * {@link InvalidRecordReason#WRONG_PARTITION}). A coordinator consumer subscribes to the topics with the range
+ * assignor (classic protocol: {@code partition.assignment.strategy=RangeAssignor}; with the consumer property
+ * {@code group.protocol=consumer}: the server-side {@code group.remote.assignor=range}), which gives partition
+ * <i>p</i> of every topic to one member; it keeps its partitions paused, so its {@code poll()} only keeps the
+ * membership and runs the rebalances. For each partition number <i>p</i> assigned here a shard runner (a
+ * replicated-style runner over partition <i>p</i> of every topic, with no group and its checkpoints in
+ * {@code <checkpointDirectory>/partition-<p>/}) restores the shard from its newest local checkpoint, or rebuilds it
+ * from the start of partition <i>p</i> of every topic (the topics are the durable log: keep them with
+ * {@code retention.ms=-1}), on its own threads; the shard is added to the {@link PartitionedCouponState}, and so
+ * becomes queryable here ({@link ShardStatus#queryable()}), once it has caught up to the end offsets read when it
+ * started. Until then, and for codes of partitions owned elsewhere, reads throw {@link NotOwnedException}.
+ * <ul>
+ * <li><b>Consistency.</b> A code lives in one shard: per code, reads and writes on its owner are linearizable as in
+ * replicated mode. Bulk queries ({@code size}, {@code validCount}, listings) cover the shards queryable here when
+ * they start and are weakly consistent; the whole answer is the sum over the instances, which is not atomic across
+ * them. During a move a code may be unanswerable for a while (no instance holds its shard queryable); it is never
+ * answered from a shard missing records below its caught-up point.
+ * <li><b>Rebalances.</b> At every assignment the runner checks co-partitioning (every topic exists with the state's
+ * partition count, and the assignment holds partition <i>p</i> of every topic or of none) and otherwise FAILS with
+ * a message naming the topics, their counts and the partitions out of line, before any shard of that assignment is
+ * added. The classic range assignor is eager (a rebalance revokes everything, then assigns anew): the runner keeps
+ * its shards through the revocation and, once the new assignment is known, closes (final checkpoint, then drop) only
+ * those of partition numbers that did not come back; a kept shard stays exact, as each shard is computed from the
+ * log alone and ownership only decides who serves. With {@code group.protocol=consumer} (incremental) a revoked
+ * shard is closed and dropped inside {@code onPartitionsRevoked}. On {@code onPartitionsLost} the shard is dropped
+ * and its runner stopped, and nothing is committed for it. Otherwise the coordinator commits each shard's newest
+ * durable checkpoint offsets to the group (asynchronously, from its poll loop, for partitions assigned to it then),
+ * for lag monitoring only: positions come from the local checkpoints, never from the group. A rebalance callback never waits for a restore (that runs on the shard runner's threads), so a
+ * restore never holds {@code poll()} past {@code max.poll.interval.ms}; closing a shard waits for its final
+ * checkpoint (the shards closed by one rebalance close in parallel). A failure of any shard runner fails the whole
+ * runner.
+ * <li><b>Owner discovery.</b> Each instance may {@link Builder#applicationEndpoint advertise} an endpoint. At every
+ * change of its owned partition numbers it writes, synchronously, one record to a compacted membership topic
+ * ({@link Builder#membershipTopic}, default {@code <groupId>-couponstate-owners}, created if missing with one
+ * partition): key = its instance id (a random UUID per runner), value = its endpoint and partition numbers; a
+ * tombstone on close. Every instance tails the topic; the owner of <i>p</i> is the instance whose latest record
+ * lists <i>p</i> and was written last among those that do. {@link #ownerOf} answers from that (and from this
+ * instance's own assignment at once). A topic rather than the assignment's user data because the consumer protocol
+ * assigns on the broker, where no client assignor carries user data; it works the same under both protocols. An
+ * answer can be stale for a moment around a rebalance, and a killed instance's claims last until the new owners
+ * claim its partitions.
+ * <li><b>Checkpoint directory.</b> A partitioned runner marks its directory ({@code partitioned.properties}: mode and
+ * partition count). A directory holding a replicated checkpoint, shards of another partition count, or, for a
+ * replicated runner, a partitioned marker, fails {@code start()} with an {@link IncompatibleCheckpointException}
+ * naming the directory and both values.
+ * <li><b>Metrics.</b> {@link #metrics()} sums the shard runners here now and, for the counters (records, codes,
+ * invalid records, checkpoints), those closed since start; distinct codes and valid codes are those of the shards
+ * here now; lag is the sum over the shards here (-1 while one is unknown or none is assigned). {@link #shards()}
+ * gives each assigned partition's status.
+ * </ul>
  */
 public final class CouponConsumerRunner implements AutoCloseable {
 
@@ -130,8 +191,22 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * How the instances of an application share the work. See the class javadoc.
+     */
+    public enum Mode {
+        /** Every instance reads every partition of the topics and holds the whole state (the default). */
+        REPLICATED,
+        /**
+         * The instances of one consumer group share the partition numbers: each holds the shards of the partitions
+         * the group assigns it, in a {@link PartitionedCouponState}.
+         */
+        PARTITIONED
+    }
+
     private final RunnerSettings settings;
     private final String name;
+    private final PartitionedRunner partitioned; // null in replicated mode
     private final PartitionTracker tracker = new PartitionTracker();
     private final RecordApplier applier;
     private final RateLimitedLog transientLog;
@@ -152,6 +227,67 @@ public final class CouponConsumerRunner implements AutoCloseable {
         this.name = settings.name();
         this.transientLog = new RateLimitedLog(LOG, settings.clock(), 3, 30_000);
         this.applier = new RecordApplier(settings, new RateLimitedLog(LOG, settings.clock(), 10, 10_000));
+        this.partitioned = settings.mode() == Mode.PARTITIONED ? new PartitionedRunner(this, settings) : null;
+    }
+
+    /** A shard runner of a partitioned runner: replicated-style over partition {@code p} of every topic. */
+    static CouponConsumerRunner shard(RunnerSettings shardSettings) {
+        return new CouponConsumerRunner(shardSettings);
+    }
+
+    /** The sequence of the checkpoint restored at start, or 0 (for the partitioned runner's shard status). */
+    long restoredSequence() {
+        ConsumerLoop l = loop;
+        return l == null ? 0 : l.restoredSequence();
+    }
+
+    /**
+     * Whether every partition this (shard) runner reads is assigned (one per topic) and applied up to its end offset
+     * as of its discovery; never blocks.
+     */
+    boolean caughtUpToDiscovery() {
+        return tracker.assignedSnapshot().size() == settings.topics().size() && tracker.caughtUp(Map.of());
+    }
+
+    /** The offsets of this (shard) runner's newest durable checkpoint; empty before one. Any thread. */
+    Map<TopicPartition, Long> durableOffsets() {
+        Checkpointer cp = checkpointer;
+        return cp == null ? Map.of() : cp.durableOffsets();
+    }
+
+    /** The mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise. */
+    public Mode mode() {
+        return settings.mode();
+    }
+
+    /** The {@code host:port} this instance advertises ({@link Builder#applicationEndpoint}), if one was set. */
+    public Optional<String> applicationEndpoint() {
+        return Optional.ofNullable(settings.applicationEndpoint());
+    }
+
+    /**
+     * The endpoint of the instance that owns {@code code}'s partition, if known. Partitioned mode: this instance's
+     * endpoint while the group assigns it the partition ({@link PartitionedCouponState#partitionOf}), else the
+     * endpoint the owner advertised last in the membership topic (see the class javadoc), else empty (no owner
+     * known yet, or the owner advertised no endpoint). Owners change at rebalances: an answer may be stale for as
+     * long as the membership topic takes to carry a claim (typically milliseconds), so a caller forwarding a query
+     * must expect {@link NotOwnedException} from the instance it forwards to. Replicated mode: this runner's
+     * endpoint, if set (every instance holds every code). Never blocks.
+     */
+    public Optional<String> ownerOf(CharSequence code) {
+        Objects.requireNonNull(code, "code");
+        if (partitioned == null) {
+            return applicationEndpoint();
+        }
+        return partitioned.ownerOf(code);
+    }
+
+    /**
+     * Partitioned mode: the partition numbers the group assigns to this instance now, each with its shard's status
+     * (sorted by partition; a snapshot, never blocks). Replicated mode: empty.
+     */
+    public Map<Integer, ShardStatus> shards() {
+        return partitioned == null ? Map.of() : partitioned.shards();
     }
 
     /** A new builder. */
@@ -176,10 +312,24 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 }
                 setState(State.STARTING);
             }
+            if (partitioned != null) {
+                try {
+                    checkSourceLimit();
+                    partitioned.start();
+                } catch (RuntimeException e) {
+                    fail(e);
+                    closeHandler();
+                    throw e instanceof IllegalStateException ? e : new IllegalStateException(e.getMessage(), e);
+                }
+                return;
+            }
             try {
                 checkSourceLimit();
                 CheckpointStore store = null;
                 if (settings.checkpointDirectory() != null) {
+                    if (settings.onlyPartition() < 0) {
+                        PartitionedRunner.guardDirectory(settings.checkpointDirectory(), false, 0);
+                    }
                     try {
                         store = new CheckpointStore(settings.checkpointDirectory(),
                                 settings.baseRolloverFraction());
@@ -249,7 +399,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
     }
 
     /**
-     * Waits until the state holds every record that was in the topics when the wait began. First waits until
+     * Waits until the state holds every record that was in the topics when the wait began. Partitioned mode: true
+     * once at least one partition is assigned here and every assigned partition number's shard is queryable and has
+     * applied, in every topic, up to the end offset read when the wait began (or, for a partition assigned during
+     * the wait, when it was first seen); the same false and exceptions as below.
+     *
+     * <p>Replicated mode: waits until the state holds every record that was in the topics when the wait began. First waits until
      * partitions are known and assigned; then reads each partition's end offset once (through an admin client, on
      * this thread, so the answer never waits for a poll however long {@code pollTimeout} is; a partition found during
      * the wait: its end offset when found), and waits until every partition's applied position (applied to the
@@ -262,6 +417,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
      */
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         Objects.requireNonNull(timeout, "timeout");
+        if (partitioned != null) {
+            return partitioned.awaitCaughtUp(timeout, this::usable);
+        }
         long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
         while (tracker.isEmpty()) {
             if (!usable() || System.nanoTime() - deadline >= 0) {
@@ -314,7 +472,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
-    /** The state this runner keeps current; readable at any time from any thread. */
+    /**
+     * The state this runner keeps current; readable at any time from any thread. Partitioned mode: the
+     * {@link PartitionedCouponState} given to the builder, holding the shards queryable here.
+     */
     public CouponState state() {
         return settings.state();
     }
@@ -329,14 +490,51 @@ public final class CouponConsumerRunner implements AutoCloseable {
         return state == State.FAILED ? Optional.ofNullable(failure) : Optional.empty();
     }
 
-    /** The partitions assigned so far (replicated mode: every partition of the topics found so far). */
+    /**
+     * The partitions assigned so far (replicated mode: every partition of the topics found so far; partitioned mode:
+     * those the group assigns to this instance now).
+     */
     public List<TopicPartition> assignedPartitions() {
-        return tracker.assignedSnapshot();
+        return partitioned != null ? partitioned.assignedPartitions() : tracker.assignedSnapshot();
     }
 
-    /** Per assigned partition, the next offset to apply: every record below it is in the state. */
+    /**
+     * Per assigned partition, the next offset to apply: every record below it is in the state (partitioned mode:
+     * of the shards this instance runs now, queryable or not yet).
+     */
     public Map<TopicPartition, Long> appliedPositions() {
-        return tracker.appliedPositions();
+        return partitioned != null ? partitioned.appliedPositions() : tracker.appliedPositions();
+    }
+
+    /** Partitioned mode: the checkpoint sequence the shard of {@code partition} here restored, or 0; for tests. */
+    long restoredSequence(int partition) {
+        return partitioned == null ? restoredSequence() : partitioned.restoredSequence(partition);
+    }
+
+    /** Whether close() was called; for the partitioned coordinator. */
+    boolean isClosing() {
+        return closing;
+    }
+
+    /** STARTING -> RUNNING for the partitioned coordinator; false if the runner is no longer STARTING. */
+    boolean startedRunning() {
+        synchronized (stateLock) {
+            if (state != State.STARTING) {
+                return false;
+            }
+            setState(State.RUNNING);
+            return true;
+        }
+    }
+
+    /** PENDING_SHUTDOWN -> STOPPED for the partitioned coordinator, unless FAILED meanwhile. */
+    void stoppedCleanly() {
+        synchronized (stateLock) {
+            if (state == State.PENDING_SHUTDOWN) {
+                setState(State.STOPPED);
+                LOG.info("{}: stopped; {}", name, metrics());
+            }
+        }
     }
 
     /** The consumer settings the runner uses, owned ones included (for diagnostics; passwords included). */
@@ -346,6 +544,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
     /** A snapshot of the counters; cheap, never blocks. */
     public RunnerMetrics metrics() {
+        if (partitioned != null) {
+            return partitioned.metrics(state);
+        }
         Checkpointer cp = checkpointer;
         ConsumerLoop l = loop;
         OptionalLong age = OptionalLong.empty();
@@ -401,6 +602,10 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 c.wakeup();
             }
             t = pollThread;
+            if (partitioned != null) {
+                partitioned.wakeup();
+                t = partitioned.thread();
+            }
         }
         if (t != null && t != Thread.currentThread()) {
             try {
@@ -476,7 +681,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
         }
     }
 
-    private void fail(Throwable t) {
+    void fail(Throwable t) {
         synchronized (stateLock) {
             if (state.isTerminal()) {
                 return;
@@ -574,7 +779,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
         /**
          * The group to commit offsets to, for lag monitoring only: each checkpoint's offsets, once it is durable (so
-         * nothing is committed without a checkpoint directory). Optional; the group's offsets are never read.
+         * nothing is committed without a checkpoint directory). Optional in replicated mode; required in partitioned
+         * mode, where it is the consumer group the instances share the partitions in. The group's offsets are never
+         * read.
          */
         public Builder groupId(String groupId) {
             settings.groupId(groupId);
@@ -741,6 +948,46 @@ public final class CouponConsumerRunner implements AutoCloseable {
          */
         public Builder rebuildRecreatedTopics(boolean rebuildRecreatedTopics) {
             settings.rebuildRecreatedTopics(rebuildRecreatedTopics);
+            return this;
+        }
+
+        /**
+         * {@link Mode#REPLICATED} (the default: every partition here, the whole state) or {@link Mode#PARTITIONED}
+         * (the instances of the {@link #groupId group} share the partition numbers; see the class javadoc). In
+         * PARTITIONED mode {@link #build()} also requires: a {@link PartitionedCouponState} as the {@link #state},
+         * whose {@link PartitionedCouponState#partitions() partitions} is every topic's partition count; a
+         * {@link #groupId}; and declared sources (the default topic resolver, or
+         * {@link SourceResolver#header(String, Collection)}), so that every shard numbers the sources alike. The
+         * consumer property {@code group.protocol} may then be set ({@code classic}, the default, or
+         * {@code consumer}); the assignor is the runner's (range).
+         */
+        public Builder mode(Mode mode) {
+            settings.mode(mode);
+            return this;
+        }
+
+        /**
+         * The {@code host:port} this instance advertises to the others (partitioned mode: through the membership
+         * topic, so that {@link CouponConsumerRunner#ownerOf} can name it), for example where its HTTP server
+         * listens. Optional. Checked at once.
+         *
+         * @throws IllegalArgumentException naming the value unless it is {@code host:port} with a non-blank host
+         *     (an IPv6 address in brackets) and a port in 1..65535
+         */
+        public Builder applicationEndpoint(String hostPort) {
+            settings.applicationEndpoint(hostPort);
+            return this;
+        }
+
+        /**
+         * Partitioned mode: the compacted topic in which the instances advertise which partitions they own and at
+         * which endpoint (default {@code <groupId>-couponstate-owners}); created by the runner (1 partition,
+         * {@code cleanup.policy=compact}) if missing. Every instance of the group must name the same topic.
+         *
+         * @throws IllegalArgumentException for a blank name
+         */
+        public Builder membershipTopic(String topic) {
+            settings.membershipTopic(topic);
             return this;
         }
 

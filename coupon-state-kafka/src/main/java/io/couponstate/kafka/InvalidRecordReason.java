@@ -17,7 +17,14 @@ public enum InvalidRecordReason {
     /** An ASCII character the code format does not allow. */
     ILLEGAL_CHARACTER,
     /** The source resolver found no source for the record (for example, the source header is missing). */
-    SOURCE_UNRESOLVED
+    SOURCE_UNRESOLVED,
+    /**
+     * Partitioned mode: the code belongs to another partition than the one it was read from
+     * ({@link PartitionedCouponState#partitionOf} of the code differs from the record's partition: the producer did
+     * not key it with the upper-cased code, or used another partitioner), so no read of the code would look in this
+     * shard. Not applied.
+     */
+    WRONG_PARTITION
     // No SOURCE_LIMIT: a source past the state's maxSources is a configuration error that fails the runner
     // (CouponConsumerRunner), never a bad record to skip past.
 }

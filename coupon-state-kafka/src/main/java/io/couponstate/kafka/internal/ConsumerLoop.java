@@ -301,6 +301,9 @@ public final class ConsumerLoop {
                 continue;
             }
             for (PartitionInfo p : parts) {
+                if (settings.onlyPartition() >= 0 && p.partition() != settings.onlyPartition()) {
+                    continue; // a partitioned runner's shard: partition p of every topic, no other
+                }
                 TopicPartition tp = new TopicPartition(p.topic(), p.partition());
                 if (!tracker.isAssigned(tp)) {
                     found.add(tp);

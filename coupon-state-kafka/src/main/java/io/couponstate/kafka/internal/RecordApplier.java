@@ -64,6 +64,7 @@ public final class RecordApplier {
     private final AtomicLong codesApplied = new AtomicLong();
     private final AtomicLong validCodes = new AtomicLong();
     private Lane own; // apply() only
+    private final io.couponstate.kafka.PartitionedCouponState router; // a shard runner's: checks each code's partition
 
     /** An applier for one runner. */
     public RecordApplier(RunnerSettings settings, RateLimitedLog badRecordLog) {
@@ -78,6 +79,7 @@ public final class RecordApplier {
         this.badRecordLog = badRecordLog;
         this.name = settings.name();
         this.callbackLock = settings.applyThreads() > 1 ? new Object() : null;
+        this.router = settings.router();
     }
 
     /** A new lane: what one applying thread uses (not thread-safe). */
@@ -233,6 +235,13 @@ public final class RecordApplier {
                     badBeforeApplying = true;
                     return;
                 }
+            }
+            if (router != null && router.partitionOf(value, offset, length) != record.partition()) {
+                // a shard only holds its partition's codes: elsewhere no read would look for this one
+                flush(false);
+                dispatch(record, InvalidRecordReason.WRONG_PARTITION);
+                badBeforeApplying = true;
+                return;
             }
             if (!batch.add(value, offset, length, sourceId)) {
                 flush(false); // full: a bulk record may span batches; its handler call waits for its last line

@@ -3,7 +3,9 @@ package io.couponstate.kafka.internal;
 import io.couponstate.core.CodeFormat;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
+import io.couponstate.kafka.CouponConsumerRunner;
 import io.couponstate.kafka.InvalidRecordHandler;
+import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.SourceResolver;
 import io.couponstate.kafka.StateListener;
 import java.nio.file.Path;
@@ -47,11 +49,14 @@ public final class RunnerSettings {
         owned.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "positions come from the local checkpoint or the "
                 + "partition's beginning; an out-of-range position fails the runner rather than skip data");
         owned.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG,
-                "the runner assigns every partition itself (replicated mode) and never joins a group");
+                "the runner assigns every partition itself (replicated mode) and never joins a group; in "
+                + "partitioned mode it may be set, to classic or consumer");
         owned.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-                "the runner assigns every partition itself (replicated mode) and never joins a group");
+                "the runner assigns every partition itself (replicated mode) and never joins a group; in "
+                + "partitioned mode it uses the range assignor, which keeps partition p of every topic together");
         owned.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG,
-                "the runner assigns every partition itself (replicated mode) and never joins a group");
+                "the runner assigns every partition itself (replicated mode) and never joins a group; in "
+                + "partitioned mode it uses the range assignor, which keeps partition p of every topic together");
         owned.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, "set it with bootstrapServers()");
         owned.put(ConsumerConfig.GROUP_ID_CONFIG, "set it with groupId()");
         OWNED = Collections.unmodifiableMap(owned);
@@ -87,8 +92,21 @@ public final class RunnerSettings {
     private final CodeFormat codeFormat;
     private final int maxSources;
     private final int applyThreads;
+    private final CouponConsumerRunner.Mode mode;
+    private final String applicationEndpoint;
+    private final String membershipTopic;
+    private final int onlyPartition;
+    private final PartitionedCouponState router;
+    private final Builder origin;
 
     private RunnerSettings(Builder b) {
+        this.origin = b.copy();
+        this.mode = b.mode;
+        this.applicationEndpoint = b.applicationEndpoint;
+        this.membershipTopic = b.membershipTopic != null ? b.membershipTopic
+                : b.groupId == null ? null : b.groupId + "-couponstate-owners";
+        this.onlyPartition = b.onlyPartition;
+        this.router = b.router;
         this.bootstrapServers = b.bootstrapServers;
         this.groupId = b.groupId;
         this.topics = List.copyOf(b.topics);
@@ -134,6 +152,67 @@ public final class RunnerSettings {
     public static Builder builder() {
         return new Builder();
     }
+
+    /** REPLICATED (every partition here) or PARTITIONED (a share of the partition numbers, by a consumer group). */
+    public CouponConsumerRunner.Mode mode() {
+        return mode;
+    }
+
+    /** The {@code host:port} this instance advertises; null for none. */
+    public String applicationEndpoint() {
+        return applicationEndpoint;
+    }
+
+    /** Partitioned mode: the compacted topic the instances advertise their partitions in; null without a group. */
+    public String membershipTopic() {
+        return membershipTopic;
+    }
+
+    /** The one partition number this runner reads of every topic (a partitioned runner's shard), or -1 for all. */
+    public int onlyPartition() {
+        return onlyPartition;
+    }
+
+    /**
+     * A shard runner's partitioned state, whose {@code partitionOf} each record's code must match the record's
+     * partition ({@link io.couponstate.kafka.InvalidRecordReason#WRONG_PARTITION}); null elsewhere.
+     */
+    public PartitionedCouponState router() {
+        return router;
+    }
+
+    /** Whether the consumer properties ask for the consumer group protocol of KIP-848 (group.protocol=consumer). */
+    public boolean consumerGroupProtocol() {
+        Object v = consumerConfig.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG);
+        return v != null && "consumer".equalsIgnoreCase(String.valueOf(v).trim());
+    }
+
+    /**
+     * The settings of the shard runner of {@code partition} in partitioned mode: partition {@code partition} of every
+     * topic, {@code shard} as the state, {@code directory} (null: none) for checkpoints, no group (a shard never
+     * joins one or commits), {@code handler} for bad records, no state listener, a client id of its own.
+     */
+    public RunnerSettings forShard(int partition, CouponState shard, Path directory, InvalidRecordHandler handler) {
+        Builder b = origin.copy();
+        b.mode = CouponConsumerRunner.Mode.REPLICATED;
+        b.onlyPartition = partition;
+        b.router = (PartitionedCouponState) state;
+        b.state = shard;
+        b.checkpointDirectory = directory;
+        b.groupId = null;
+        b.invalidRecordHandler = handler;
+        b.stateListener = null;
+        for (String key : SHARD_DROPPED) {
+            b.consumerProperties.remove(key);
+        }
+        b.consumerProperties.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-p" + partition);
+        return b.build();
+    }
+
+    /** Group settings a shard runner (which never joins a group) leaves out. */
+    private static final List<String> SHARD_DROPPED = List.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG,
+            ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, ConsumerConfig.CLIENT_ID_CONFIG);
 
     /** {@code host:port[,host:port...]}. */
     public String bootstrapServers() {
@@ -331,8 +410,73 @@ public final class RunnerSettings {
                 config -> new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         private Function<Map<String, Object>, ClusterClient> clusterClientFactory =
                 config -> ClusterClient.admin(config, config.get(ConsumerConfig.CLIENT_ID_CONFIG) + "-admin");
+        private CouponConsumerRunner.Mode mode = CouponConsumerRunner.Mode.REPLICATED;
+        private String applicationEndpoint;
+        private String membershipTopic;
+        private int onlyPartition = -1;
+        private PartitionedCouponState router;
 
         private Builder() {
+        }
+
+        private Builder copy() {
+            Builder b = new Builder();
+            b.bootstrapServers = bootstrapServers;
+            b.groupId = groupId;
+            b.topics = topics == null ? null : new ArrayList<>(topics);
+            b.state = state;
+            b.checkpointDirectory = checkpointDirectory;
+            b.checkpointInterval = checkpointInterval;
+            b.baseRolloverFraction = baseRolloverFraction;
+            b.pollTimeout = pollTimeout;
+            b.apiTimeout = apiTimeout;
+            b.partitionDiscoveryInterval = partitionDiscoveryInterval;
+            b.progressLogInterval = progressLogInterval;
+            b.progressValidCodes = progressValidCodes;
+            b.progressSink = progressSink;
+            b.consumerProperties.putAll(consumerProperties);
+            b.sourceResolver = sourceResolver;
+            b.invalidRecordHandler = invalidRecordHandler;
+            b.stateListener = stateListener;
+            b.bulkValues = bulkValues;
+            b.applyThreads = applyThreads;
+            b.maxValueBytes = maxValueBytes;
+            b.allowMissingTopics = allowMissingTopics;
+            b.rebuildRecreatedTopics = rebuildRecreatedTopics;
+            b.clock = clock;
+            b.consumerFactory = consumerFactory;
+            b.clusterClientFactory = clusterClientFactory;
+            b.mode = mode;
+            b.applicationEndpoint = applicationEndpoint;
+            b.membershipTopic = membershipTopic;
+            b.onlyPartition = onlyPartition;
+            b.router = router;
+            return b;
+        }
+
+        /** See {@link RunnerSettings#mode()}. */
+        public Builder mode(CouponConsumerRunner.Mode v) {
+            this.mode = Objects.requireNonNull(v, "mode");
+            return this;
+        }
+
+        /**
+         * See {@link RunnerSettings#applicationEndpoint()}; checked at once: {@code host:port} with a non-blank host
+         * and a port in 1..65535 (an IPv6 host in brackets).
+         */
+        public Builder applicationEndpoint(String v) {
+            this.applicationEndpoint = checkedEndpoint(v);
+            return this;
+        }
+
+        /** See {@link RunnerSettings#membershipTopic()}. */
+        public Builder membershipTopic(String v) {
+            Objects.requireNonNull(v, "membershipTopic");
+            if (v.isBlank()) {
+                throw new IllegalArgumentException("membershipTopic: \"" + v + "\" (expected: a topic name)");
+            }
+            this.membershipTopic = v;
+            return this;
         }
 
         /** See {@link RunnerSettings#bootstrapServers()}. */
@@ -532,12 +676,61 @@ public final class RunnerSettings {
             }
             for (String key : consumerProperties.keySet()) {
                 String why = OWNED.get(key);
+                if (key.equals(ConsumerConfig.GROUP_PROTOCOL_CONFIG) && mode == CouponConsumerRunner.Mode.PARTITIONED) {
+                    String protocol = String.valueOf(consumerProperties.get(key)).trim();
+                    if (!protocol.equalsIgnoreCase("classic") && !protocol.equalsIgnoreCase("consumer")) {
+                        throw new IllegalArgumentException("consumerProperty " + key + ": \"" + protocol
+                                + "\" (expected: classic or consumer)");
+                    }
+                    continue;
+                }
                 if (why != null) {
                     throw new IllegalArgumentException("consumerProperty " + key + ": owned by the runner (" + why
                             + ")");
                 }
             }
+            if (mode == CouponConsumerRunner.Mode.PARTITIONED) {
+                if (!(state instanceof PartitionedCouponState)) {
+                    throw new IllegalArgumentException("state: a " + state.getClass().getName() + " (expected: a "
+                            + "PartitionedCouponState in mode PARTITIONED, one shard per partition number)");
+                }
+                if (groupId == null || groupId.isBlank()) {
+                    throw new IllegalArgumentException("groupId: " + groupId + " (expected: the consumer group the "
+                            + "instances share, required in mode PARTITIONED)");
+                }
+                if (!(sourceResolver == null || sourceResolver instanceof TopicSourceResolver)
+                        && sourceResolver.declaredSources().isEmpty()) {
+                    throw new IllegalArgumentException("sourceResolver: declares no sources (expected in mode "
+                            + "PARTITIONED: the topic resolver, or SourceResolver.header(key, allowedSources), so that "
+                            + "every shard numbers the sources alike)");
+                }
+            }
             return new RunnerSettings(this);
+        }
+
+        /** {@code host:port}, or an IllegalArgumentException naming the value and the rule. */
+        static String checkedEndpoint(String v) {
+            Objects.requireNonNull(v, "applicationEndpoint");
+            String rule = " (expected: host:port, a non-blank host and a port in 1..65535)";
+            int colon = v.lastIndexOf(':');
+            if (colon <= 0 || colon == v.length() - 1) {
+                throw new IllegalArgumentException("applicationEndpoint: \"" + v + "\"" + rule);
+            }
+            String host = v.substring(0, colon);
+            if (host.isBlank() || host.chars().anyMatch(Character::isWhitespace)
+                    || (host.indexOf(':') >= 0 && !(host.startsWith("[") && host.endsWith("]")))) {
+                throw new IllegalArgumentException("applicationEndpoint: \"" + v + "\"" + rule);
+            }
+            int port;
+            try {
+                port = Integer.parseInt(v.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("applicationEndpoint: \"" + v + "\"" + rule);
+            }
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("applicationEndpoint: \"" + v + "\": port " + port + rule);
+            }
+            return v;
         }
 
         private static void positive(String name, Duration d) {

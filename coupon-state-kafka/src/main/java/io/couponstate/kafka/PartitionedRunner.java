@@ -1,0 +1,785 @@
+package io.couponstate.kafka;
+
+import io.couponstate.core.CouponState;
+import io.couponstate.kafka.internal.ClusterClient;
+import io.couponstate.kafka.internal.RunnerSettings;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.RangeAssignor;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The partitioned mode of a {@link CouponConsumerRunner} (see its class javadoc for the contract): a coordinator
+ * consumer that only holds group membership, and one shard runner per assigned partition number.
+ *
+ * <p><b>Parts.</b> The coordinator is a {@code KafkaConsumer} subscribed to the topics with the range assignor
+ * (classic protocol: {@code partition.assignment.strategy=RangeAssignor}; {@code group.protocol=consumer}:
+ * {@code group.remote.assignor=range}); every partition it is assigned stays paused, so its {@code poll()} fetches
+ * nothing and only drives heartbeats and rebalances. Each assigned partition number <i>p</i> gets a shard runner: a
+ * replicated-style {@link CouponConsumerRunner} restricted to partition <i>p</i> of every topic, with no group (it
+ * never commits), its state {@link PartitionedCouponState#newShard(int)} and its checkpoints in
+ * {@code <checkpointDirectory>/partition-<p>/}. It restores or rebuilds on its own threads, so a rebalance callback
+ * only starts it and never waits for a restore; the coordinator's loop adds the shard to the
+ * {@link PartitionedCouponState} once the shard runner has caught up to the end offsets it read at discovery.
+ *
+ * <p><b>Threads.</b> One coordinator thread (non-daemon) owns the coordinator consumer, runs the rebalance callbacks,
+ * starts, watches and closes the shard runners, and writes the membership records; the {@link OwnerDirectory}
+ * tails the membership topic on a thread of its own. {@link #ownerOf}, {@link #shards}, {@link #metrics} and
+ * {@link #awaitCaughtUp} may be called from any thread: they read volatile snapshots and a concurrent map.
+ */
+final class PartitionedRunner {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CouponConsumerRunner.class);
+    /** The file that marks a checkpoint directory as partitioned, with its partition count. */
+    static final String MARKER = "partitioned.properties";
+    private static final Duration WAIT_STEP = Duration.ofMillis(5);
+    private static final Duration PENDING_POLL = Duration.ofMillis(50);
+
+    private final CouponConsumerRunner outer;
+    private final RunnerSettings settings;
+    private final PartitionedCouponState state;
+    private final String name;
+    private final boolean consumerProtocol;
+    private final InvalidRecordHandler sharedHandler;
+
+    // coordinator thread only
+    private final Set<TopicPartition> owned = new HashSet<>();
+    private RuntimeException pendingFailure;
+    private boolean checkPending; // the co-partitioning check met a transient error: retried by the loop
+    private boolean stopping;
+    private Set<Integer> advertised;
+    private boolean advertisePending;
+    private KafkaConsumer<byte[], byte[]> coordinator;
+    private final Map<TopicPartition, Long> committed = new HashMap<>();
+
+    /** Shards by partition number: written by the coordinator thread, read by any. */
+    private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
+    /** The partition numbers assigned now, sorted; written by the coordinator thread. */
+    private volatile Set<Integer> ownedNumbers = Set.of();
+    private volatile List<TopicPartition> ownedView = List.of();
+    private volatile ClusterClient cluster;
+    private volatile OwnerDirectory directory;
+    private volatile Thread thread;
+    /** Counters of shard runners closed since start (monotonic metrics survive a move); coordinator thread writes. */
+    private volatile RunnerMetrics retired;
+
+    /** One assigned partition number: its shard runner and whether its shard is in the state. */
+    private static final class Shard {
+        final int partition;
+        final CouponConsumerRunner runner;
+        final CouponState state;
+        volatile boolean queryable;
+
+        Shard(int partition, CouponConsumerRunner runner, CouponState state) {
+            this.partition = partition;
+            this.runner = runner;
+            this.state = state;
+        }
+    }
+
+    PartitionedRunner(CouponConsumerRunner outer, RunnerSettings settings) {
+        this.outer = outer;
+        this.settings = settings;
+        this.state = (PartitionedCouponState) settings.state();
+        this.name = settings.name();
+        this.consumerProtocol = settings.consumerGroupProtocol();
+        InvalidRecordHandler handler = settings.invalidRecordHandler();
+        this.sharedHandler = new InvalidRecordHandler() { // shared by the shards; closed once, by this runner
+            @Override
+            public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    InvalidRecordReason reason) {
+                handler.handle(record, reason);
+            }
+
+            @Override
+            public void flush() {
+                handler.flush();
+            }
+        };
+    }
+
+    // --------------------------------------------------------------------------------------------------- start
+
+    /**
+     * On the caller of {@code start()}: checks and marks the checkpoint directory, registers the declared sources
+     * (before any shard exists, so every shard numbers them alike), starts the coordinator thread.
+     */
+    void start() {
+        if (settings.checkpointDirectory() != null) {
+            guardDirectory(settings.checkpointDirectory(), true, state.partitions());
+        }
+        Collection<String> declared = settings.declaredSources().orElseThrow();
+        for (String source : declared) {
+            state.sourceId(source);
+        }
+        Thread t = new Thread(this::run, "coupon-runner-partitioned-" + name);
+        t.setDaemon(false); // shard runners' final checkpoints must not be cut off
+        thread = t;
+        t.start();
+    }
+
+    /**
+     * Checks that {@code dir} suits a runner of this mode: a partitioned runner needs no marker or one with its
+     * partition count, and no replicated checkpoint at the top; a replicated runner needs no marker. Writes the
+     * marker for a partitioned runner.
+     *
+     * @throws IncompatibleCheckpointException naming the directory and both values otherwise
+     */
+    static void guardDirectory(Path dir, boolean partitionedMode, int partitions) {
+        Path marker = dir.resolve(MARKER);
+        try {
+            if (!partitionedMode) {
+                if (Files.exists(marker)) {
+                    throw new IncompatibleCheckpointException(marker, "checkpoint directory " + dir + " holds the "
+                            + "shards of a partitioned runner (mode PARTITIONED, " + readPartitions(marker)
+                            + " partitions) but this runner is in mode REPLICATED (expected: another directory, "
+                            + "or mode(PARTITIONED))", null);
+                }
+                return;
+            }
+            if (Files.exists(marker)) {
+                int then = readPartitions(marker);
+                if (then != partitions) {
+                    throw new IncompatibleCheckpointException(marker, "checkpoint directory " + dir + " holds "
+                            + "shards of " + then + " partitions but this runner's PartitionedCouponState has "
+                            + partitions + " partitions (expected: the same partition count, or another directory)",
+                            null);
+                }
+                return;
+            }
+            if (Files.isDirectory(dir)) {
+                try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "checkpoint-*")) {
+                    for (Path f : files) {
+                        throw new IncompatibleCheckpointException(f, "checkpoint directory " + dir + " holds a "
+                                + "checkpoint of a replicated runner (mode REPLICATED, the whole state) but this "
+                                + "runner is in mode PARTITIONED with " + partitions + " partitions (expected: "
+                                + "another directory, or mode(REPLICATED))", null);
+                    }
+                }
+            }
+            Files.createDirectories(dir);
+            Properties p = new Properties();
+            p.setProperty("mode", "PARTITIONED");
+            p.setProperty("partitions", String.valueOf(partitions));
+            Path tmp = dir.resolve(MARKER + ".tmp");
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                p.store(out, "couponstate partitioned checkpoint directory: one partition-<p> directory per shard");
+            }
+            Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new IllegalStateException("checkpoint directory " + dir + ": cannot be used: " + e, e);
+        }
+    }
+
+    private static int readPartitions(Path marker) throws IOException {
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(marker)) {
+            p.load(in);
+        }
+        String v = p.getProperty("partitions");
+        try {
+            return Integer.parseInt(String.valueOf(v).trim());
+        } catch (NumberFormatException e) {
+            throw new IncompatibleCheckpointException(marker, "partitions=" + v + " is not a number", e);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------- coordinator thread
+
+    private void run() {
+        Throwable error = null;
+        try {
+            cluster = settings.clusterClientFactory().apply(settings.consumerConfig());
+            OwnerDirectory dir = new OwnerDirectory(settings, state.partitions());
+            directory = dir;
+            if (outer.isClosing()) {
+                return;
+            }
+            dir.start();
+            KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(coordinatorConfig(), new ByteArrayDeserializer(),
+                    new ByteArrayDeserializer());
+            coordinator = c;
+            if (outer.isClosing()) {
+                return;
+            }
+            c.subscribe(settings.topics(), new Listener());
+            if (!outer.startedRunning()) {
+                return; // closed while starting
+            }
+            LOG.info("{}: partitioned mode, group {}, topics {}, {} partitions, protocol {}, endpoint {}", name,
+                    settings.groupId(), settings.topics(), state.partitions(), consumerProtocol ? "consumer"
+                    : "classic", settings.applicationEndpoint());
+            while (!outer.isClosing()) {
+                boolean pending = advertisePending || shards.values().stream().anyMatch(s -> !s.queryable);
+                try {
+                    c.poll(pending ? PENDING_POLL : settings.pollTimeout());
+                } catch (WakeupException e) {
+                    if (outer.isClosing()) {
+                        break;
+                    }
+                    throw e;
+                }
+                if (pendingFailure != null) {
+                    throw pendingFailure;
+                }
+                c.pause(c.assignment()); // the coordinator never fetches
+                if (checkPending) {
+                    checkAndReconcile("assignment check retried");
+                    if (pendingFailure != null) {
+                        throw pendingFailure;
+                    }
+                }
+                watchShards();
+                commitDurableOffsets();
+                if (advertisePending) {
+                    advertise();
+                }
+            }
+        } catch (WakeupException | InterruptException e) {
+            if (!outer.isClosing()) {
+                error = e;
+            }
+        } catch (Throwable t) {
+            error = t;
+        } finally {
+            shutdown(error);
+        }
+    }
+
+    private Map<String, Object> coordinatorConfig() {
+        Map<String, Object> config = new HashMap<>(settings.consumerConfig());
+        config.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-coordinator");
+        // the coordinator fetches nothing (its partitions stay paused): where a position would be is irrelevant
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        if (consumerProtocol) {
+            config.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, "range");
+        } else {
+            config.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
+        }
+        return config;
+    }
+
+    /** Fails on a failed shard runner; makes caught-up shards queryable. */
+    private void watchShards() {
+        for (Shard s : shards.values()) {
+            CouponConsumerRunner.State st = s.runner.runnerState();
+            if (st == CouponConsumerRunner.State.FAILED) {
+                Throwable cause = s.runner.failureCause().orElse(null);
+                throw new IllegalStateException("partition " + s.partition + ": its shard runner FAILED: " + cause,
+                        cause);
+            }
+            if (st.isTerminal() || st == CouponConsumerRunner.State.PENDING_SHUTDOWN) {
+                throw new IllegalStateException("partition " + s.partition + ": its shard runner stopped ("
+                        + st + ") while the partition is assigned here");
+            }
+            if (!s.queryable && s.runner.caughtUpToDiscovery()) {
+                state.addShard(s.partition, s.state);
+                s.queryable = true; // after addShard: a status that says queryable is true
+                LOG.info("{}: partition {} is queryable ({}, restored checkpoint {})", name, s.partition,
+                        s.runner.appliedPositions(), s.runner.restoredSequence() == 0 ? "none, rebuilt from the "
+                        + "topics" : String.valueOf(s.runner.restoredSequence()));
+            }
+        }
+    }
+
+    /**
+     * Commits each shard's newest durable checkpoint offsets to the group, for lag monitoring only (never read back:
+     * positions come from the local checkpoints), asynchronously, from this thread with the current generation; only
+     * for partitions assigned here now, never from a rebalance callback (so never for lost partitions). A failed
+     * commit (a rebalance in progress, the broker away) is retried with the next checkpoint.
+     */
+    private void commitDurableOffsets() {
+        Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> commits = new HashMap<>();
+        Set<TopicPartition> assigned = coordinator.assignment();
+        for (Shard s : shards.values()) {
+            s.runner.durableOffsets().forEach((tp, offset) -> {
+                if (assigned.contains(tp) && !offset.equals(committed.get(tp))) {
+                    commits.put(tp, new org.apache.kafka.clients.consumer.OffsetAndMetadata(offset));
+                }
+            });
+        }
+        if (commits.isEmpty()) {
+            return;
+        }
+        commits.forEach((tp, om) -> committed.put(tp, om.offset()));
+        coordinator.commitAsync(commits, (offsets, e) -> {
+            if (e != null) {
+                LOG.debug("{}: committing checkpointed offsets for lag monitoring failed, retried with the next "
+                        + "checkpoint: {}", name, e.toString());
+                if (offsets != null) {
+                    offsets.keySet().forEach(committed::remove); // this thread: callbacks run inside poll()
+                }
+            }
+        });
+    }
+
+    /** The rebalance callbacks; run on the coordinator thread inside {@code poll()} (and never during stop). */
+    private final class Listener implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+            if (stopping || !consumerProtocol) {
+                // classic range assignment is eager: everything is revoked and then reassigned in one rebalance; a
+                // shard is closed in onPartitionsAssigned only if it does not come straight back
+                return;
+            }
+            owned.removeAll(revoked);
+            if (checkPending) {
+                checkAndReconcile("revoked " + revoked); // no shard starts before its assignment is checked
+            } else {
+                reconcile("revoked " + revoked);
+            }
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+            if (stopping) {
+                return;
+            }
+            if (!consumerProtocol) {
+                owned.clear(); // eager: the whole new assignment
+            }
+            owned.addAll(assigned);
+            coordinator.pause(assigned);
+            if (pendingFailure != null) {
+                return;
+            }
+            checkAndReconcile("assigned " + assigned);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> lost) {
+            if (stopping) {
+                return;
+            }
+            // nothing is committed for lost partitions (commits happen only in the poll loop, for assigned ones)
+            owned.removeAll(lost);
+            if (checkPending) {
+                checkAndReconcile("lost " + lost);
+            } else {
+                reconcile("lost " + lost);
+            }
+        }
+    }
+
+    /**
+     * Checks co-partitioning, then reconciles; a failed check fails the runner (after poll(), so nothing of this
+     * assignment is added), a transient error (metadata not available) is retried by the loop.
+     */
+    private void checkAndReconcile(String why) {
+        try {
+            checkCoPartitioned();
+        } catch (org.apache.kafka.common.errors.RetriableException e) {
+            checkPending = true;
+            LOG.warn("{}: {}: topic metadata not available for the co-partitioning check, retrying: {}", name, why,
+                    e.toString());
+            return;
+        } catch (RuntimeException e) {
+            pendingFailure = e;
+            return;
+        }
+        checkPending = false;
+        reconcile(why);
+    }
+
+    /**
+     * Every topic must have {@link PartitionedCouponState#partitions()} partitions, and the assignment must hold
+     * partition p of every topic or of none (classic protocol: the assignment is computed at once; under the consumer
+     * protocol the partitions of one number may arrive in steps, so a partial number is waited for, not a failure).
+     */
+    private void checkCoPartitioned() {
+        Map<String, Integer> counts = new TreeMap<>();
+        boolean bad = false;
+        for (String topic : settings.topics()) {
+            List<PartitionInfo> parts = coordinator.partitionsFor(topic, settings.apiTimeout());
+            int n = parts == null ? 0 : parts.size();
+            counts.put(topic, n);
+            bad |= n != state.partitions();
+        }
+        if (bad) {
+            throw new IllegalStateException("partitioned mode: the topics are not co-partitioned: partition counts "
+                    + counts + " (0: missing) (expected: every topic with the PartitionedCouponState's "
+                    + state.partitions() + " partitions, so that partition p of every topic holds the same codes)");
+        }
+        Map<Integer, Set<String>> byNumber = new TreeMap<>();
+        for (TopicPartition tp : owned) {
+            byNumber.computeIfAbsent(tp.partition(), k -> new TreeSet<>()).add(tp.topic());
+        }
+        Map<Integer, Set<String>> partial = new TreeMap<>();
+        byNumber.forEach((p, topics) -> {
+            if (topics.size() != settings.topics().size()) {
+                partial.put(p, topics);
+            }
+        });
+        if (!partial.isEmpty() && consumerProtocol) {
+            // incremental: a partition reaches its new owner once the old one released it, so partition p of the
+            // topics may arrive in steps; the shard starts once all of them are here
+            LOG.info("{}: partitions {} assigned for some topics only so far {}; waiting for the rest", name,
+                    partial.keySet(), partial);
+        } else if (!partial.isEmpty()) {
+            throw new IllegalStateException("partitioned mode: the group assigned partitions " + partial.keySet()
+                    + " of some topics only " + partial + " of topics " + settings.topics() + " (partition counts "
+                    + counts + "; expected: partition p of every topic on one member, as the range assignor does "
+                    + "when every member subscribes to the same co-partitioned topics)");
+        }
+    }
+
+    /**
+     * Brings the shard runners in line with {@link #owned}: closes (final checkpoint) and drops those of partition
+     * numbers no longer owned, starts those of new ones, and advertises the owned set.
+     */
+    private void reconcile(String why) {
+        Map<Integer, Integer> topicsOf = new HashMap<>();
+        for (TopicPartition tp : owned) {
+            topicsOf.merge(tp.partition(), 1, Integer::sum);
+        }
+        Set<Integer> target = new TreeSet<>(); // numbers of which every topic's partition is here
+        topicsOf.forEach((p, n) -> {
+            if (n == settings.topics().size()) {
+                target.add(p);
+            }
+        });
+        List<Shard> gone = new ArrayList<>();
+        for (Shard s : shards.values()) {
+            if (!target.contains(s.partition)) {
+                gone.add(s);
+            }
+        }
+        ownedNumbers = Collections.unmodifiableSet(new TreeSet<>(target));
+        ownedView = List.copyOf(owned);
+        closeShards(gone);
+        for (int p : target) {
+            if (!shards.containsKey(p)) {
+                openShard(p);
+            }
+        }
+        LOG.info("{}: {}: partitions {} now owned here (closed {})", name, why, target,
+                gone.stream().map(s -> s.partition).toList());
+        advertise();
+    }
+
+    private void openShard(int p) {
+        CouponState shardState = state.newShard(p);
+        Path base = settings.checkpointDirectory();
+        Path dir = base == null ? null : base.resolve("partition-" + p);
+        CouponConsumerRunner r = CouponConsumerRunner.shard(settings.forShard(p, shardState, dir, sharedHandler));
+        r.start(); // restores on its own poll thread; throws only when the directory cannot be used
+        shards.put(p, new Shard(p, r, shardState));
+    }
+
+    /** Closes the shard runners in parallel (each writes its final checkpoint), then drops their shards. */
+    private void closeShards(List<Shard> gone) {
+        if (gone.isEmpty()) {
+            return;
+        }
+        List<Thread> closers = new ArrayList<>();
+        for (Shard s : gone) {
+            Thread t = new Thread(s.runner::close, "coupon-runner-close-" + name + "-p" + s.partition);
+            t.start();
+            closers.add(t);
+        }
+        boolean interrupted = false;
+        for (Thread t : closers) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        for (Shard s : gone) {
+            shards.remove(s.partition);
+            if (s.queryable) {
+                state.dropShard(s.partition); // after the shard runner stopped writing it
+            }
+            retire(s.runner.metrics());
+            if (s.runner.runnerState() == CouponConsumerRunner.State.FAILED && pendingFailure == null) {
+                Throwable cause = s.runner.failureCause().orElse(null);
+                pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
+                        + "runner failed: " + cause, cause);
+            }
+        }
+    }
+
+    private void retire(RunnerMetrics m) {
+        RunnerMetrics r = retired;
+        retired = r == null ? m : combine(List.of(r, m), m.state(), 0, 0);
+    }
+
+    /** Writes this instance's owned partition numbers to the membership topic, synchronously; retried if it fails. */
+    private void advertise() {
+        Set<Integer> now = ownedNumbers;
+        if (now.equals(advertised) && !advertisePending) {
+            return;
+        }
+        try {
+            directory.advertise(now);
+            advertised = now;
+            advertisePending = false;
+        } catch (KafkaException | IllegalStateException e) {
+            advertisePending = true;
+            LOG.warn("{}: advertising partitions {} in {} failed, retrying: {}", name, now,
+                    settings.membershipTopic(), e.toString());
+        }
+    }
+
+    /** Wakes the coordinator out of its poll ({@code close()}); any thread. */
+    void wakeup() {
+        KafkaConsumer<byte[], byte[]> c = coordinator;
+        if (c != null) {
+            c.wakeup();
+        }
+    }
+
+    /** The coordinator thread, for close() to join; null before start. */
+    Thread thread() {
+        return thread;
+    }
+
+    private void shutdown(Throwable error) {
+        stopping = true;
+        if (error != null) {
+            outer.fail(error);
+        }
+        List<Shard> all = new ArrayList<>(shards.values());
+        try {
+            closeShards(all);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: closing the shard runners failed", name, e);
+        }
+        ownedNumbers = Set.of();
+        ownedView = List.of();
+        RuntimeException closeFailure = pendingFailure;
+        OwnerDirectory dir = directory;
+        if (dir != null) {
+            dir.close(); // a tombstone for this instance, then stops tailing
+        }
+        KafkaConsumer<byte[], byte[]> c = coordinator;
+        if (c != null) {
+            try {
+                c.close(CloseOptions.timeout(settings.apiTimeout())); // leaves the group
+            } catch (Throwable t) {
+                LOG.warn("{}: closing the coordinator consumer failed", name, t);
+            }
+        }
+        ClusterClient cl = cluster;
+        if (cl != null) {
+            cl.close();
+        }
+        Throwable handlerFailure = null;
+        try {
+            settings.invalidRecordHandler().close();
+        } catch (Throwable t) {
+            LOG.warn("{}: closing the invalid-record handler failed", name, t);
+            handlerFailure = t;
+        }
+        if (error == null && closeFailure != null) {
+            outer.fail(closeFailure);
+        } else if (error == null && handlerFailure != null) {
+            outer.fail(handlerFailure);
+        }
+        outer.stoppedCleanly();
+    }
+
+    // ------------------------------------------------------------------------------------------------ any thread
+
+    Optional<String> ownerOf(CharSequence code) {
+        int p = state.partitionOf(code);
+        if (ownedNumbers.contains(p)) {
+            return Optional.ofNullable(settings.applicationEndpoint());
+        }
+        OwnerDirectory dir = directory;
+        return dir == null ? Optional.empty() : dir.ownerOf(p);
+    }
+
+    Map<Integer, ShardStatus> shards() {
+        Map<Integer, ShardStatus> out = new TreeMap<>();
+        for (int p : ownedNumbers) {
+            Shard s = shards.get(p);
+            boolean queryable = s != null && s.queryable;
+            long lag = s == null ? -1 : s.runner.metrics().lag();
+            out.put(p, new ShardStatus(p, queryable, lag));
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** The partitions assigned here now (of every topic). */
+    List<TopicPartition> assignedPartitions() {
+        return ownedView;
+    }
+
+    /** Per partition of the shards here now, the next offset to apply. */
+    Map<TopicPartition, Long> appliedPositions() {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        for (Shard s : shards.values()) {
+            out.putAll(s.runner.appliedPositions());
+        }
+        return out;
+    }
+
+    /** The restored checkpoint sequence of the shard of {@code partition} here, or 0 (for tests). */
+    long restoredSequence(int partition) {
+        Shard s = shards.get(partition);
+        return s == null ? 0 : s.runner.restoredSequence();
+    }
+
+    /** See {@link CouponConsumerRunner#awaitCaughtUp}; {@code usable} throws when FAILED, false when stopping. */
+    boolean awaitCaughtUp(Duration timeout, java.util.function.BooleanSupplier usable) throws InterruptedException {
+        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+        Map<TopicPartition, Long> targets = new HashMap<>();
+        while (true) {
+            if (!usable.getAsBoolean()) {
+                return false;
+            }
+            Set<Integer> numbers = ownedNumbers;
+            if (!numbers.isEmpty()) {
+                List<TopicPartition> missing = new ArrayList<>();
+                for (int p : numbers) {
+                    for (String topic : settings.topics()) {
+                        TopicPartition tp = new TopicPartition(topic, p);
+                        if (!targets.containsKey(tp)) {
+                            missing.add(tp);
+                        }
+                    }
+                }
+                ClusterClient cl = cluster;
+                long left = deadline - System.nanoTime();
+                if (!missing.isEmpty() && cl != null && left > 0) {
+                    try {
+                        Duration ask = Duration.ofNanos(Math.min(left, settings.apiTimeout().toNanos()));
+                        targets.putAll(cl.endOffsets(missing, ask));
+                    } catch (KafkaException e) {
+                        LOG.debug("{}: end offsets for awaitCaughtUp not available yet: {}", name, e.toString());
+                    }
+                }
+                if (caughtUp(numbers, targets)) {
+                    return true;
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.sleep(Math.min(left, WAIT_STEP.toNanos()));
+        }
+    }
+
+    private boolean caughtUp(Set<Integer> numbers, Map<TopicPartition, Long> targets) {
+        for (int p : numbers) {
+            Shard s = shards.get(p);
+            if (s == null || !s.queryable) {
+                return false;
+            }
+            Map<TopicPartition, Long> applied = s.runner.appliedPositions();
+            for (String topic : settings.topics()) {
+                TopicPartition tp = new TopicPartition(topic, p);
+                Long target = targets.get(tp);
+                Long position = applied.get(tp);
+                if (target == null || position == null || position < target) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** The metrics summed over the shard runners here now and those closed since start. */
+    RunnerMetrics metrics(CouponConsumerRunner.State runnerState) {
+        List<RunnerMetrics> parts = new ArrayList<>();
+        long lag = 0;
+        boolean any = false;
+        for (Shard s : shards.values()) {
+            RunnerMetrics m = s.runner.metrics();
+            parts.add(m);
+            any = true;
+            lag = lag < 0 || m.lag() < 0 ? -1 : lag + m.lag();
+        }
+        long valid = 0;
+        for (RunnerMetrics m : parts) {
+            valid += m.validCodes();
+        }
+        RunnerMetrics r = retired;
+        if (r != null) {
+            parts.add(r);
+        }
+        return combine(parts, runnerState, any ? lag : -1, valid);
+    }
+
+    /**
+     * Sums counters over {@code parts}; distinct codes from the state, valid codes and lag as given (they describe
+     * the shards here now, not those gone).
+     */
+    private RunnerMetrics combine(List<RunnerMetrics> parts, CouponConsumerRunner.State runnerState, long lag,
+            long validCodes) {
+        long records = 0;
+        long codes = 0;
+        double rate = 0;
+        EnumMap<InvalidRecordReason, Long> invalid = new EnumMap<>(InvalidRecordReason.class);
+        long written = 0;
+        long failures = 0;
+        long restored = 0;
+        boolean durable = true;
+        OptionalLong age = OptionalLong.empty();
+        Optional<String> lastFailure = Optional.empty();
+        Optional<String> problem = Optional.empty();
+        for (RunnerMetrics m : parts) {
+            records += m.recordsConsumed();
+            codes += m.codesApplied();
+            rate += m.recordsPerSecond();
+            m.invalidRecords().forEach((k, v) -> invalid.merge(k, v, Long::sum));
+            written += m.checkpointsWritten();
+            failures += m.checkpointFailures();
+            restored = Math.max(restored, m.restoredCheckpointSequence());
+            durable &= m.durable();
+            if (m.lastDurableCheckpointAgeMillis().isPresent()) {
+                long a = m.lastDurableCheckpointAgeMillis().getAsLong();
+                age = OptionalLong.of(age.isPresent() ? Math.max(age.getAsLong(), a) : a);
+            }
+            if (lastFailure.isEmpty()) {
+                lastFailure = m.lastCheckpointFailure();
+            }
+            if (problem.isEmpty()) {
+                problem = m.problem();
+            }
+        }
+        return new RunnerMetrics(runnerState, records, codes, rate, invalid, state.size(), validCodes, lag, written,
+                failures, restored, durable, age, lastFailure, problem);
+    }
+}
