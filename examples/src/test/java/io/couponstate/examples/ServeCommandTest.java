@@ -221,7 +221,8 @@ class ServeCommandTest {
 
             readiness.set(Readiness.UP);
             assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(200);
-            assertThat(get(base + "/health").body()).isEqualTo("{\"status\":\"UP\",\"codes\":1}");
+            assertThat(get(base + "/health").body())
+                    .isEqualTo("{\"status\":\"UP\",\"codes\":1,\"mode\":\"replicated\"}");
 
             readiness.set(Readiness.FAILED);
             assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(503);
