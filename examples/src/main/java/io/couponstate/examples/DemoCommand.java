@@ -36,9 +36,13 @@ import picocli.CommandLine.Spec;
         description = {"Starts a Kafka broker in this JVM (or uses --bootstrap-servers), generates three coupon "
             + "files, publishes them with a progress bar, consumes them with the runner until caught up, and reports "
             + "the valid codes, counts per source, records/s, state bytes per code and time per phase.",
-            "Exit code 0 only when the valid codes are exactly the eight planted ones."},
+            "Exit code 0 only when the valid codes are exactly the eight planted ones.",
+            "--instances N (2..16): N partitioned runners in this JVM, one consumer group, each behind its own HTTP "
+                + "service; prints who owns which partitions, asks every instance about every planted code and a "
+                + "sample of invalid ones, and exits 0 only when every answer is right."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:exactly the eight planted codes are valid", "1:other codes were found, or a step failed "
+        exitCodeList = {"0:exactly the eight planted codes are valid (and, with --instances, every instance answered "
+            + "every sampled code right)", "1:other codes were found, or a step failed "
             + "(e.g. no broker answered at --bootstrap-servers)", "2:usage error", "4:not caught up within "
             + "--timeout-seconds"})
 final class DemoCommand implements Callable<Integer> {

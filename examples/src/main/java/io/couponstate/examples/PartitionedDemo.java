@@ -241,7 +241,7 @@ final class PartitionedDemo {
                     owned.add(p);
                 }
             });
-            out.printf("  instance %-8d : http://%s owns partitions %s (%,d codes)%n", i + 1, instance.endpoint,
+            out.printf("  instance %-8d: http://%s owns partitions %s (%,d codes)%n", i + 1, instance.endpoint,
                     owned, instance.state.size());
         }
         List<String> wrong = new ArrayList<>();
