@@ -146,7 +146,9 @@ final class RunnerOptions {
             return false;
         }
         try (Stream<Path> files = Files.list(dir)) {
-            return files.anyMatch(f -> f.getFileName().toString().startsWith("checkpoint-"));
+            // a partitioned runner keeps its shards' checkpoints in partition-<p>/ subdirectories
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("checkpoint-")
+                    || (f.getFileName().toString().startsWith("partition-") && hasCheckpoints(f)));
         } catch (IOException e) {
             throw new CommandFailure("cannot read " + dir + ": " + Messages.describe(e));
         }
