@@ -100,8 +100,9 @@ import org.slf4j.LoggerFactory;
  * those of partition numbers that did not come back; a kept shard stays exact, as each shard is computed from the
  * log alone and ownership only decides who serves. With {@code group.protocol=consumer} (incremental) a revoked
  * shard is closed and dropped inside {@code onPartitionsRevoked}. On {@code onPartitionsLost} the shard is dropped
- * and its runner stopped; nothing is committed to the group then or ever: positions come from the local
- * checkpoints only. A rebalance callback never waits for a restore (that runs on the shard runner's threads), so a
+ * and its runner stopped, and nothing is committed for it. Otherwise the coordinator commits each shard's newest
+ * durable checkpoint offsets to the group (asynchronously, from its poll loop, for partitions assigned to it then),
+ * for lag monitoring only: positions come from the local checkpoints, never from the group. A rebalance callback never waits for a restore (that runs on the shard runner's threads), so a
  * restore never holds {@code poll()} past {@code max.poll.interval.ms}; closing a shard waits for its final
  * checkpoint (the shards closed by one rebalance close in parallel). A failure of any shard runner fails the whole
  * runner.
@@ -246,6 +247,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
      */
     boolean caughtUpToDiscovery() {
         return tracker.assignedSnapshot().size() == settings.topics().size() && tracker.caughtUp(Map.of());
+    }
+
+    /** The offsets of this (shard) runner's newest durable checkpoint; empty before one. Any thread. */
+    Map<TopicPartition, Long> durableOffsets() {
+        Checkpointer cp = checkpointer;
+        return cp == null ? Map.of() : cp.durableOffsets();
     }
 
     /** The mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise. */
@@ -772,7 +779,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
         /**
          * The group to commit offsets to, for lag monitoring only: each checkpoint's offsets, once it is durable (so
-         * nothing is committed without a checkpoint directory). Optional; the group's offsets are never read.
+         * nothing is committed without a checkpoint directory). Optional in replicated mode; required in partitioned
+         * mode, where it is the consumer group the instances share the partitions in. The group's offsets are never
+         * read.
          */
         public Builder groupId(String groupId) {
             settings.groupId(groupId);

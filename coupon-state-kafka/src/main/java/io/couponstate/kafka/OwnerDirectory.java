@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -202,7 +203,7 @@ final class OwnerDirectory implements AutoCloseable {
                     topic, t);
         } finally {
             try {
-                tail.close(Duration.ofSeconds(5));
+                tail.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
                 LOG.debug("{}: closing the membership tailer failed", settings.name(), e);
             }
@@ -275,7 +276,7 @@ final class OwnerDirectory implements AutoCloseable {
             }
         } else if (!tailer.isAlive()) {
             try {
-                tail.close(Duration.ofSeconds(5));
+                tail.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
                 // never started, or closed already
             }

@@ -78,10 +78,12 @@ final class PartitionedRunner {
     // coordinator thread only
     private final Set<TopicPartition> owned = new HashSet<>();
     private RuntimeException pendingFailure;
+    private boolean checkPending; // the co-partitioning check met a transient error: retried by the loop
     private boolean stopping;
     private Set<Integer> advertised;
     private boolean advertisePending;
     private KafkaConsumer<byte[], byte[]> coordinator;
+    private final Map<TopicPartition, Long> committed = new HashMap<>();
 
     /** Shards by partition number: written by the coordinator thread, read by any. */
     private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
@@ -254,7 +256,14 @@ final class PartitionedRunner {
                     throw pendingFailure;
                 }
                 c.pause(c.assignment()); // the coordinator never fetches
+                if (checkPending) {
+                    checkAndReconcile("assignment check retried");
+                    if (pendingFailure != null) {
+                        throw pendingFailure;
+                    }
+                }
                 watchShards();
+                commitDurableOffsets();
                 if (advertisePending) {
                     advertise();
                 }
@@ -306,6 +315,37 @@ final class PartitionedRunner {
         }
     }
 
+    /**
+     * Commits each shard's newest durable checkpoint offsets to the group, for lag monitoring only (never read back:
+     * positions come from the local checkpoints), asynchronously, from this thread with the current generation; only
+     * for partitions assigned here now, never from a rebalance callback (so never for lost partitions). A failed
+     * commit (a rebalance in progress, the broker away) is retried with the next checkpoint.
+     */
+    private void commitDurableOffsets() {
+        Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> commits = new HashMap<>();
+        Set<TopicPartition> assigned = coordinator.assignment();
+        for (Shard s : shards.values()) {
+            s.runner.durableOffsets().forEach((tp, offset) -> {
+                if (assigned.contains(tp) && !offset.equals(committed.get(tp))) {
+                    commits.put(tp, new org.apache.kafka.clients.consumer.OffsetAndMetadata(offset));
+                }
+            });
+        }
+        if (commits.isEmpty()) {
+            return;
+        }
+        commits.forEach((tp, om) -> committed.put(tp, om.offset()));
+        coordinator.commitAsync(commits, (offsets, e) -> {
+            if (e != null) {
+                LOG.debug("{}: committing checkpointed offsets for lag monitoring failed, retried with the next "
+                        + "checkpoint: {}", name, e.toString());
+                if (offsets != null) {
+                    offsets.keySet().forEach(committed::remove); // this thread: callbacks run inside poll()
+                }
+            }
+        });
+    }
+
     /** The rebalance callbacks; run on the coordinator thread inside {@code poll()} (and never during stop). */
     private final class Listener implements ConsumerRebalanceListener {
         @Override
@@ -316,7 +356,11 @@ final class PartitionedRunner {
                 return;
             }
             owned.removeAll(revoked);
-            reconcile("revoked " + revoked);
+            if (checkPending) {
+                checkAndReconcile("revoked " + revoked); // no shard starts before its assignment is checked
+            } else {
+                reconcile("revoked " + revoked);
+            }
         }
 
         @Override
@@ -332,13 +376,7 @@ final class PartitionedRunner {
             if (pendingFailure != null) {
                 return;
             }
-            try {
-                checkCoPartitioned();
-            } catch (RuntimeException e) {
-                pendingFailure = e; // thrown by the loop after poll(): nothing of this assignment is added
-                return;
-            }
-            reconcile("assigned " + assigned);
+            checkAndReconcile("assigned " + assigned);
         }
 
         @Override
@@ -346,10 +384,34 @@ final class PartitionedRunner {
             if (stopping) {
                 return;
             }
-            // nothing is committed to the group either way: a shard's positions live in its local checkpoints
+            // nothing is committed for lost partitions (commits happen only in the poll loop, for assigned ones)
             owned.removeAll(lost);
-            reconcile("lost " + lost);
+            if (checkPending) {
+                checkAndReconcile("lost " + lost);
+            } else {
+                reconcile("lost " + lost);
+            }
         }
+    }
+
+    /**
+     * Checks co-partitioning, then reconciles; a failed check fails the runner (after poll(), so nothing of this
+     * assignment is added), a transient error (metadata not available) is retried by the loop.
+     */
+    private void checkAndReconcile(String why) {
+        try {
+            checkCoPartitioned();
+        } catch (org.apache.kafka.common.errors.RetriableException e) {
+            checkPending = true;
+            LOG.warn("{}: {}: topic metadata not available for the co-partitioning check, retrying: {}", name, why,
+                    e.toString());
+            return;
+        } catch (RuntimeException e) {
+            pendingFailure = e;
+            return;
+        }
+        checkPending = false;
+        reconcile(why);
     }
 
     /**

@@ -47,6 +47,28 @@ class ApiSurfaceTest {
         StateListener listener = (CouponConsumerRunner.State newState, CouponConsumerRunner.State oldState) -> { };
     }
 
+    /** Issue 12's names for the runner side of partitioned mode, as the serve and demo code uses them; compiled. */
+    @SuppressWarnings("unused")
+    static void partitionedRunnerNames(CouponConsumerRunner.Builder builder, PartitionedCouponState state) {
+        CouponConsumerRunner runner = builder
+                .mode(CouponConsumerRunner.Mode.PARTITIONED)
+                .applicationEndpoint("127.0.0.1:8080")
+                .membershipTopic("coupon-state-owners")
+                .state(state)
+                .build();
+        CouponConsumerRunner.Mode mode = runner.mode();
+        java.util.Optional<String> endpoint = runner.applicationEndpoint();
+        java.util.Optional<String> owner = runner.ownerOf("BIRTHDAY");
+        java.util.Map<Integer, ShardStatus> shards = runner.shards();
+        ShardStatus status = shards.get(0);
+        int partition = status.partition();
+        boolean queryable = status.queryable();
+        long lag = status.lag();
+        CouponConsumerRunner.Mode[] modes = {CouponConsumerRunner.Mode.REPLICATED,
+            CouponConsumerRunner.Mode.PARTITIONED};
+        InvalidRecordReason wrong = InvalidRecordReason.WRONG_PARTITION;
+    }
+
     @Test
     void theDocumentedBuilderChainBuildsWithoutConnecting() {
         StripedLockCouponState state = new StripedLockCouponState();

@@ -277,6 +277,11 @@ class PartitionedModeIntegrationTest {
                 }
             }
             assertUnionMatches(runners, model);
+
+            // each shard's durable checkpoint offsets reach the group, for lag monitoring
+            Map<org.apache.kafka.common.TopicPartition, Long> end = KafkaTestSupport.endOffsets(bootstrap, topics);
+            await().atMost(WAIT).untilAsserted(() -> assertThat(KafkaTestSupport.committed(bootstrap, group))
+                    .isEqualTo(end));
         } finally {
             closeAll(runners);
         }

@@ -57,6 +57,8 @@ public final class Checkpointer implements AutoCloseable {
 
     private Future<Map<TopicPartition, Long>> inFlight; // poll thread only
     private Map<TopicPartition, Long> lastCheckpointed = Map.of();
+    /** The offsets of the newest durable checkpoint (restored or written), for any thread; empty before one. */
+    private volatile Map<TopicPartition, Long> durableOffsets = Map.of();
     private long nextCheckpointAt;
 
     private volatile long written;
@@ -104,7 +106,10 @@ public final class Checkpointer implements AutoCloseable {
             return Optional.empty();
         }
         Optional<CheckpointStore.Restored> r = store.restore(state);
-        r.ifPresent(restored -> lastCheckpointed = new HashMap<>(restored.offsets()));
+        r.ifPresent(restored -> {
+            lastCheckpointed = new HashMap<>(restored.offsets());
+            durableOffsets = Map.copyOf(restored.offsets());
+        });
         return r;
     }
 
@@ -190,6 +195,7 @@ public final class Checkpointer implements AutoCloseable {
 
     private void succeeded(Map<TopicPartition, Long> offsets) {
         lastCheckpointed = offsets;
+        durableOffsets = Map.copyOf(offsets); // volatile: read by a partitioned runner's coordinator
         written = written + 1; // volatile stores, single writer
         lastDurableAtMillis = clock.millis();
         durable = true;
@@ -239,6 +245,11 @@ public final class Checkpointer implements AutoCloseable {
             transientLog.warn("{}: committing offsets for lag monitoring failed, next checkpoint retries: {}", name,
                     e.toString());
         }
+    }
+
+    /** The offsets of the newest durable checkpoint, restored or written; empty before one. Any thread. */
+    public Map<TopicPartition, Long> durableOffsets() {
+        return durableOffsets;
     }
 
     /** Checkpoints made durable since start. */
