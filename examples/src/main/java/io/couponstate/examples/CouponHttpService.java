@@ -402,6 +402,12 @@ final class CouponHttpService implements AutoCloseable {
                     + " did not answer within " + DurationConverter.describe(timeout));
             return;
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof java.net.http.HttpTimeoutException) {
+                // the client's own connect or request timeout, the same bound as ours: whichever fires first
+                unavailable(exchange, partition, owner, "the owner of partition " + partition + " at " + owner
+                        + " did not answer within " + DurationConverter.describe(timeout));
+                return;
+            }
             unavailable(exchange, partition, owner, "the owner of partition " + partition + " at " + owner
                     + " cannot be reached (" + Messages.describe(e.getCause() == null ? e : e.getCause()) + ")");
             return;
