@@ -3,7 +3,10 @@ package io.couponstate.examples;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.NotOwnedException;
+import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.RunnerMetrics;
+import io.couponstate.kafka.ShardStatus;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -13,17 +16,26 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
@@ -47,6 +59,26 @@ import java.util.function.Supplier;
  *   <li>{@code /metrics}: the metrics in the Prometheus text format, when a source of them is given.</li>
  * </ul>
  *
+ * <p><b>Partitioned mode</b> (a {@link Partitioning} given, over a {@link PartitionedCouponState}): this instance
+ * holds only the shards the consumer group assigns it.
+ * <ul>
+ *   <li>{@code /coupons/{code}} answers a code of a shard queryable here itself; any other well-formed code is
+ *       forwarded, one hop, to the endpoint {@link OwnerLookup#ownerOf} names, with the header
+ *       {@value #FORWARDED_HEADER}{@code : 1}, and the owner's status, content type and body are relayed (with
+ *       {@code X-Couponstate-Served-By: host:port}). A request that carries that header and lands on an instance
+ *       that does not hold the shard is never forwarded again. 503 {@code {"error":...,"partition":p,"owner":
+ *       "host:port"|null}} (with {@code Retry-After: 1}) when no owner is known, when the owner is this instance
+ *       (the shard is being restored or rebuilt here), when the owner cannot be reached or does not answer within
+ *       the forward timeout (connect and response together), or for a forwarded request this instance cannot
+ *       answer. These answers do not wait for this instance to catch up (a shard is queryable only once caught up);
+ *       only a FAILED runner makes them 503.</li>
+ *   <li>{@code /coupons?valid=true} lists the valid codes of the shards queryable <em>here</em> when the listing
+ *       starts (header {@code X-Couponstate-Partitions: 0,3}); the whole list is the union over the instances.</li>
+ *   <li>{@code /health} adds {@code "mode":"partitioned"} and {@code "partitions":[{"partition":p,"queryable":b,
+ *       "lag":n|null},...]}, the partitions assigned here; {@code "codes"} counts the codes of the shards here. In
+ *       replicated mode it adds {@code "mode":"replicated"}.</li>
+ * </ul>
+ *
  * <p>Bounds: a request target (path and query) longer than {@value #MAX_REQUEST_TARGET} bytes is 414; an error body
  * echoes at most {@value Messages#MAX_ECHO} characters of input; requests run on a fixed pool of threads, and a
  * connection that has not sent its whole request within {@value #MAX_REQUEST_SECONDS} s is closed (so a few slow
@@ -63,6 +95,11 @@ final class CouponHttpService implements AutoCloseable {
     static final int MAX_RESPONSE_SECONDS = 120;
     /** The default size of the request pool. */
     static final int DEFAULT_THREADS = 4;
+
+    /** The header that marks a forwarded request, which is never forwarded again. */
+    static final String FORWARDED_HEADER = "X-Couponstate-Forwarded";
+    /** The default bound of one forward: connect, request and response together. */
+    static final Duration DEFAULT_FORWARD_TIMEOUT = Duration.ofSeconds(2);
 
     private static final String ALLOW = "GET, HEAD";
     private static final String JSON = "application/json; charset=utf-8";
@@ -86,12 +123,46 @@ final class CouponHttpService implements AutoCloseable {
         FAILED
     }
 
+    /** Who owns a code's partition in partitioned mode: the runner's {@code ownerOf}, or a fake in tests. */
+    @FunctionalInterface
+    interface OwnerLookup {
+        /** The {@code host:port} of the instance owning {@code code}'s partition, if known; must not block. */
+        Optional<String> ownerOf(CharSequence code);
+    }
+
+    /**
+     * What partitioned mode needs besides the state.
+     *
+     * @param self this instance's advertised {@code host:port}, asked per request (null while not known yet)
+     * @param owners who owns a code's partition
+     * @param shards the partitions assigned here and their status, for {@code /health}
+     * @param forwardTimeout the bound of one forward, connect and response together
+     */
+    record Partitioning(Supplier<String> self, OwnerLookup owners, Supplier<Map<Integer, ShardStatus>> shards,
+                        Duration forwardTimeout) {
+        /** Checks the values. */
+        Partitioning {
+            Objects.requireNonNull(self, "self");
+            Objects.requireNonNull(owners, "owners");
+            Objects.requireNonNull(shards, "shards");
+            Objects.requireNonNull(forwardTimeout, "forwardTimeout");
+            if (forwardTimeout.isNegative() || forwardTimeout.isZero()) {
+                throw new IllegalArgumentException("forwardTimeout: " + forwardTimeout + " (expected: > 0)");
+            }
+        }
+    }
+
     private final HttpServer server;
     private final ExecutorService pool;
     private final CouponState state;
     private final Supplier<Readiness> readiness;
     private final Supplier<String> metrics;
     private final Supplier<RunnerMetrics> runnerMetrics;
+    /** Null in replicated mode. */
+    private final Partitioning partitioning;
+    /** Partitioned mode: forwards requests; its own executor, so a forward never waits for a request thread. */
+    private final HttpClient forwarder;
+    private final ExecutorService forwardPool;
 
     /** A service without {@code /metrics} on the default pool size. */
     CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness)
@@ -121,6 +192,25 @@ final class CouponHttpService implements AutoCloseable {
     CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
                       Supplier<String> metrics, Supplier<RunnerMetrics> runnerMetrics, int threads)
             throws IOException {
+        this(address, state, readiness, metrics, runnerMetrics, threads, null);
+    }
+
+    /**
+     * Starts serving, in partitioned mode when {@code partitioning} is given (see the class javadoc).
+     *
+     * @param runnerMetrics the runner's counters, asked per {@code /health} request (may answer null while there is
+     *     no runner yet); null: none shown
+     * @param partitioning null: replicated mode; else {@code state} must be a {@link PartitionedCouponState}
+     * @throws IllegalArgumentException for a partitioning over another kind of state
+     */
+    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
+                      Supplier<String> metrics, Supplier<RunnerMetrics> runnerMetrics, int threads,
+                      Partitioning partitioning) throws IOException {
+        if (partitioning != null && !(state instanceof PartitionedCouponState)) {
+            throw new IllegalArgumentException("state: " + state.getClass().getSimpleName() + " (expected: a "
+                    + "PartitionedCouponState in partitioned mode)");
+        }
+        this.partitioning = partitioning;
         this.runnerMetrics = runnerMetrics;
         this.state = Objects.requireNonNull(state, "state");
         this.readiness = Objects.requireNonNull(readiness, "readiness");
@@ -137,6 +227,23 @@ final class CouponHttpService implements AutoCloseable {
         });
         server.setExecutor(pool);
         server.createContext("/", this::handle);
+        if (partitioning == null) {
+            this.forwardPool = null;
+            this.forwarder = null;
+        } else {
+            AtomicInteger f = new AtomicInteger();
+            this.forwardPool = Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "coupon-http-forward-" + f.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            this.forwarder = HttpClient.newBuilder()
+                    .executor(forwardPool)
+                    .connectTimeout(partitioning.forwardTimeout())
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .build();
+        }
         server.start();
     }
 
@@ -212,13 +319,125 @@ final class CouponHttpService implements AutoCloseable {
                     + "state's code format, e.g. 8 to 10 of A-Z0-9)"));
             return;
         }
+        if (partitioning != null) {
+            partitionedCoupon(exchange, code);
+            return;
+        }
         if (!ready(exchange)) {
             return;
         }
-        // a state that accepts lower case folds it (--case-insensitive): answer with the canonical code
+        send(exchange, 200, couponJson(canonical(code), true));
+    }
+
+    /** A state that accepts lower case folds it (--case-insensitive): answers name the canonical code. */
+    private String canonical(String code) {
         String canonical = code.toUpperCase(Locale.ROOT);
-        send(exchange, 200, couponJson(canonical.equals(code) || !state.isWellFormed(canonical) ? code : canonical,
-                true));
+        return canonical.equals(code) || !state.isWellFormed(canonical) ? code : canonical;
+    }
+
+    /** Partitioned mode: answer an owned code here, forward any other one hop, or 503 naming the owner. */
+    private void partitionedCoupon(HttpExchange exchange, String code) throws IOException {
+        if (readiness.get() == Readiness.FAILED) {
+            ready(exchange);   // 503: the runner failed, nothing here moves any more
+            return;
+        }
+        PartitionedCouponState partitioned = (PartitionedCouponState) state;
+        int partition = partitioned.partitionOf(code);
+        if (partitioned.isOwned(code)) {
+            try {
+                String json = couponJson(canonical(code), true);
+                exchange.getResponseHeaders().set("X-Couponstate-Partition", Integer.toString(partition));
+                send(exchange, 200, json);
+                return;
+            } catch (NotOwnedException e) {
+                // the shard was dropped between the check and the read (a rebalance): ask its new owner
+            }
+        }
+        Optional<String> owner = partitioning.owners().ownerOf(code);
+        String ownerText = owner.orElse(null);
+        if (exchange.getRequestHeaders().containsKey(FORWARDED_HEADER)) {
+            unavailable(exchange, partition, ownerText, "partition " + partition + " is not queryable on the "
+                    + "instance this request was forwarded to (a forwarded request is not forwarded again; the "
+                    + "partition may be moving)");
+            return;
+        }
+        if (owner.isEmpty()) {
+            unavailable(exchange, partition, null, "no owner known for partition " + partition + " (the group may "
+                    + "be rebalancing)");
+            return;
+        }
+        if (owner.get().equals(partitioning.self().get())) {
+            unavailable(exchange, partition, ownerText, "partition " + partition + " is assigned here but its shard "
+                    + "is not queryable yet (being restored or rebuilt)");
+            return;
+        }
+        forward(exchange, code, partition, owner.get());
+    }
+
+    /** One hop to the owner, bounded by the forward timeout; relays its answer, or 503 naming it. */
+    private void forward(HttpExchange exchange, String code, int partition, String owner) throws IOException {
+        Duration timeout = partitioning.forwardTimeout();
+        HttpRequest request;
+        try {
+            request = HttpRequest.newBuilder(URI.create("http://" + owner + "/coupons/"
+                            + URLEncoder.encode(code, StandardCharsets.UTF_8)))
+                    .timeout(timeout)
+                    .header(FORWARDED_HEADER, "1")
+                    .method(exchange.getRequestMethod(), HttpRequest.BodyPublishers.noBody())
+                    .build();
+        } catch (IllegalArgumentException e) {
+            unavailable(exchange, partition, owner, "the owner of partition " + partition + " advertised "
+                    + Json.quote(Messages.cut(owner)) + ", which is not a usable host:port");
+            return;
+        }
+        CompletableFuture<HttpResponse<byte[]>> call = forwarder.sendAsync(request,
+                HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> response;
+        try {
+            // the one bound of the whole forward: connect, request, response headers and body
+            response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            call.cancel(true);
+            unavailable(exchange, partition, owner, "the owner of partition " + partition + " at " + owner
+                    + " did not answer within " + DurationConverter.describe(timeout));
+            return;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof java.net.http.HttpTimeoutException) {
+                // the client's own connect or request timeout, the same bound as ours: whichever fires first
+                unavailable(exchange, partition, owner, "the owner of partition " + partition + " at " + owner
+                        + " did not answer within " + DurationConverter.describe(timeout));
+                return;
+            }
+            unavailable(exchange, partition, owner, "the owner of partition " + partition + " at " + owner
+                    + " cannot be reached (" + Messages.describe(e.getCause() == null ? e : e.getCause()) + ")");
+            return;
+        } catch (InterruptedException e) {
+            call.cancel(true);
+            Thread.currentThread().interrupt();
+            unavailable(exchange, partition, owner, "interrupted while asking the owner of partition " + partition
+                    + " at " + owner);
+            return;
+        }
+        exchange.getResponseHeaders().set("X-Couponstate-Served-By", owner);
+        response.headers().firstValue("Retry-After").ifPresent(v -> exchange.getResponseHeaders().set("Retry-After",
+                v));
+        String type = response.headers().firstValue("Content-Type").orElse(JSON);
+        if (isHead(exchange)) {
+            exchange.getResponseHeaders().set("Content-Type", type);
+            response.headers().firstValue("Content-Length").ifPresent(v ->
+                    exchange.getResponseHeaders().set("Content-Length", v));
+            exchange.sendResponseHeaders(response.statusCode(), -1);
+            return;
+        }
+        send(exchange, response.statusCode(), type, response.body());
+    }
+
+    /** 503 naming the partition and its owner as known here (or null). */
+    private static void unavailable(HttpExchange exchange, int partition, String owner, String why)
+            throws IOException {
+        exchange.getResponseHeaders().set("Retry-After", "1");
+        send(exchange, 503, "{\"error\":" + Json.quote(why) + ",\"partition\":" + partition + ",\"owner\":"
+                + (owner == null ? "null" : Json.quote(Messages.cut(owner))) + "}");
     }
 
     private String couponJson(String code, boolean withValid) {
@@ -295,6 +514,14 @@ final class CouponHttpService implements AutoCloseable {
             return;
         }
         exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson; charset=utf-8");
+        if (state instanceof PartitionedCouponState partitioned) {
+            // the listing covers the shards queryable here; the whole list is the union over the instances
+            StringBuilder owned = new StringBuilder();
+            for (int p : partitioned.ownedPartitions()) {
+                owned.append(owned.length() == 0 ? "" : ",").append(p);
+            }
+            exchange.getResponseHeaders().set("X-Couponstate-Partitions", owned.toString());
+        }
         if (isHead(exchange)) {
             exchange.sendResponseHeaders(200, -1);
             return;
@@ -356,9 +583,9 @@ final class CouponHttpService implements AutoCloseable {
         Readiness now = readiness.get();
         StringBuilder body = new StringBuilder("{\"status\":").append(Json.quote(now.name()))
                 .append(",\"codes\":").append(state.size());
-        if (runnerMetrics != null) {
+        RunnerMetrics m = runnerMetrics == null ? null : runnerMetrics.get();
+        if (m != null) {
             // durable: false means checkpoints are failing, so a restart would replay from an older one
-            RunnerMetrics m = runnerMetrics.get();
             OptionalLong age = m.lastDurableCheckpointAgeMillis();
             body.append(",\"durable\":").append(m.durable())
                     .append(",\"lastDurableCheckpointAgeSeconds\":")
@@ -368,8 +595,26 @@ final class CouponHttpService implements AutoCloseable {
                     .append(Json.quote(Messages.cut(f))));
             m.problem().ifPresent(p -> body.append(",\"problem\":").append(Json.quote(Messages.cut(p))));
         }
+        appendMode(body);
         body.append('}');
         send(exchange, now == Readiness.UP ? 200 : 503, body.toString());
+    }
+
+    /** {@code "mode"}, and in partitioned mode the partitions assigned here with their status. */
+    private void appendMode(StringBuilder body) {
+        if (partitioning == null) {
+            body.append(",\"mode\":\"replicated\"");
+            return;
+        }
+        body.append(",\"mode\":\"partitioned\",\"partitions\":[");
+        String sep = "";
+        for (ShardStatus shard : new java.util.TreeMap<>(partitioning.shards().get()).values()) {
+            body.append(sep).append("{\"partition\":").append(shard.partition())
+                    .append(",\"queryable\":").append(shard.queryable())
+                    .append(",\"lag\":").append(shard.lag() < 0 ? "null" : Long.toString(shard.lag())).append('}');
+            sep = ",";
+        }
+        body.append(']');
     }
 
     private void metrics(HttpExchange exchange) throws IOException {
@@ -414,6 +659,9 @@ final class CouponHttpService implements AutoCloseable {
     public void close() {
         server.stop(1);
         pool.shutdown();
+        if (forwardPool != null) {
+            forwardPool.shutdownNow();   // a forward in flight is bounded anyway; its caller is gone
+        }
         try {
             pool.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -36,9 +36,13 @@ import picocli.CommandLine.Spec;
         description = {"Starts a Kafka broker in this JVM (or uses --bootstrap-servers), generates three coupon "
             + "files, publishes them with a progress bar, consumes them with the runner until caught up, and reports "
             + "the valid codes, counts per source, records/s, state bytes per code and time per phase.",
-            "Exit code 0 only when the valid codes are exactly the eight planted ones."},
+            "Exit code 0 only when the valid codes are exactly the eight planted ones.",
+            "--instances N (2..16): N partitioned runners in this JVM, one consumer group, each behind its own HTTP "
+                + "service; prints who owns which partitions, asks every instance about every planted code and a "
+                + "sample of invalid ones, and exits 0 only when every answer is right."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:exactly the eight planted codes are valid", "1:other codes were found, or a step failed "
+        exitCodeList = {"0:exactly the eight planted codes are valid (and, with --instances, every instance answered "
+            + "every sampled code right)", "1:other codes were found, or a step failed "
             + "(e.g. no broker answered at --bootstrap-servers)", "2:usage error", "4:not caught up within "
             + "--timeout-seconds"})
 final class DemoCommand implements Callable<Integer> {
@@ -62,9 +66,16 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     GeneratorOptions generator;
 
-    @Option(names = "--partitions", paramLabel = "N", description = "Partitions per topic (default: ${DEFAULT-VALUE}).",
-            defaultValue = "3")
-    int partitions;
+    @Option(names = "--partitions", paramLabel = "N", description = "Partitions per topic (default: 3, or 6 with "
+            + "--instances above 1).")
+    Integer partitions;
+
+    @Option(names = "--instances", paramLabel = "N", description = "1: one runner holds the whole state (default). "
+            + "2..16: N runners in partitioned mode in this JVM, one consumer group, each behind its own HTTP "
+            + "service on a free port; the demo prints who owns which partitions, asks every instance about every "
+            + "planted code and a sample of invalid ones (forwarding to the owner), and fails unless every answer "
+            + "is right.", defaultValue = "1")
+    int instances = 1;
 
     @Option(names = "--state", paramLabel = "KIND", description = "The state implementation: ${COMPLETION-CANDIDATES} "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "LOCKFREE")
@@ -84,6 +95,13 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (instances < 1 || instances > 16) {
+            throw new CommandFailure("--instances: " + instances + " (expected: 1..16)", ExitCodes.USAGE);
+        }
+        if (partitions != null && (partitions < 1 || partitions > 1_000)) {
+            throw new CommandFailure("--partitions: " + partitions + " (expected: 1..1000)", ExitCodes.USAGE);
+        }
+        int partitionCount = partitions != null ? partitions : instances > 1 ? 6 : 3;
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Map<String, Duration> phases = new LinkedHashMap<>();
@@ -114,15 +132,32 @@ final class DemoCommand implements Callable<Integer> {
             KafkaOptions kafka = new KafkaOptions();
             kafka.bootstrapServers = bootstrap;
             kafka.properties = properties;
-            List<PublishResult> published = PublishCommand.publish(kafka, files, partitions,
+            List<PublishResult> published = PublishCommand.publish(kafka, files, partitionCount,
                     io.couponstate.kafka.CouponFilePublisher.DEFAULT_MAX_LINE_LENGTH, !noProgress);
             Duration publishTime = since(t);
             phases.put("publish", publishTime);
             long totalPublished = published.stream().mapToLong(PublishResult::sent).sum();
 
+            List<String> topics = published.stream().map(PublishResult::topic).toList();
+            if (instances > 1) {
+                t = System.nanoTime();
+                List<String> report = List.of("  per source       : " + perSource(published),
+                        String.format("  publish          : %,d records, %s records/s", totalPublished,
+                                Durations.rate(totalPublished, publishTime)));
+                int code = new PartitionedDemo(bootstrap, properties, topics, partitionCount, instances, stateKind,
+                        3L * generator.codesPerFile, out, err).run(files.get(0), Duration.ofSeconds(timeoutSeconds),
+                        report);
+                phases.put("consume and query", since(t));
+                phases.put("total", since(start));
+                StringBuilder times = new StringBuilder();
+                phases.forEach((name, d) -> times.append(times.length() == 0 ? "" : ", ").append(name).append(' ')
+                        .append(Durations.seconds(d)));
+                out.println("  time per phase   : " + times);
+                out.flush();
+                return code;
+            }
             err.println("demo: consuming with the runner until caught up...");
             err.flush();
-            List<String> topics = published.stream().map(PublishResult::topic).toList();
             long usedBefore = usedHeapAfterGc();
             CouponState state = stateKind.create(3L * generator.codesPerFile);
             RunnerMetrics metrics;

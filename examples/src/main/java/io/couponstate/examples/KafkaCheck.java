@@ -139,6 +139,39 @@ final class KafkaCheck implements AutoCloseable {
                 + "--allow-missing-topics to wait for " + (missing.size() == 1 ? "it" : "them"));
     }
 
+    /**
+     * The partition count of each of {@code topics} (which must exist), in the given order; fails naming the topics
+     * and their counts unless they are all equal (partitioned mode needs co-partitioned topics).
+     */
+    int commonPartitionCount(List<String> topics) {
+        Map<String, org.apache.kafka.clients.admin.TopicDescription> described;
+        try {
+            described = admin.describeTopics(topics, new org.apache.kafka.clients.admin.DescribeTopicsOptions()
+                    .timeoutMs((int) Math.min(Integer.MAX_VALUE, wait.toMillis()))).allTopicNames()
+                    .get(wait.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new CommandFailure("cannot describe the topics " + String.join(", ", topics) + " at "
+                    + bootstrapServers + " (" + Messages.describe(e.getCause()) + ")");
+        } catch (TimeoutException e) {
+            throw new CommandFailure("cannot describe the topics at " + bootstrapServers + " (no answer within "
+                    + DurationConverter.describe(wait) + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CommandFailure("interrupted while describing topics", ExitCodes.STOPPED);
+        }
+        Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+        for (String topic : topics) {
+            counts.put(topic, described.get(topic).partitions().size());
+        }
+        if (counts.values().stream().distinct().count() != 1) {
+            StringBuilder shown = new StringBuilder();
+            counts.forEach((t, n) -> shown.append(shown.length() == 0 ? "" : ", ").append(t).append(' ').append(n));
+            throw new CommandFailure("the topics are not co-partitioned: partitions per topic: " + shown
+                    + " (expected: the same partition count for every topic in partitioned mode)");
+        }
+        return counts.values().iterator().next();
+    }
+
     static CommandFailure unreachable(String bootstrapServers, String cause) {
         return new CommandFailure("cannot reach a Kafka broker at " + bootstrapServers + " (" + cause + ")");
     }

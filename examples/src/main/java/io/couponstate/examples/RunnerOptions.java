@@ -3,6 +3,7 @@ package io.couponstate.examples;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.kafka.CouponConsumerRunner;
+import io.couponstate.kafka.PartitionedCouponState;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -29,8 +30,9 @@ final class RunnerOptions {
     boolean allowMissingTopics;
 
     @Option(names = "--group", paramLabel = "GROUP",
-            description = "The group offsets are committed to, for lag monitoring only "
-            + "(default: ${DEFAULT-VALUE}).", defaultValue = "coupon-state")
+            description = "The group offsets are committed to, for lag monitoring only; with serve --mode "
+            + "partitioned, the consumer group the instances share (default: ${DEFAULT-VALUE}).",
+            defaultValue = "coupon-state")
     String group;
 
     @Option(names = "--checkpoint-dir", paramLabel = "DIR",
@@ -75,6 +77,10 @@ final class RunnerOptions {
 
     /** The state's configuration from the options; its maxSources is the number of topics. */
     CouponStateConfig stateConfig() {
+        return stateConfig(expectedCodes, checkpointDir == null ? 0 : JOURNAL_ENTRIES);
+    }
+
+    private CouponStateConfig stateConfig(long expected, int journalEntries) {
         int sources = topics.size();
         if (sources > CouponStateConfig.MAX_SOURCES) {
             throw new CommandFailure("--topics: " + sources + " topics (expected: at most "
@@ -89,11 +95,11 @@ final class RunnerOptions {
                 .maxSources(sources)
                 .codeLength(codeLength.min(), codeLength.max())
                 .caseInsensitive(caseInsensitive)
-                .expectedCodes(Math.max(1_024, expectedCodes))
+                .expectedCodes(Math.max(1_024, expected))
                 // with checkpoints, a journal of the changes makes each one a delta, not a full rewrite: 8 bytes
                 // an entry (twice that while a checkpoint is written); more changes between two checkpoints than
                 // it holds just make the next one a full base
-                .changeJournalCapacity(checkpointDir == null ? 0 : JOURNAL_ENTRIES)
+                .changeJournalCapacity(journalEntries)
                 .build();
     }
 
@@ -102,7 +108,19 @@ final class RunnerOptions {
      * {@code --wait}, the topics exist (or {@code --allow-missing-topics}), {@code --from-beginning} holds.
      */
     void check(String command, PrintWriter err) {
+        check(command, err, false);
+    }
+
+    /**
+     * The same; with {@code partitioned}, also requires every topic to exist with one partition count, and returns
+     * it (else 0).
+     */
+    int check(String command, PrintWriter err, boolean partitioned) {
         stateConfig();
+        if (partitioned && allowMissingTopics) {
+            throw new CommandFailure("--allow-missing-topics: not with --mode partitioned (the shards are the "
+                    + "topics' partitions, so every topic must exist to be counted)", ExitCodes.USAGE);
+        }
         if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
             throw new CommandFailure("--checkpoint-dir " + checkpointDir + ": not a directory", ExitCodes.USAGE);
         }
@@ -119,6 +137,7 @@ final class RunnerOptions {
                         + " (--allow-missing-topics)");
                 err.flush();
             }
+            return partitioned ? check.commonPartitionCount(topics) : 0;
         }
     }
 
@@ -127,7 +146,9 @@ final class RunnerOptions {
             return false;
         }
         try (Stream<Path> files = Files.list(dir)) {
-            return files.anyMatch(f -> f.getFileName().toString().startsWith("checkpoint-"));
+            // a partitioned runner keeps its shards' checkpoints in partition-<p>/ subdirectories
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("checkpoint-")
+                    || (f.getFileName().toString().startsWith("partition-") && hasCheckpoints(f)));
         } catch (IOException e) {
             throw new CommandFailure("cannot read " + dir + ": " + Messages.describe(e));
         }
@@ -135,8 +156,28 @@ final class RunnerOptions {
 
     /** A runner over a new state, not started. */
     CouponConsumerRunner build() {
-        CouponState state = stateKind.create(stateConfig());
+        return build(stateKind.create(stateConfig()), CouponConsumerRunner.Mode.REPLICATED, null);
+    }
+
+    /**
+     * A partitioned state of {@code partitions} shards of {@code --state}'s kind, each sized for its share of
+     * {@code --expected-codes} (and of the change journal).
+     */
+    PartitionedCouponState partitionedState(int partitions) {
+        CouponStateConfig config = stateConfig();
+        CouponStateConfig shard = stateConfig(Math.max(1_024, expectedCodes / partitions),
+                checkpointDir == null ? 0 : Math.max(1 << 16, JOURNAL_ENTRIES / partitions));
+        return new PartitionedCouponState(partitions, config, p -> stateKind.create(shard));
+    }
+
+    /**
+     * A runner over {@code state} in {@code mode}, advertising {@code endpoint} (null: none), not started.
+     *
+     * @throws IllegalArgumentException from the runner's builder, naming the value it refuses
+     */
+    CouponConsumerRunner build(CouponState state, CouponConsumerRunner.Mode mode, String endpoint) {
         CouponConsumerRunner.Builder builder = CouponConsumerRunner.builder()
+                .mode(mode)
                 .bootstrapServers(kafka.bootstrapServers)
                 .groupId(group)
                 .topics(topics)
@@ -145,6 +186,9 @@ final class RunnerOptions {
                 .allowMissingTopics(allowMissingTopics);   // else the runner fails naming a missing topic
         if (checkpointDir != null) {
             builder.checkpointDirectory(checkpointDir);
+        }
+        if (endpoint != null) {
+            builder.applicationEndpoint(endpoint);
         }
         kafka.properties.forEach(builder::consumerProperty);
         return builder.build();

@@ -1,13 +1,21 @@
 package io.couponstate.examples;
 
+import io.couponstate.core.CouponState;
+import io.couponstate.examples.CouponHttpService.Partitioning;
 import io.couponstate.examples.CouponHttpService.Readiness;
 import io.couponstate.kafka.CouponConsumerRunner;
+import io.couponstate.kafka.CouponConsumerRunner.Mode;
 import io.couponstate.kafka.CouponRunnerMetrics;
+import io.couponstate.kafka.PartitionedCouponState;
+import io.couponstate.kafka.RunnerMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintWriter;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
@@ -26,8 +34,14 @@ import picocli.CommandLine.Spec;
                 + " 503 until caught up",
             "  /coupons?valid=true     200, the valid codes as JSON lines (&limit=N for at most N), 503 until "
                 + "caught up",
-            "  /health                 200 once caught up, 503 before or after a failure",
+            "  /health                 200 once caught up, 503 before or after a failure; names the mode",
             "  /metrics                the runner's metrics in the Prometheus text format",
+            "With --mode partitioned the instances sharing --group split the topics' partitions (the topics must "
+                + "exist with one partition count, records keyed by the upper-cased code): /coupons/{code} answers "
+                + "the codes of its own shards and forwards any other one hop to its owner (503 naming the "
+                + "partition and the owner when it is unknown, moving or unreachable within 2 s); "
+                + "/coupons?valid=true lists the valid codes of the shards here only; /health lists the "
+                + "partitions here with their lag. --advertise is where the others reach this instance.",
             "Prints 'listening on http://HOST:PORT' on one line; runs until stopped (Ctrl-C, SIGTERM: exit 0)."})
 final class ServeCommand implements Callable<Integer> {
 
@@ -51,6 +65,16 @@ final class ServeCommand implements Callable<Integer> {
             description = "Threads answering requests, 1..256 (default: ${DEFAULT-VALUE}).", defaultValue = "4")
     int httpThreads;
 
+    @Option(names = "--mode", paramLabel = "MODE", description = "replicated: this instance holds every code; "
+            + "partitioned: the instances of --group share the partitions and forward queries to each other "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "REPLICATED")
+    Mode mode;
+
+    @Option(names = "--advertise", paramLabel = "HOST:PORT", description = "The host:port at which the other "
+            + "instances reach this one's HTTP service (partitioned mode). Default: --host and the port listened on, "
+            + "unless --host is a wildcard address (0.0.0.0, ::), which makes it required.")
+    String advertise;
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65_535) {
@@ -59,34 +83,95 @@ final class ServeCommand implements Callable<Integer> {
         if (httpThreads < 1 || httpThreads > 256) {
             throw new CommandFailure("--http-threads: " + httpThreads + " (expected: 1..256)", ExitCodes.USAGE);
         }
+        boolean partitioned = mode == Mode.PARTITIONED;
+        if (advertise != null) {
+            checkHostPort(advertise);
+        } else if (partitioned && isWildcard(host)) {
+            throw new CommandFailure("--advertise: required with --mode partitioned when --host is the wildcard "
+                    + "address " + host + " (expected: the host:port at which the other instances reach this one)",
+                    ExitCodes.USAGE);
+        }
         PrintWriter err = spec.commandLine().getErr();
-        options.check("serve", err);
+        int partitions = options.check("serve", err, partitioned);
+        CouponState state = partitioned ? options.partitionedState(partitions)
+                : options.stateKind.create(options.stateConfig());
         AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        // the service is bound before the runner is built, so that with --port 0 the port is known to advertise
+        AtomicReference<CouponConsumerRunner> running = new AtomicReference<>();
+        AtomicReference<String> self = new AtomicReference<>();
+        Partitioning partitioning = !partitioned ? null : new Partitioning(self::get,
+                code -> Optional.ofNullable(running.get()).flatMap(r -> r.ownerOf(code)),
+                () -> Optional.ofNullable(running.get()).map(CouponConsumerRunner::shards).orElse(Map.of()),
+                CouponHttpService.DEFAULT_FORWARD_TIMEOUT);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        CouponConsumerRunner runner = options.build();
         try (StopSignal stop = new StopSignal("serve-shutdown");
-             runner;
-             CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), runner.state(),
-                     readiness::get, registry::scrape, runner::metrics, httpThreads)) {
-            new CouponRunnerMetrics(runner).bindTo(registry);
-            try {
-                runner.start();
-            } catch (IllegalStateException e) {
-                throw new CommandFailure("the runner failed: " + Messages.describe(e));
+             CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), state,
+                     readiness::get, registry::scrape, () -> metricsOf(running.get()), httpThreads, partitioning)) {
+            String endpoint = advertise != null ? advertise : !partitioned ? null : hostPort(host, http.port());
+            self.set(endpoint);
+            CouponConsumerRunner runner = options.build(state, mode, endpoint);
+            try (runner) {
+                running.set(runner);
+                new CouponRunnerMetrics(runner).bindTo(registry);
+                try {
+                    runner.start();
+                } catch (IllegalStateException e) {
+                    throw new CommandFailure("the runner failed: " + Messages.describe(e));
+                }
+                Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
+                watcher.setDaemon(true);
+                watcher.start();
+                PrintWriter out = spec.commandLine().getOut();
+                out.println("listening on http://" + host + ":" + http.port());
+                out.flush();
+                if (partitioned) {
+                    err.println("serve: partitioned mode, " + partitions + " partitions, group " + options.group
+                            + ", advertising " + endpoint);
+                    err.flush();
+                }
+                stop.await();
+                watcher.interrupt();
             }
-            Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
-            watcher.setDaemon(true);
-            watcher.start();
-            PrintWriter out = spec.commandLine().getOut();
-            out.println("listening on http://" + host + ":" + http.port());
-            out.flush();
-            stop.await();
-            watcher.interrupt();
+            RunnerOptions.requireStoppedCleanly(runner);
         } finally {
             registry.close();
         }
-        RunnerOptions.requireStoppedCleanly(runner);
         return ExitCodes.OK;
+    }
+
+    private static RunnerMetrics metricsOf(CouponConsumerRunner runner) {
+        return runner == null ? null : runner.metrics();
+    }
+
+    /** Usage error naming the value unless it is {@code host:port} with a host and a port in 1..65535. */
+    static void checkHostPort(String value) {
+        int colon = value.lastIndexOf(':');
+        String hostPart = colon < 0 ? "" : value.substring(0, colon);
+        String portPart = colon < 0 ? "" : value.substring(colon + 1);
+        int p = -1;
+        try {
+            p = Integer.parseInt(portPart);
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        boolean bracketsOk = !hostPart.contains(":") || (hostPart.startsWith("[") && hostPart.endsWith("]"));
+        if (hostPart.isBlank() || !bracketsOk || hostPart.contains("/") || hostPart.contains(" ") || p < 1
+                || p > 65_535) {
+            throw new CommandFailure("--advertise: " + Json.quote(Messages.cut(value)) + " (expected: host:port "
+                    + "with a port in 1..65535, an IPv6 address in brackets)", ExitCodes.USAGE);
+        }
+    }
+
+    private static boolean isWildcard(String host) {
+        try {
+            return InetAddress.getByName(host).isAnyLocalAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;   // binding fails on it anyway, naming it
+        }
+    }
+
+    private static String hostPort(String host, int port) {
+        return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
     }
 
     /** Waits until the runner has caught up once, then reports UP; reports FAILED when the runner fails. */
@@ -99,7 +184,9 @@ final class ServeCommand implements Callable<Integer> {
             }
             if (!runner.runnerState().isTerminal()) {
                 readiness.set(Readiness.UP);
-                err.println("serve: caught up; " + runner.state().size() + " distinct codes");
+                err.println("serve: caught up; " + runner.state().size() + " distinct codes"
+                        + (runner.state() instanceof PartitionedCouponState p ? " in partitions "
+                        + p.ownedPartitions() : ""));
                 err.flush();
             }
             while (!runner.runnerState().isTerminal()) {

@@ -210,7 +210,8 @@ class CouponHttpServiceTest {
 
     @Test
     void health_followsReadiness() throws Exception {
-        assertThat(send("GET", "/health").body()).isEqualTo("{\"status\":\"UP\",\"codes\":4}");
+        assertThat(send("GET", "/health").body())
+                .isEqualTo("{\"status\":\"UP\",\"codes\":4,\"mode\":\"replicated\"}");
         readiness.set(Readiness.FAILED);
         assertThat(send("GET", "/health").statusCode()).isEqualTo(503);
     }

@@ -17,9 +17,13 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -221,11 +225,79 @@ class ServeCommandTest {
 
             readiness.set(Readiness.UP);
             assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(200);
-            assertThat(get(base + "/health").body()).isEqualTo("{\"status\":\"UP\",\"codes\":1}");
+            assertThat(get(base + "/health").body())
+                    .isEqualTo("{\"status\":\"UP\",\"codes\":1,\"mode\":\"replicated\"}");
 
             readiness.set(Readiness.FAILED);
             assertThat(get(base + "/coupons/BIRTHDAY").statusCode()).isEqualTo(503);
             assertThat(get(base + "/health").body()).contains("FAILED");
+        }
+    }
+
+    @Test
+    void twoInstances_eachAnswersEveryCode() throws Exception {
+        List<StringWriter> outs = new ArrayList<>();
+        List<Thread> serves = new ArrayList<>();
+        List<AtomicInteger> exits = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = CouponStateCli.commandLine();
+            cli.setOut(new PrintWriter(out, true));
+            cli.setErr(new PrintWriter(new StringWriter(), true));
+            AtomicInteger exit = new AtomicInteger(-1);
+            Thread serve = new Thread(() -> exit.set(cli.execute("serve", "--bootstrap-servers",
+                    KAFKA.bootstrapServers(), "--port", "0", "--mode", "partitioned", "--group", "serve-partitioned")),
+                    "serve-partitioned-" + i);
+            serve.start();
+            outs.add(out);
+            serves.add(serve);
+            exits.add(exit);
+        }
+        try {
+            List<String> bases = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                StringWriter out = outs.get(i);
+                await().atMost(Duration.ofMinutes(1)).until(() -> out.toString().contains("\n"));
+                bases.add(out.toString().strip().substring("listening on ".length()));
+            }
+            List<String> codes = new ArrayList<>(CouponFileGenerator.PLANTED_VALID);
+            codes.add(CouponFileGenerator.DECOY_FILE_1);
+            codes.add(CouponFileGenerator.DECOY_FILE_2);
+            codes.add("NEVERSEEN");
+            // the group settles (the second instance joins, the partitions move) and then every answer is right
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+                for (String code : codes) {
+                    for (String base : bases) {
+                        HttpResponse<String> r = get(base + "/coupons/" + code);
+                        assertThat(r.statusCode()).as("%s via %s: %s", code, base, r.body()).isEqualTo(200);
+                        assertThat(r.body()).as("%s via %s", code, base)
+                                .contains("\"valid\":" + CouponFileGenerator.PLANTED_VALID.contains(code));
+                    }
+                }
+                TreeSet<Integer> owned = new TreeSet<>();
+                int claims = 0;
+                for (String base : bases) {
+                    HttpResponse<String> health = get(base + "/health");
+                    assertThat(health.body()).contains("\"mode\":\"partitioned\"");
+                    Matcher m = Pattern.compile("\\{\"partition\":(\\d+),\"queryable\":true").matcher(health.body());
+                    while (m.find()) {
+                        owned.add(Integer.parseInt(m.group(1)));
+                        claims++;
+                    }
+                }
+                assertThat(owned).as("the two instances' partitions").containsExactly(0, 1, 2);
+                assertThat(claims).as("each partition on one instance").isEqualTo(3);
+            });
+        } finally {
+            for (Thread serve : serves) {
+                serve.interrupt();
+            }
+            for (Thread serve : serves) {
+                serve.join(Duration.ofMinutes(1).toMillis());
+            }
+        }
+        for (AtomicInteger exit : exits) {
+            assertThat(exit.get()).isZero();
         }
     }
 
