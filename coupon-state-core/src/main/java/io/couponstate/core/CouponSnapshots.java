@@ -203,6 +203,7 @@ public final class CouponSnapshots {
         private final Chain chain = new Chain();
         private boolean baseRead;
         private boolean failed;
+        private long reserve;
 
         private ChainReader(AbstractCouponState state) {
             this.state = state;
@@ -213,15 +214,36 @@ public final class CouponSnapshots {
         }
 
         /**
+         * Room for {@code codes} codes beyond the base's: the base read grows the target once to hold the base's
+         * entries plus these, so that the new codes of the deltas, and of records applied right after the restore,
+         * do not make a table that the base filled to its limit grow at once (a grow moves every entry). A hint,
+         * each code costing the state's bytes per code (about 9.4) whether it comes or not; codes past it grow the
+         * table as usual. Call before {@link #base}; 0 (the default) adds none.
+         *
+         * @throws IllegalArgumentException if {@code codes} is negative
+         * @throws IllegalStateException if the base was read already
+         */
+        public ChainReader reserve(long codes) {
+            if (codes < 0) {
+                throw new IllegalArgumentException("reserve: " + codes + " (expected: >= 0)");
+            }
+            if (baseRead || failed) {
+                throw new IllegalStateException("reserve: the base was read already (expected: before base())");
+            }
+            reserve = codes;
+            return this;
+        }
+
+        /**
          * Reads the chain's base from {@code in}, which holds {@code bytes} more bytes at most (bounding how far the
-         * target is grown before loading); returns the entries read. Does not close it.
+         * target is grown before loading, beyond the {@link #reserve}); returns the entries read. Does not close it.
          */
         public long base(ReadableByteChannel in, long bytes) throws IOException {
             if (baseRead || failed) {
                 throw new IllegalStateException(failed ? "a read of this chain failed" : "the base was read already");
             }
             baseRead = true;
-            return read(in, bytes, KIND_BASE);
+            return read(in, bytes, KIND_BASE, reserve);
         }
 
         /** Reads the chain's next delta from {@code in}, as {@link #base}; returns the entries read. */
@@ -229,16 +251,16 @@ public final class CouponSnapshots {
             if (!baseRead || failed) {
                 throw new IllegalStateException(failed ? "a read of this chain failed" : "no base read yet");
             }
-            return read(in, bytes, KIND_DELTA);
+            return read(in, bytes, KIND_DELTA, 0);
         }
 
-        private long read(ReadableByteChannel in, long bytes, int kind) throws IOException {
+        private long read(ReadableByteChannel in, long bytes, int kind, long extra) throws IOException {
             Objects.requireNonNull(in, "in");
             synchronized (state.checkpointLock) {
                 failed = true;
                 long entries;
                 try (Source source = Source.of(in, bytes)) {
-                    entries = new Reader(source, state).read(kind, chain);
+                    entries = new Reader(source, state, extra).read(kind, chain);
                 }
                 failed = false;
                 return entries;
@@ -772,15 +794,21 @@ public final class CouponSnapshots {
         private final AbstractCouponState target;
         private final CRC32C whole = new CRC32C();
         private final long priorSize;
+        private final long extra; // room asked beyond the entries, granted by the first presize
         private int pos;      // next unread byte of the buffer
         private int end;      // end of the data in the buffer
         private long offset;  // stream offset of pos
 
         Reader(Source source, AbstractCouponState target) {
+            this(source, target, 0);
+        }
+
+        Reader(Source source, AbstractCouponState target, long extra) {
             this.source = source;
             this.buffer = source.buffer;
             this.target = target;
             this.priorSize = target.size();
+            this.extra = extra;
         }
 
         /** Reads one file of {@code kind} (snapshot also accepts a base) as part of {@code chain} (null: none). */
@@ -935,7 +963,8 @@ public final class CouponSnapshots {
                         : Math.max(read, 2 * ensured);
             }
             if (coming > ensured) {
-                target.ensureCapacity(priorSize + coming);
+                // the reserve rides on every grow: a later, bigger presize must not drop it
+                target.ensureCapacity(priorSize + coming + extra);
                 return coming;
             }
             return ensured;

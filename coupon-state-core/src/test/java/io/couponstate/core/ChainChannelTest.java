@@ -131,4 +131,49 @@ class ChainChannelTest {
                 .hasMessageContaining("changeJournalCapacity is 0");
         assertThat(Files.exists(dir.resolve("base"))).isTrue();
     }
+    @Test
+    void reserve_makesRoomBeyondTheBase_soDeltasAndNewCodesDoNotGrowTheTableAtOnce() throws IOException {
+        for (boolean lockFree : new boolean[] {true, false}) {
+            CouponStateConfig config = CouponStateConfig.builder().changeJournalCapacity(1 << 16).build();
+            AbstractCouponState state = lockFree ? new LockFreeCouponState(config) : new StripedLockCouponState(config);
+            for (int i = 0; i < 20_000; i++) {
+                state.addObservation(String.format("B%07d", i), "s1");
+            }
+            Path base = write("base-" + lockFree, state, true);
+            for (int i = 0; i < 5_000; i++) {
+                state.addObservation(String.format("D%07d", i), "s2");
+            }
+            Path delta = write("delta-" + lockFree, state, false);
+
+            AbstractCouponState plain = lockFree ? new LockFreeCouponState(config)
+                    : new StripedLockCouponState(config);
+            read(base, CouponSnapshots.chainReader(plain), true);
+            long filled = capacity(plain);
+
+            AbstractCouponState roomy = lockFree ? new LockFreeCouponState(config)
+                    : new StripedLockCouponState(config);
+            CouponSnapshots.ChainReader reader = CouponSnapshots.chainReader(roomy).reserve(10_000);
+            read(base, reader, true);
+            long reserved = capacity(roomy);
+            assertThat(reserved).as("lockFree=%s: the base read grew the table for the reserve too", lockFree)
+                    .isGreaterThan(filled);
+            read(delta, reader, false);
+            reader.complete();
+            for (int i = 0; i < 5_000; i++) {
+                roomy.addObservation(String.format("T%07d", i), "s3");
+            }
+            assertThat(capacity(roomy)).as("lockFree=%s: 10,000 reserved codes came without a grow", lockFree)
+                    .isEqualTo(reserved);
+            assertThat(roomy.size()).isEqualTo(30_000);
+            assertThatThrownBy(() -> reader.reserve(1)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("before base()");
+            assertThatThrownBy(() -> CouponSnapshots.chainReader(plain).reserve(-1))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1 (expected: >= 0)");
+        }
+    }
+
+    private static long capacity(AbstractCouponState state) {
+        return state instanceof LockFreeCouponState ? ((LockFreeCouponState) state).capacity()
+                : ((StripedLockCouponState) state).capacity();
+    }
 }
