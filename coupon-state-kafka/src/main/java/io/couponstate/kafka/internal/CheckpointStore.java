@@ -153,6 +153,8 @@ public final class CheckpointStore implements AutoCloseable {
     private static final int KIND_DELTA = 2;
     private static final int MAX_PARTITIONS = 1_000_000;
     private static final int MAX_TOPIC_BYTES = 0xFFFF;
+    /** The fewest bytes a snapshot entry takes (a 7-byte key and a 1-byte mask): bounds the entries of a file. */
+    private static final int MIN_ENTRY_BYTES = 8;
     /** How many bytes the progress stream reads between two looks at the clock. */
     static final long PROGRESS_CHECK_BYTES = 4L << 20;
     /** How often restore progress is logged. */
@@ -403,7 +405,7 @@ public final class CheckpointStore implements AutoCloseable {
             logRestored(base, List.of(), entries, start, state);
             return new Restored(base.file, base.sequence, base.offsets, base.topicIds, entries, List.of(base.file));
         }
-        CouponSnapshots.ChainReader chain = CouponSnapshots.chainReader(state);
+        CouponSnapshots.ChainReader chain = CouponSnapshots.chainReader(state).reserve(reserve(base, newer));
         long entries = readPart(base, chain, state);
         Header last = base;
         List<Path> read = new ArrayList<>();
@@ -448,6 +450,24 @@ public final class CheckpointStore implements AutoCloseable {
         }
         logRestored(last, read, entries, start, state);
         return new Restored(last.file, last.sequence, last.offsets, last.topicIds, entries, read);
+    }
+
+    /**
+     * Codes to make room for beyond the base: an entry of a delta is at least {@value #MIN_ENTRY_BYTES} bytes and may
+     * be a new code, and the records replayed after the restore bring new codes too (1/64 of the base's entries as a
+     * guess). Without it a base read fills the table to its limit and the first new code moves every entry.
+     */
+    private static long reserve(Header base, SortedMap<Long, Path> newer) {
+        long deltaBytes = 0;
+        for (Path p : newer.values()) {
+            try {
+                deltaBytes += Files.size(p);
+            } catch (IOException e) {
+                // only a size hint: the read itself reports the file
+            }
+        }
+        long baseEntries = Math.max(0, base.size - base.length) / MIN_ENTRY_BYTES;
+        return deltaBytes / MIN_ENTRY_BYTES + baseEntries / 64;
     }
 
     private void logRestored(Header last, List<Path> files, long entries, long start, CouponState state) {
