@@ -64,7 +64,7 @@ public final class ReferenceKafkaChild {
         List<String> topics = List.of(args[5].split(","));
 
         Files.createDirectories(dir);
-        CheckpointWatch watch = CheckpointWatch.start(dir, System.out);
+        CheckpointWatch watch = CheckpointWatch.start(dir);
         LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder()
                 .changeJournalCapacity(journal).build());
         AtomicLong runningAt = new AtomicLong();
@@ -131,7 +131,7 @@ public final class ReferenceKafkaChild {
         private final Thread thread;
         private volatile boolean stop; // volatile: set by the main thread, read by the watcher
 
-        private CheckpointWatch(Path dir, java.io.PrintStream out) {
+        private CheckpointWatch(Path dir) {
             thread = new Thread(() -> {
                 while (!stop) {
                     try (Stream<Path> files = Files.list(dir)) {
@@ -150,8 +150,8 @@ public final class ReferenceKafkaChild {
             thread.setDaemon(true);
         }
 
-        static CheckpointWatch start(Path dir, java.io.PrintStream out) {
-            CheckpointWatch w = new CheckpointWatch(dir, out);
+        static CheckpointWatch start(Path dir) {
+            CheckpointWatch w = new CheckpointWatch(dir);
             CheckpointStore.setHook((tmp, target) -> {
                 long now = System.nanoTime();
                 Long seen = w.firstSeen.get(tmp.getFileName().toString());

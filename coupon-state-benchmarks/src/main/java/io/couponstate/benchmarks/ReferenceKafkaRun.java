@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -221,9 +220,7 @@ public final class ReferenceKafkaRun {
             int applyThreads, int journal, Map<String, String> table) throws Exception {
         Files.createDirectories(checkpoints);
         long before = Heap.usedAfterGc();
-        List<String> ckpt = new ArrayList<>();
-        ReferenceKafkaChild.CheckpointWatch watch = ReferenceKafkaChild.CheckpointWatch.start(checkpoints,
-                System.out);
+        ReferenceKafkaChild.CheckpointWatch watch = ReferenceKafkaChild.CheckpointWatch.start(checkpoints);
         long w0 = System.nanoTime();
         LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder()
                 .changeJournalCapacity(journal).build());
