@@ -35,16 +35,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * Issue 12's benchmark of the runner's partitioned mode, with a real broker in this JVM.
  *
- * <p><b>1. Scale-out ratio.</b> Three topics of {@code --partitions} partitions hold {@code --records} records,
- * every record a distinct code, keyed as {@code CouponFilePublisher} keys them (the upper-cased code as key bytes,
- * default partitioner). Each round, in alternating order: a fresh group with one partitioned runner catches up from
- * empty; a fresh group (new group id, fresh checkpoint directories) with two runners in this JVM catches up over the
- * same records. "Caught up" = every partition number assigned to exactly one runner, every shard queryable, and the
- * shards together holding every code. Records/s count from the first record consumed in the group to caught up
- * (group formation excluded; the broker's {@code group.initial.rebalance.delay.ms} is 3 s so that both runners of a
- * group join its first generation and no shard is built twice); the wall time from {@code start()} is printed too.
- * Both runners share this JVM's cores with the broker and the producer-free consumer fetches, so on a 2-core
- * machine the ratio is bounded by the cores, not by the design.
+ * <p><b>1. Scale-out ratio.</b> Three topics of {@code --partitions} partitions hold {@code --records} records, every
+ * code distinct (a retried batch may repeat records), keyed as {@code CouponFilePublisher} keys them (the upper-cased
+ * code as key bytes, default partitioner). Each round, in alternating order: a fresh group with one partitioned runner
+ * catches up from empty; a fresh group (new group id, fresh checkpoint directories) with two runners in this JVM
+ * catches up over the same records. "Caught up" = every partition number assigned to exactly one runner, every shard
+ * queryable, and the shards together holding every code. Records/s count from the first record consumed in the group to
+ * caught up (group formation excluded; the broker's {@code group.initial.rebalance.delay.ms} is 3 s so that both
+ * runners of a group join its first generation and no shard is built twice); the wall time from {@code start()} is
+ * printed too. Both runners share this JVM's cores with each other and with the broker serving their fetches, so on a
+ * 2-core machine the ratio is bounded by the cores, not by the design.
  *
  * <p><b>2. Moving a shard.</b> Three topics of 2 partitions hold {@code 2 * --codes} distinct codes, so each
  * partition number's shard holds about {@code --codes}. Runner A alone owns both and catches up. (a) Runner B joins
@@ -408,6 +408,22 @@ public final class PartitionedScaleRun {
                 topics.add(new NewTopic(t, partitions, (short) 1).configs(Map.of("retention.ms", "-1")));
             }
             admin.createTopics(topics).all().get();
+            // a producer that starts before every partition has a leader can wedge in OUT_OF_ORDER_SEQUENCE retries
+            long deadline = System.currentTimeMillis() + WAIT_MS;
+            while (true) {
+                boolean ready = admin.describeTopics(List.of(names)).allTopicNames().get().values().stream()
+                        .allMatch(d -> d.partitions().size() == partitions
+                                && d.partitions().stream()
+                                        .allMatch(pi -> pi.leader() != null && !pi.leader().isEmpty()));
+                if (ready) {
+                    return;
+                }
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IllegalStateException("topics " + Arrays.toString(names)
+                            + ": no leader for every partition");
+                }
+                Thread.sleep(50);
+            }
         }
     }
 
@@ -425,6 +441,9 @@ public final class PartitionedScaleRun {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
+        // not idempotent: a retried batch may land twice, which a set union ignores (every code is distinct, so the
+        // catch-up checks on distinct codes still hold), and the producer cannot wedge on a sequence error
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
         long sent = 0;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
             for (int s = 0; s < topics.length; s++) {
