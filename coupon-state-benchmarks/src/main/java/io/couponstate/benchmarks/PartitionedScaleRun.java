@@ -268,8 +268,9 @@ public final class PartitionedScaleRun {
             Move rebuild = startB(servers, group, dirB, a, open, shardSize);
             System.out.println("(a) " + rebuild);
             table.add(String.format(Locale.ROOT, "| (a) move, no local checkpoint: B start → shard %d (%,d codes) "
-                    + "queryable (rebuild) | %.2f s (A settled on the other at %.2f s) |", rebuild.partition,
-                    rebuild.codes, rebuild.seconds, rebuild.settledSeconds));
+                    + "queryable (rebuild) | %.2f s (assigned at %.2f s, so %.2f s after it) |", rebuild.partition,
+                    rebuild.codes, rebuild.seconds, rebuild.assignedSeconds,
+                    rebuild.seconds - rebuild.assignedSeconds));
 
             // (b) B closes (A takes the partition back), then starts again on the same directory
             for (int attempt = 1; attempt <= MOVE_ATTEMPTS; attempt++) {
@@ -289,9 +290,9 @@ public final class PartitionedScaleRun {
                 rebuild = again;
                 if (again.hadCheckpoint) {
                     table.add(String.format(Locale.ROOT, "| (b) move, local checkpoint (%s): B start → shard %d "
-                            + "(%,d codes) queryable (restore + tail) | %.2f s (A settled at %.2f s) |",
-                            Heap.mb(again.checkpointBytes), again.partition, again.codes, again.seconds,
-                            again.settledSeconds));
+                            + "(%,d codes) queryable (restore + tail) | %.2f s (assigned at %.2f s, so %.2f s after "
+                            + "it) |", Heap.mb(again.checkpointBytes), again.partition, again.codes, again.seconds,
+                            again.assignedSeconds, again.seconds - again.assignedSeconds));
                     break;
                 }
                 table.add(String.format(Locale.ROOT, "| (b) attempt %d got partition %d, no checkpoint there: "
@@ -306,13 +307,14 @@ public final class PartitionedScaleRun {
 
     /** One start of B: its partition, whether it had a checkpoint of it, its size, seconds to queryable. */
     record Move(CouponConsumerRunner runner, int partition, boolean hadCheckpoint, long checkpointBytes, long codes,
-            double seconds, double settledSeconds) {
+            double assignedSeconds, double seconds, double settledSeconds) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "B got partition %d (%s local checkpoint%s), shard of %,d codes "
-                    + "queryable %.2f s after B's start; A settled on the other partition at %.2f s", partition,
-                    hadCheckpoint ? "with a" : "no", hadCheckpoint ? ", " + Heap.mb(checkpointBytes) : "", codes,
-                    seconds, settledSeconds);
+            return String.format(Locale.ROOT, "B got partition %d (%s local checkpoint%s) %.2f s after its start "
+                    + "(group rebalance), shard of %,d codes queryable at %.2f s (%.2f s after the assignment); A "
+                    + "settled on the other partition at %.2f s", partition, hadCheckpoint ? "with a" : "no",
+                    hadCheckpoint ? ", " + Heap.mb(checkpointBytes) : "", assignedSeconds, codes, seconds,
+                    seconds - assignedSeconds, settledSeconds);
         }
     }
 
@@ -324,6 +326,8 @@ public final class PartitionedScaleRun {
         open.add(b);
         long t0 = System.nanoTime();
         b.start();
+        waitFor("B assigned a partition", () -> !b.shards().isEmpty(), open);
+        double assigned = (System.nanoTime() - t0) / 1e9;
         waitFor("B's shard queryable", () -> {
             Map<Integer, ShardStatus> s = b.shards();
             return s.size() == 1 && s.values().iterator().next().queryable();
@@ -339,7 +343,7 @@ public final class PartitionedScaleRun {
         if (size != shardSize[p]) {
             throw new IllegalStateException("B's shard " + p + " holds " + size + " codes, A's held " + shardSize[p]);
         }
-        return new Move(b, p, had[p], before[p], size, seconds, settled);
+        return new Move(b, p, had[p], before[p], size, assigned, seconds, settled);
     }
 
     private static boolean hasCheckpoint(Path dir) throws IOException {
