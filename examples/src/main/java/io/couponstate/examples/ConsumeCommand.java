@@ -97,7 +97,8 @@ final class ConsumeCommand implements Callable<Integer> {
                 ? ", no checkpoints" : ", checkpoints in " + options.checkpointDir) + "; Ctrl-C stops");
         err.flush();
         boolean caughtUp;
-        try {
+        try (CatchUpProgress progress = CatchUpProgress.start("consume", runner::metrics, err,
+                CatchUpProgress.terminal(), options.progressInterval())) {
             caughtUp = runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds));
         } catch (IllegalStateException e) {
             throw new CommandFailure("the runner failed: " + Messages.describe(

@@ -3,6 +3,7 @@ package io.couponstate.examples;
 import io.couponstate.examples.CouponHttpService.Readiness;
 import io.couponstate.kafka.CouponConsumerRunner;
 import io.couponstate.kafka.CouponRunnerMetrics;
+import io.couponstate.kafka.RunnerPhase;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintWriter;
@@ -26,7 +27,11 @@ import picocli.CommandLine.Spec;
                 + " 503 until caught up",
             "  /coupons?valid=true     200, the valid codes as JSON lines (&limit=N for at most N), 503 until "
                 + "caught up",
-            "  /health                 200 once caught up, 503 before or after a failure",
+            "  /health                 200 {\"status\":\"UP\",...} once caught up; 503 before (status RESTORING "
+                + "with restoredBytes/restoreTotalBytes, or CATCHING_UP with lag and etaSeconds) or after a "
+                + "failure (FAILED)",
+            "While restoring and catching up, progress on standard error (a bar on a terminal, else a line every "
+                + "--progress-interval-ms).",
             "  /metrics                the runner's metrics in the Prometheus text format",
             "Prints 'listening on http://HOST:PORT' on one line; runs until stopped (Ctrl-C, SIGTERM: exit 0)."})
 final class ServeCommand implements Callable<Integer> {
@@ -61,20 +66,22 @@ final class ServeCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         options.check("serve", err);
-        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        // UP and FAILED are latched by the watcher; before, the runner's phase says which step it is in
+        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.RESTORING);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         CouponConsumerRunner runner = options.build();
         try (StopSignal stop = new StopSignal("serve-shutdown");
              runner;
              CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), runner.state(),
-                     readiness::get, registry::scrape, runner::metrics, httpThreads)) {
+                     () -> readiness(readiness.get(), runner), registry::scrape, runner::metrics, httpThreads)) {
             new CouponRunnerMetrics(runner).bindTo(registry);
             try {
                 runner.start();
             } catch (IllegalStateException e) {
                 throw new CommandFailure("the runner failed: " + Messages.describe(e));
             }
-            Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
+            Duration progressInterval = options.progressInterval();
+            Thread watcher = new Thread(() -> watch(runner, readiness, err, progressInterval), "serve-caught-up");
             watcher.setDaemon(true);
             watcher.start();
             PrintWriter out = spec.commandLine().getOut();
@@ -89,12 +96,26 @@ final class ServeCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
+    /** What {@code /health} says: UP or FAILED once latched, else RESTORING or CATCHING_UP from the runner. */
+    static Readiness readiness(Readiness latched, CouponConsumerRunner runner) {
+        if (latched == Readiness.UP || latched == Readiness.FAILED) {
+            return latched;
+        }
+        RunnerPhase phase = runner.metrics().phase();
+        return phase == RunnerPhase.CREATED || phase == RunnerPhase.RESTORING ? Readiness.RESTORING
+                : Readiness.CATCHING_UP;
+    }
+
     /** Waits until the runner has caught up once, then reports UP; reports FAILED when the runner fails. */
-    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness, PrintWriter err) {
+    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness, PrintWriter err,
+            Duration progressInterval) {
         try {
-            while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
-                if (runner.runnerState().isTerminal()) {
-                    break;
+            try (CatchUpProgress progress = CatchUpProgress.start("serve", runner::metrics, err,
+                    CatchUpProgress.terminal(), progressInterval)) {
+                while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
+                    if (runner.runnerState().isTerminal()) {
+                        break;
+                    }
                 }
             }
             if (!runner.runnerState().isTerminal()) {
