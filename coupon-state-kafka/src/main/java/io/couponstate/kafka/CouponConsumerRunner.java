@@ -8,6 +8,7 @@ import io.couponstate.kafka.internal.ConsumerLoop;
 import io.couponstate.kafka.internal.PartitionTracker;
 import io.couponstate.kafka.internal.RateLimitedLog;
 import io.couponstate.kafka.internal.RecordApplier;
+import io.couponstate.kafka.internal.RestoreProgress;
 import io.couponstate.kafka.internal.RunnerSettings;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -564,10 +565,16 @@ public final class CouponConsumerRunner implements AutoCloseable {
             failures = cp.failures();
             lastFailure = cp.lastFailure();
         }
-        return new RunnerMetrics(state, applier.recordsConsumed(), applier.codesApplied(),
+        State s = state;
+        RestoreProgress restore = cp == null || cp.store() == null ? null : cp.store().restoreProgress();
+        return new RunnerMetrics(s, applier.recordsConsumed(), applier.codesApplied(),
                 l == null ? 0 : l.recordsPerSecond(), applier.invalidCounts(), settings.state().size(),
                 applier.validCodes(), tracker.lag(), written, failures, l == null ? 0 : l.restoredSequence(),
-                durable, age, lastFailure, l == null ? Optional.empty() : l.problem());
+                durable, age, lastFailure, l == null ? Optional.empty() : l.problem(),
+                RunnerPhase.of(s, s == State.RUNNING && tracker.caughtUpOnce()),
+                restore == null ? 0 : restore.readBytes(), restore == null ? 0 : restore.totalBytes(),
+                restore == null ? 0 : restore.bytesPerSecond(System.nanoTime()),
+                l == null ? 0 : l.recentRecordsPerSecond());
     }
 
     /**

@@ -27,12 +27,38 @@ public final class RunnerMetrics {
     private final OptionalLong lastDurableCheckpointAgeMillis;
     private final Optional<String> lastCheckpointFailure;
     private final Optional<String> problem;
+    private final RunnerPhase phase;
+    private final long restoredBytes;
+    private final long restoreTotalBytes;
+    private final double restoreBytesPerSecond;
+    private final double recentRecordsPerSecond;
 
+    /**
+     * Counters without a watcher's view: the phase is derived from the state and the lag ({@code RUNNING} with lag 0
+     * is UP, otherwise CATCHING_UP), no restore progress, the recent rate is {@code recordsPerSecond}.
+     */
     RunnerMetrics(CouponConsumerRunner.State state, long recordsConsumed, long codesApplied, double recordsPerSecond,
             EnumMap<InvalidRecordReason, Long> invalid, long distinctCodes, long validCodes, long lag,
             long checkpointsWritten, long checkpointFailures, long restoredCheckpointSequence, boolean durable,
             OptionalLong lastDurableCheckpointAgeMillis, Optional<String> lastCheckpointFailure,
             Optional<String> problem) {
+        this(state, recordsConsumed, codesApplied, recordsPerSecond, invalid, distinctCodes, validCodes, lag,
+                checkpointsWritten, checkpointFailures, restoredCheckpointSequence, durable,
+                lastDurableCheckpointAgeMillis, lastCheckpointFailure, problem, RunnerPhase.of(state, lag == 0), 0, 0,
+                0, recordsPerSecond);
+    }
+
+    RunnerMetrics(CouponConsumerRunner.State state, long recordsConsumed, long codesApplied, double recordsPerSecond,
+            EnumMap<InvalidRecordReason, Long> invalid, long distinctCodes, long validCodes, long lag,
+            long checkpointsWritten, long checkpointFailures, long restoredCheckpointSequence, boolean durable,
+            OptionalLong lastDurableCheckpointAgeMillis, Optional<String> lastCheckpointFailure,
+            Optional<String> problem, RunnerPhase phase, long restoredBytes, long restoreTotalBytes,
+            double restoreBytesPerSecond, double recentRecordsPerSecond) {
+        this.phase = phase;
+        this.restoredBytes = restoredBytes;
+        this.restoreTotalBytes = restoreTotalBytes;
+        this.restoreBytesPerSecond = restoreBytesPerSecond;
+        this.recentRecordsPerSecond = recentRecordsPerSecond;
         this.durable = durable;
         this.lastDurableCheckpointAgeMillis = lastDurableCheckpointAgeMillis;
         this.lastCheckpointFailure = lastCheckpointFailure;
@@ -143,6 +169,59 @@ public final class RunnerMetrics {
         return checkpointFailures;
     }
 
+    /** Where the runner is, for a watcher: RESTORING, CATCHING_UP, UP or a life-cycle state; see {@link RunnerPhase}. */
+    public RunnerPhase phase() {
+        return phase;
+    }
+
+    /**
+     * Bytes of checkpoint files read so far by the restore at start (the base, then its deltas); after the restore,
+     * all it read. 0 before the restore starts and without a checkpoint.
+     */
+    public long restoredBytes() {
+        return restoredBytes;
+    }
+
+    /**
+     * The sizes of the checkpoint files the restore expects to read (known before it reads them: the newest base and
+     * the files after it); once the restore is done, what it read (less, if a damaged delta ended the chain). 0
+     * before the restore starts and without a checkpoint.
+     */
+    public long restoreTotalBytes() {
+        return restoreTotalBytes;
+    }
+
+    /** Checkpoint bytes read per second by the restore, over its whole duration so far; 0 before it starts. */
+    public double restoreBytesPerSecond() {
+        return restoreBytesPerSecond;
+    }
+
+    /**
+     * Records consumed per second over about the last second of running (sampled by the poll thread once a second;
+     * 0 before the first sample): what {@link #etaSeconds()} divides the lag by. {@link #recordsPerSecond()} is the
+     * steadier rate over the progress interval.
+     */
+    public double recentRecordsPerSecond() {
+        return recentRecordsPerSecond;
+    }
+
+    /**
+     * Seconds until the lag is consumed at the recent rate: {@code ceil(lag / recentRecordsPerSecond)}; 0 when the lag
+     * is 0; empty while the lag is unknown, or the rate is 0 with records still to consume.
+     */
+    public OptionalLong etaSeconds() {
+        if (lag < 0) {
+            return OptionalLong.empty();
+        }
+        if (lag == 0) {
+            return OptionalLong.of(0);
+        }
+        if (!(recentRecordsPerSecond > 0)) {
+            return OptionalLong.empty();
+        }
+        return OptionalLong.of((long) Math.ceil(lag / recentRecordsPerSecond));
+    }
+
     /** The sequence number of the checkpoint restored at start, or 0 if none was. */
     public long restoredCheckpointSequence() {
         return restoredCheckpointSequence;
@@ -163,6 +242,14 @@ public final class RunnerMetrics {
         }
         lastCheckpointFailure.ifPresent(f -> sb.append(", last checkpoint failure: ").append(f));
         problem.ifPresent(p -> sb.append(", problem: ").append(p));
+        sb.append(", phase ").append(phase);
+        if (phase == RunnerPhase.RESTORING && restoreTotalBytes > 0) {
+            sb.append(String.format(", restored %d of %d bytes", restoredBytes, restoreTotalBytes));
+        }
+        OptionalLong eta = etaSeconds();
+        if (phase == RunnerPhase.CATCHING_UP && eta.isPresent()) {
+            sb.append(", ETA ").append(eta.getAsLong()).append(" s");
+        }
         return sb.toString();
     }
 

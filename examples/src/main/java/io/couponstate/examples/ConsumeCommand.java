@@ -28,7 +28,9 @@ import picocli.CommandLine.Spec;
             + "(Ctrl-C), checkpointing as it goes.",
             "Where it starts: every partition from the newest checkpoint in --checkpoint-dir that covers it, else "
             + "from the partition's beginning; never from the end, never from the group's committed offsets. "
-            + "Without --checkpoint-dir every start rebuilds the state from the beginning."})
+            + "Without --checkpoint-dir every start rebuilds the state from the beginning.",
+            "While restoring and catching up: progress on standard error (a bar on a terminal, else a line every "
+            + "--progress-interval-ms: checkpoint MB, or records, rate, lag and ETA)."})
 final class ConsumeCommand implements Callable<Integer> {
 
     /** The output formats. */
@@ -97,7 +99,8 @@ final class ConsumeCommand implements Callable<Integer> {
                 ? ", no checkpoints" : ", checkpoints in " + options.checkpointDir) + "; Ctrl-C stops");
         err.flush();
         boolean caughtUp;
-        try {
+        try (CatchUpProgress progress = CatchUpProgress.start("consume", runner::metrics, err,
+                CatchUpProgress.terminal(), options.progressInterval())) {
             caughtUp = runner.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds));
         } catch (IllegalStateException e) {
             throw new CommandFailure("the runner failed: " + Messages.describe(

@@ -51,8 +51,11 @@ import java.util.function.Supplier;
  *   <li>{@code /coupons?valid=true[&limit=N]}: 200, the valid codes streamed as JSON lines
  *       ({@code application/x-ndjson}: {@code {"code":...,"sources":[...]}} per line, in no particular order), at
  *       most {@code limit} of them; 400 for other parameters; 503 while not caught up.</li>
- *   <li>{@code /health}: 200 {@code {"status":"UP","codes":N}} once caught up; 503 while starting or after a
- *       failure. With a runner, also {@code "durable"} (false while checkpoints fail: the answers are still right,
+ *   <li>{@code /health}: 200 {@code {"status":"UP","codes":N}} once caught up; 503 before, with the status
+ *       {@code RESTORING} (reading the checkpoint) or {@code CATCHING_UP} (reading the topics' backlog), and after a
+ *       failure ({@code FAILED}). With a runner, while RESTORING also {@code "restoredBytes"} and
+ *       {@code "restoreTotalBytes"} (checkpoint bytes read, of the files' sizes), while CATCHING_UP
+ *       {@code "etaSeconds"} (the lag over the recent rate; null while unknown), and always {@code "durable"} (false while checkpoints fail: the answers are still right,
  *       but a restart would replay from an older checkpoint), {@code "lastDurableCheckpointAgeSeconds"},
  *       {@code "lag"} (null while unknown), and {@code "checkpointFailure"} / {@code "problem"} when there is
  *       one.</li>
@@ -115,8 +118,10 @@ final class CouponHttpService implements AutoCloseable {
 
     /** Where the state stands, for the answers. */
     enum Readiness {
-        /** Not caught up yet: answers would be incomplete. */
-        STARTING,
+        /** Reading the checkpoint: answers would be incomplete. */
+        RESTORING,
+        /** Reading the topics' backlog, not caught up yet: answers would be incomplete. */
+        CATCHING_UP,
         /** Caught up once; kept current since. */
         UP,
         /** The runner failed; the state no longer moves. */
@@ -587,6 +592,14 @@ final class CouponHttpService implements AutoCloseable {
         if (m != null) {
             // durable: false means checkpoints are failing, so a restart would replay from an older one
             OptionalLong age = m.lastDurableCheckpointAgeMillis();
+            if (now == Readiness.RESTORING) {
+                body.append(",\"restoredBytes\":").append(m.restoredBytes())
+                        .append(",\"restoreTotalBytes\":").append(m.restoreTotalBytes());
+            }
+            if (now == Readiness.CATCHING_UP) {
+                OptionalLong eta = m.etaSeconds();
+                body.append(",\"etaSeconds\":").append(eta.isPresent() ? Long.toString(eta.getAsLong()) : "null");
+            }
             body.append(",\"durable\":").append(m.durable())
                     .append(",\"lastDurableCheckpointAgeSeconds\":")
                     .append(age.isPresent() ? Long.toString(age.getAsLong() / 1000) : "null")

@@ -45,14 +45,15 @@ final class PartitionedDemo {
     /** One instance: its state, its HTTP service, its runner. */
     private static final class Instance implements AutoCloseable {
         final PartitionedCouponState state;
-        final AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        final AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.RESTORING);
         final AtomicReference<CouponConsumerRunner> runner = new AtomicReference<>();
         final CouponHttpService http;
         final String endpoint;
 
         Instance(PartitionedCouponState state) throws IOException {
             this.state = state;
-            this.http = new CouponHttpService(new InetSocketAddress("127.0.0.1", 0), state, readiness::get, null,
+            this.http = new CouponHttpService(new InetSocketAddress("127.0.0.1", 0), state,
+                    () -> ServeCommand.readiness(readiness.get(), runner.get()), null,
                     () -> Optional.ofNullable(runner.get()).map(CouponConsumerRunner::metrics).orElse(null), 4,
                     new Partitioning(this::endpoint,
                             code -> Optional.ofNullable(runner.get()).flatMap(r -> r.ownerOf(code)),

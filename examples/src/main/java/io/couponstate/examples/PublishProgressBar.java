@@ -4,10 +4,7 @@ import io.couponstate.kafka.PublishProgress;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.Consumer;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * Shows {@link PublishProgress} reports as one terminal progress bar per file (file bytes, rate and ETA, lines read).
@@ -29,14 +26,8 @@ final class PublishProgressBar implements Consumer<PublishProgress>, AutoCloseab
         if (bar == null || !progress.topic().equals(barTopic)) {
             close();
             boolean small = progress.totalBytes() < 16L << 20;
-            bar = new ProgressBarBuilder()
-                    .setTaskName(progress.topic())
-                    .setInitialMax(Math.max(1, progress.totalBytes()))
-                    .setUnit(small ? " KiB" : " MiB", small ? 1 << 10 : 1 << 20)
-                    .setStyle(ProgressBarStyle.ASCII)
-                    .setUpdateIntervalMillis(250)
-                    .setConsumer(new ConsoleProgressBarConsumer(out, 110))
-                    .build();
+            bar = ProgressBars.bar(out, progress.topic(), progress.totalBytes(), small ? " KiB" : " MiB",
+                    small ? 1 << 10 : 1 << 20, null);
             barTopic = progress.topic();
         }
         bar.stepTo(progress.bytesRead());

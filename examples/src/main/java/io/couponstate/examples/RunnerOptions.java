@@ -72,6 +72,11 @@ final class RunnerOptions {
             + "as invalid.", defaultValue = "8..10")
     CodeLength codeLength;
 
+    @Option(names = "--progress-interval-ms", paramLabel = "MS", description = "While restoring and catching up: "
+            + "on a terminal a progress bar on standard error, else a progress line there every MS (default: "
+            + "${DEFAULT-VALUE}); 0 shows none.", defaultValue = "10000")
+    long progressIntervalMs;
+
     /** Changes journaled between two checkpoints (32 MB): a delta holds up to this many, else a base is written. */
     static final int JOURNAL_ENTRIES = 1 << 22;
 
@@ -152,6 +157,15 @@ final class RunnerOptions {
         } catch (IOException e) {
             throw new CommandFailure("cannot read " + dir + ": " + Messages.describe(e));
         }
+    }
+
+    /** {@code --progress-interval-ms}, checked. */
+    Duration progressInterval() {
+        if (progressIntervalMs < 0) {
+            throw new CommandFailure("--progress-interval-ms: " + progressIntervalMs + " (expected: >= 0)",
+                    ExitCodes.USAGE);
+        }
+        return Duration.ofMillis(progressIntervalMs);
     }
 
     /** A runner over a new state, not started. */

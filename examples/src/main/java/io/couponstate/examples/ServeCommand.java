@@ -8,6 +8,7 @@ import io.couponstate.kafka.CouponConsumerRunner.Mode;
 import io.couponstate.kafka.CouponRunnerMetrics;
 import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.RunnerMetrics;
+import io.couponstate.kafka.RunnerPhase;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintWriter;
@@ -34,7 +35,11 @@ import picocli.CommandLine.Spec;
                 + " 503 until caught up",
             "  /coupons?valid=true     200, the valid codes as JSON lines (&limit=N for at most N), 503 until "
                 + "caught up",
-            "  /health                 200 once caught up, 503 before or after a failure; names the mode",
+            "  /health                 200 {\"status\":\"UP\",...} once caught up; 503 before (status RESTORING "
+                + "with restoredBytes/restoreTotalBytes, or CATCHING_UP with lag and etaSeconds) or after a "
+                + "failure (FAILED)",
+            "While restoring and catching up, progress on standard error (a bar on a terminal, else a line every "
+                + "--progress-interval-ms).",
             "  /metrics                the runner's metrics in the Prometheus text format",
             "With --mode partitioned the instances sharing --group split the topics' partitions (the topics must "
                 + "exist with one partition count, records keyed by the upper-cased code): /coupons/{code} answers "
@@ -95,7 +100,8 @@ final class ServeCommand implements Callable<Integer> {
         int partitions = options.check("serve", err, partitioned);
         CouponState state = partitioned ? options.partitionedState(partitions)
                 : options.stateKind.create(options.stateConfig());
-        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        // UP and FAILED are latched by the watcher; before, the runner's phase says which step it is in
+        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.RESTORING);
         // the service is bound before the runner is built, so that with --port 0 the port is known to advertise
         AtomicReference<CouponConsumerRunner> running = new AtomicReference<>();
         AtomicReference<String> self = new AtomicReference<>();
@@ -106,7 +112,7 @@ final class ServeCommand implements Callable<Integer> {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try (StopSignal stop = new StopSignal("serve-shutdown");
              CouponHttpService http = new CouponHttpService(new InetSocketAddress(host, port), state,
-                     readiness::get, registry::scrape, () -> metricsOf(running.get()), httpThreads, partitioning)) {
+                     () -> readiness(readiness.get(), running.get()), registry::scrape, () -> metricsOf(running.get()), httpThreads, partitioning)) {
             String endpoint = advertise != null ? advertise : !partitioned ? null : hostPort(host, http.port());
             self.set(endpoint);
             CouponConsumerRunner runner = options.build(state, mode, endpoint);
@@ -118,7 +124,9 @@ final class ServeCommand implements Callable<Integer> {
                 } catch (IllegalStateException e) {
                     throw new CommandFailure("the runner failed: " + Messages.describe(e));
                 }
-                Thread watcher = new Thread(() -> watch(runner, readiness, err), "serve-caught-up");
+                Duration progressInterval = options.progressInterval();
+                Thread watcher = new Thread(() -> watch(runner, readiness, err, progressInterval),
+                        "serve-caught-up");
                 watcher.setDaemon(true);
                 watcher.start();
                 PrintWriter out = spec.commandLine().getOut();
@@ -174,12 +182,32 @@ final class ServeCommand implements Callable<Integer> {
         return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
     }
 
+    /**
+     * What {@code /health} says: UP or FAILED once latched, else RESTORING or CATCHING_UP from the runner (RESTORING
+     * before it is built).
+     */
+    static Readiness readiness(Readiness latched, CouponConsumerRunner runner) {
+        if (latched == Readiness.UP || latched == Readiness.FAILED) {
+            return latched;
+        }
+        if (runner == null) {
+            return Readiness.RESTORING;
+        }
+        RunnerPhase phase = runner.metrics().phase();
+        return phase == RunnerPhase.CREATED || phase == RunnerPhase.RESTORING ? Readiness.RESTORING
+                : Readiness.CATCHING_UP;
+    }
+
     /** Waits until the runner has caught up once, then reports UP; reports FAILED when the runner fails. */
-    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness, PrintWriter err) {
+    private static void watch(CouponConsumerRunner runner, AtomicReference<Readiness> readiness, PrintWriter err,
+            Duration progressInterval) {
         try {
-            while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
-                if (runner.runnerState().isTerminal()) {
-                    break;
+            try (CatchUpProgress progress = CatchUpProgress.start("serve", runner::metrics, err,
+                    CatchUpProgress.terminal(), progressInterval)) {
+                while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
+                    if (runner.runnerState().isTerminal()) {
+                        break;
+                    }
                 }
             }
             if (!runner.runnerState().isTerminal()) {

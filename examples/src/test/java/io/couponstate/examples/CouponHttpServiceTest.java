@@ -168,7 +168,7 @@ class CouponHttpServiceTest {
                 "?valid=true&order=name", "?valid=true&valid=true")) {
             assertThat(send("GET", "/coupons" + bad).statusCode()).as(bad).isEqualTo(400);
         }
-        readiness.set(Readiness.STARTING);
+        readiness.set(Readiness.CATCHING_UP);
         assertThat(send("GET", "/coupons?valid=true").statusCode()).isEqualTo(503);
     }
 

@@ -212,7 +212,7 @@ class ServeCommandTest {
         CouponState state = new LockFreeCouponState();
         state.addObservation("BIRTHDAY", "couponbase1");
         state.addObservation("BIRTHDAY", "couponbase2");
-        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.STARTING);
+        AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.CATCHING_UP);
         try (CouponHttpService http = new CouponHttpService(new InetSocketAddress("127.0.0.1", 0), state,
                 readiness::get)) {
             String base = "http://127.0.0.1:" + http.port();

@@ -180,6 +180,7 @@ public final class CheckpointStore implements AutoCloseable {
     private volatile boolean fellBack; // volatile: written by restore, read by the runner's threads
     private volatile Consumer<String> progressSink = LOG::info; // volatile: a test may swap it before restore
     private final LongSupplier nanoTime = System::nanoTime;
+    private final RestoreProgress restoreProgress = new RestoreProgress();
     private final double baseRolloverFraction;
     /** Serializes writes and restores: a chain's files are written in order, and restore sets where it goes on. */
     private final Object writeLock = new Object();
@@ -261,6 +262,11 @@ public final class CheckpointStore implements AutoCloseable {
             throw new IllegalArgumentException("baseRolloverFraction: " + fraction + " (expected: finite and > 0)");
         }
         return fraction;
+    }
+
+    /** How far the current (or last) {@link #restore} has read; any thread. */
+    public RestoreProgress restoreProgress() {
+        return restoreProgress;
     }
 
     /** A new base is written once the deltas since the last one add up to more than this times its size. */
@@ -393,6 +399,7 @@ public final class CheckpointStore implements AutoCloseable {
                     throw new IncompatibleCheckpointException(file, "reading it failed: " + ex, ex);
                 }
             }
+            restoreProgress.finish(0, nanoTime.getAsLong());
             return Optional.empty();
         }
     }
@@ -400,8 +407,14 @@ public final class CheckpointStore implements AutoCloseable {
     /** Reads {@code base} (already known intact in its header) and its deltas among {@code newer}. */
     private Restored restoreChain(Header base, SortedMap<Long, Path> newer, CouponState state) throws IOException {
         long start = nanoTime.getAsLong();
+        long expected = base.size;
+        for (Path p : newer.values()) {
+            expected += sizeOrZero(p); // known before reading: what a watcher's progress counts towards
+        }
+        restoreProgress.begin(expected, start);
         if (base.version < 3) { // a version 1 or 2 checkpoint: a snapshot, no chain
-            long entries = readLegacy(base, state, progressSink, nanoTime);
+            long entries = readLegacy(base, state, progressSink, nanoTime, restoreProgress);
+            restoreProgress.finish(base.size, nanoTime.getAsLong());
             logRestored(base, List.of(), entries, start, state);
             return new Restored(base.file, base.sequence, base.offsets, base.topicIds, entries, List.of(base.file));
         }
@@ -448,6 +461,7 @@ public final class CheckpointStore implements AutoCloseable {
             chainBaseBytes = base.size;
             chainDeltaBytes = deltaBytes;
         }
+        restoreProgress.finish(base.size + deltaBytes, nanoTime.getAsLong());
         logRestored(last, read, entries, start, state);
         return new Restored(last.file, last.sequence, last.offsets, last.topicIds, entries, read);
     }
@@ -460,14 +474,18 @@ public final class CheckpointStore implements AutoCloseable {
     private static long reserve(Header base, SortedMap<Long, Path> newer) {
         long deltaBytes = 0;
         for (Path p : newer.values()) {
-            try {
-                deltaBytes += Files.size(p);
-            } catch (IOException e) {
-                // only a size hint: the read itself reports the file
-            }
+            deltaBytes += sizeOrZero(p); // only a size hint: the read itself reports the file
         }
         long baseEntries = Math.max(0, base.size - base.length) / MIN_ENTRY_BYTES;
         return deltaBytes / MIN_ENTRY_BYTES + baseEntries / 64;
+    }
+
+    private static long sizeOrZero(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return 0; // only for progress; reading it will say what is wrong
+        }
     }
 
     private void logRestored(Header last, List<Path> files, long entries, long start, CouponState state) {
@@ -509,8 +527,9 @@ public final class CheckpointStore implements AutoCloseable {
         try (FileChannel channel = FileChannel.open(header.file, StandardOpenOption.READ)) {
             channel.position(header.length);
             long bytes = header.size - header.length;
+            restoreProgress.add(header.length);
             ProgressChannel in = new ProgressChannel(channel, new Progress(header.file, header.size, progressSink,
-                    nanoTime, header.length));
+                    nanoTime, header.length, restoreProgress));
             return header.kind == KIND_BASE ? chain.base(in, bytes) : chain.delta(in, bytes);
         } catch (SnapshotFormatException e) {
             throw new SnapshotFormatException(header.file + ": " + e.getMessage(), e.kind());
@@ -531,7 +550,7 @@ public final class CheckpointStore implements AutoCloseable {
         Header header = header(file);
         long entries;
         if (header.version < 3) {
-            entries = readLegacy(header, state, LOG::info, System::nanoTime);
+            entries = readLegacy(header, state, LOG::info, System::nanoTime, null);
         } else if (header.kind == KIND_BASE) {
             CouponSnapshots.ChainReader chain = CouponSnapshots.chainReader(state);
             try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -639,10 +658,10 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     /** Reads the snapshot of a version 1 or 2 checkpoint. */
-    private static long readLegacy(Header header, CouponState state, Consumer<String> sink, LongSupplier nanoTime)
-            throws IOException {
+    private static long readLegacy(Header header, CouponState state, Consumer<String> sink, LongSupplier nanoTime,
+            RestoreProgress shared) throws IOException {
         try (ProgressInputStream counting = new ProgressInputStream(Files.newInputStream(header.file), header.file,
-                header.size, sink, nanoTime); BufferedInputStream in = new BufferedInputStream(counting, 1 << 16)) {
+                header.size, sink, nanoTime, shared); BufferedInputStream in = new BufferedInputStream(counting, 1 << 16)) {
             in.skipNBytes(header.length);
             return CouponSnapshots.read(in, state); // the buffered stream: no checksum over the snapshot
         } catch (SnapshotFormatException e) {
@@ -1001,12 +1020,15 @@ public final class CheckpointStore implements AutoCloseable {
         private final long size;
         private final Consumer<String> sink;
         private final LongSupplier nanoTime;
+        private final RestoreProgress shared; // null: nobody watches
         private final long start;
         private long lastReport;
         private long count;
         private long nextCheck = PROGRESS_CHECK_BYTES;
 
-        Progress(Path file, long size, Consumer<String> sink, LongSupplier nanoTime, long already) {
+        Progress(Path file, long size, Consumer<String> sink, LongSupplier nanoTime, long already,
+                RestoreProgress shared) {
+            this.shared = shared;
             this.file = file;
             this.size = size;
             this.sink = sink;
@@ -1018,6 +1040,9 @@ public final class CheckpointStore implements AutoCloseable {
 
         void advance(long n) {
             count += n;
+            if (shared != null) {
+                shared.add(n); // one volatile store per channel read (64 KiB or more), not per entry
+            }
             if (count < nextCheck) {
                 return;
             }
@@ -1038,9 +1063,10 @@ public final class CheckpointStore implements AutoCloseable {
     static final class ProgressInputStream extends FilterInputStream {
         private final Progress progress;
 
-        ProgressInputStream(InputStream in, Path file, long size, Consumer<String> sink, LongSupplier nanoTime) {
+        ProgressInputStream(InputStream in, Path file, long size, Consumer<String> sink, LongSupplier nanoTime,
+                RestoreProgress shared) {
             super(in);
-            this.progress = new Progress(file, size, sink, nanoTime, 0);
+            this.progress = new Progress(file, size, sink, nanoTime, 0, shared);
         }
 
         @Override

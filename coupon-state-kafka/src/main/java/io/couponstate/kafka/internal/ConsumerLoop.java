@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * the bound is ever buffered; the partitions are resumed once there is room.
  *
  * <p><b>Threads.</b> Not thread-safe: every method is called by the poll thread, except {@link #wakeIdle()},
- * {@link #problem()}, {@link #recordsPerSecond()} and {@link #restoredSequence()}, which any thread may call.
+ * {@link #problem()}, {@link #recordsPerSecond()}, {@link #recentRecordsPerSecond()} and {@link #restoredSequence()},
+ * which any thread may call.
  *
  * <p><b>Failures.</b> Each failure class is caught where it is thrown: retriable errors around the metadata, offset
  * and poll calls (logged at a bounded rate and retried on the next loop, polling goes on), an out-of-range position
@@ -87,6 +88,11 @@ public final class ConsumerLoop {
 
     private volatile String problem;
     private volatile double recordsPerSecond;
+    private volatile double recentRecordsPerSecond;
+    private long recentMarkMillis = -1;
+    private long recentMarkRecords;
+    private boolean caughtUpLogged;
+    private long runningSinceMillis;
     private volatile long restoredSequence;
 
     /** The loop over one consumer; connects to nothing until {@link #runOnce()}. */
@@ -143,6 +149,7 @@ public final class ConsumerLoop {
         state.forEachCouponCode(state.threshold(), code -> valid[0]++);
         applier.addValidCodes(valid[0]);
         rateMarkMillis = clock.millis();
+        runningSinceMillis = rateMarkMillis;
     }
 
     private static Map<String, Uuid> restoredTopicIds(CheckpointStore.Restored restored) {
@@ -250,6 +257,39 @@ public final class ConsumerLoop {
             checkpointer.maybeStart(now, tracker.capture(kept), checkpointTopicIds());
         }
         maybeLogProgress(now);
+        meterRecentRate(now);
+        if (!caughtUpLogged && tracker.caughtUpOnce()) {
+            caughtUpLogged = true;
+            LOG.info("{}: caught up with the end offsets found at assignment: {} records in {} ms, lag {}", name,
+                    applier.recordsConsumed(), now - runningSinceMillis, tracker.lag());
+        }
+    }
+
+    /**
+     * Samples the records consumed at most once a second: the rate over the last sample interval (about a second)
+     * is what an ETA divides the lag by, so it follows the catch-up closely, unlike the progress interval's rate.
+     */
+    private void meterRecentRate(long now) {
+        long consumed = applier.recordsConsumed();
+        if (recentMarkMillis < 0) {
+            recentMarkMillis = now;
+            recentMarkRecords = consumed;
+            return;
+        }
+        long elapsed = now - recentMarkMillis;
+        if (elapsed >= RECENT_RATE_MILLIS) {
+            recentRecordsPerSecond = (consumed - recentMarkRecords) * 1000.0 / elapsed; // volatile
+            recentMarkMillis = now;
+            recentMarkRecords = consumed;
+        }
+    }
+
+    /** How often the recent rate is sampled (ms). */
+    static final long RECENT_RATE_MILLIS = 1_000;
+
+    /** Records per second over the last second or so of running (0 before the first second). Any thread. */
+    public double recentRecordsPerSecond() {
+        return recentRecordsPerSecond;
     }
 
     /** The final checkpoint on a clean shutdown; see {@link Checkpointer#finalCheckpoint}. */

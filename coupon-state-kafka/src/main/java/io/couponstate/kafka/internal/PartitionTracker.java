@@ -29,6 +29,7 @@ public final class PartitionTracker {
     private final ConcurrentHashMap<TopicPartition, Long> applied = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<TopicPartition, Long> endAtDiscovery = new ConcurrentHashMap<>();
     private volatile long lag = -1;
+    private volatile boolean caughtUpOnce;
 
     /**
      * Adds partitions (writer only): each with the offset it starts at (everything below is applied) and, if known,
@@ -132,6 +133,23 @@ public final class PartitionTracker {
             }
         }
         return true;
+    }
+
+    /**
+     * Whether every assigned partition has, at least once, been applied up to its end offset at discovery
+     * ({@link #caughtUp caughtUp} with no other targets): a latch, true for good once true (partitions found later do
+     * not reset it). False while nothing is assigned. Any thread; cheap: a few map reads per partition until it
+     * latches, one volatile read after.
+     */
+    public boolean caughtUpOnce() {
+        if (caughtUpOnce) {
+            return true;
+        }
+        if (caughtUp(Map.of())) {
+            caughtUpOnce = true; // racy but benign: every thread that sets it sets true, and it is never cleared
+            return true;
+        }
+        return false;
     }
 
     /** Sets the total lag (writer only); -1 while unknown. */

@@ -664,7 +664,7 @@ class CheckpointStoreTest {
         List<String> lines = new ArrayList<>();
         int size = 40 << 20;
         try (InputStream in = new CheckpointStore.ProgressInputStream(new java.io.ByteArrayInputStream(
-                new byte[size]), Path.of("x.ckpt"), size, lines::add, clock)) {
+                new byte[size]), Path.of("x.ckpt"), size, lines::add, clock, null)) {
             byte[] buffer = new byte[1 << 16];
             while (in.read(buffer) >= 0) {
                 // reading is all
