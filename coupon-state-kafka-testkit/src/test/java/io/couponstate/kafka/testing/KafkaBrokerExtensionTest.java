@@ -2,7 +2,9 @@ package io.couponstate.kafka.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
@@ -21,7 +23,9 @@ class KafkaBrokerExtensionTest {
             assertThat(extension.usesContainer()).isEqualTo(KafkaBrokerExtension.dockerAvailable());
             try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", extension.bootstrapServers()))) {
                 admin.createTopics(List.of(new NewTopic("backend-check", 1, (short) 1))).all().get();
-                assertThat(admin.listTopics().names().get()).contains("backend-check");
+                // the broker learns the topic from the controller a moment after createTopics returns: wait for it
+                await().atMost(Duration.ofMinutes(1))
+                        .untilAsserted(() -> assertThat(admin.listTopics().names().get()).contains("backend-check"));
             }
         } finally {
             extension.stop();
