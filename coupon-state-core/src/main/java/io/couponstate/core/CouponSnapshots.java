@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32C;
 
@@ -787,6 +788,130 @@ public final class CouponSnapshots {
         public abstract void close() throws IOException;
     }
 
+    /**
+     * A second thread for the unions of a big read (at least {@value #MIN_ENTRIES} entries left, more than one
+     * processor): the reading thread checks each block whole, hands the second half of its entries to this thread and
+     * unions the first half itself. Every state takes concurrent unions, and a union commutes, so the order is free;
+     * only checked blocks are handed over. At most {@value #BATCHES} half-blocks (1 MB each) are in flight. A failure
+     * here is rethrown by the reader; {@link #close} waits until what was handed over is applied or abandoned. The
+     * system property {@code couponstate.snapshot.unionHelper} is {@code auto} (the default), {@code false} (read on
+     * one thread) or {@code always} (a helper for any input whose length is known, whatever the processors: tests).
+     */
+    private static final class UnionHelper implements AutoCloseable {
+        static final long MIN_ENTRIES = 1 << 20;
+        static final String PROPERTY = "couponstate.snapshot.unionHelper";
+        static final int BATCHES = 3;
+        private static final long[] STOP = new long[0];
+
+        private final AbstractCouponState target;
+        private final ArrayBlockingQueue<long[]> work = new ArrayBlockingQueue<>(BATCHES + 1);
+        private final ArrayBlockingQueue<long[]> free = new ArrayBlockingQueue<>(BATCHES);
+        private final Thread thread;
+        private volatile Throwable failure; // written by the helper before it returns its batch
+        private boolean stopped;
+
+        static boolean worthIt(long entriesLeft) {
+            String mode = System.getProperty(PROPERTY, "auto"); // read per snapshot read: cheap, and tests set it
+            if ("false".equals(mode)) {
+                return false;
+            }
+            return "always".equals(mode) ? entriesLeft > 0
+                    : entriesLeft >= MIN_ENTRIES && Runtime.getRuntime().availableProcessors() > 1;
+        }
+
+        UnionHelper(AbstractCouponState target) {
+            this.target = target;
+            for (int i = 0; i < BATCHES; i++) {
+                free.add(new long[1 + 2 * (MAX_BLOCK_ENTRIES - MAX_BLOCK_ENTRIES / 2)]);
+            }
+            thread = new Thread(this::run, "coupon-snapshot-union");
+            thread.setDaemon(true); // joined by close(); a daemon so that it can never hold a JVM open
+            thread.start();
+        }
+
+        /** A free batch ([n, key, mask, key, mask, ...]); waits for one; rethrows the helper's failure. */
+        long[] batch() throws IOException {
+            rethrow();
+            try {
+                long[] b = free.take();
+                rethrow();
+                return b;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while reading a snapshot");
+            }
+        }
+
+        void submit(long[] batch) {
+            work.add(batch); // never full: BATCHES batches and one STOP at most
+        }
+
+        private void run() {
+            while (true) {
+                long[] b;
+                try {
+                    b = work.take();
+                } catch (InterruptedException e) {
+                    return; // never interrupted: close() stops it with STOP
+                }
+                if (b == STOP) {
+                    return;
+                }
+                if (failure == null) {
+                    try {
+                        int n = (int) b[0];
+                        for (int i = 0; i < n; i++) {
+                            target.union(b[1 + 2 * i], b[2 + 2 * i]);
+                        }
+                    } catch (Throwable t) {
+                        failure = t; // volatile: read by the reader after it takes this batch back
+                    }
+                }
+                free.add(b);
+            }
+        }
+
+        /** Waits until every batch handed over is applied; rethrows the helper's failure. */
+        void finish() throws IOException {
+            close();
+            rethrow();
+        }
+
+        private void rethrow() throws IOException {
+            Throwable t = failure;
+            if (t instanceof IOException) {
+                throw (IOException) t;
+            } else if (t instanceof RuntimeException) {
+                throw (RuntimeException) t;
+            } else if (t instanceof Error) {
+                throw (Error) t;
+            } else if (t != null) {
+                throw new IOException(t);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (stopped) {
+                return;
+            }
+            stopped = true;
+            work.add(STOP);
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    thread.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the helper ends on STOP after the batches before it: wait for it
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** Checks and applies one snapshot, base or delta; not thread-safe. */
     private static final class Reader {
         private final Source source;
@@ -984,6 +1109,16 @@ public final class CouponSnapshots {
             CRC32C block = new CRC32C();
             long total = 0;
             long ensured = presize ? presize(0, 0, entryBytes, hint) : Long.MAX_VALUE;
+            try (UnionHelper helper = UnionHelper.worthIt(source.remainingHint(offset) / entryBytes)
+                    ? new UnionHelper(target) : null) {
+                return entries(helper, format, keyBytes, maskBytes, remap, identity, word, block, total, ensured,
+                        minKey, maxKey, maskLimit, entryBytes);
+            }
+        }
+
+        private long entries(UnionHelper helper, CodeFormat format, int keyBytes, int maskBytes, int[] remap,
+                boolean identity, boolean word, CRC32C block, long total, long ensured, long minKey, long maxKey,
+                long maskLimit, int entryBytes) throws IOException {
             while (true) {
                 long blockStart = offset;
                 long count = take(8, "block entry count");
@@ -1013,36 +1148,46 @@ public final class CouponSnapshots {
                             blockStart, stored, computed));
                 }
                 // the block is intact: check every entry before applying any
-                for (int pass = 0; pass < 2; pass++) {
-                    int p = pos;
-                    for (int e = 0; e < count; e++, p += entryBytes) {
-                        long key;
-                        long mask;
-                        if (word) {
-                            long w = buffer.getLong(p);
-                            key = w >>> 8;
-                            mask = w & 0xFF;
-                        } else {
-                            key = getBytes(p, keyBytes);
-                            mask = getBytes(p + keyBytes, maskBytes);
-                        }
-                        if (pass == 0) {
-                            if (key < minKey || key > maxKey) { // lengths grow with the number
-                                throw new SnapshotFormatException("entry " + (total + e) + ": code number " + key
-                                        + " is outside the format " + format);
-                            }
-                            if (mask == 0 || (mask & ~maskLimit) != 0) {
-                                throw new SnapshotFormatException("entry " + (total + e) + ": source mask 0x"
-                                        + Long.toHexString(mask) + " (expected: non-zero, within "
-                                        + remap.length + " sources)");
-                            }
-                        } else {
-                            target.union(key, identity ? mask : remapped(mask, remap));
-                        }
+                int p = pos;
+                for (int e = 0; e < count; e++, p += entryBytes) {
+                    long key = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
+                    long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
+                    if (key < minKey || key > maxKey) { // lengths grow with the number
+                        throw new SnapshotFormatException("entry " + (total + e) + ": code number " + key
+                                + " is outside the format " + format);
                     }
+                    if (mask == 0 || (mask & ~maskLimit) != 0) {
+                        throw new SnapshotFormatException("entry " + (total + e) + ": source mask 0x"
+                                + Long.toHexString(mask) + " (expected: non-zero, within "
+                                + remap.length + " sources)");
+                    }
+                }
+                int half = 0;
+                if (helper != null) { // the second half of the block to the helper, the first half here
+                    half = (int) count / 2;
+                    long[] batch = helper.batch();
+                    int n = 0;
+                    p = pos + half * entryBytes;
+                    for (int e = half; e < count; e++, p += entryBytes) {
+                        long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
+                        batch[++n] = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
+                        batch[++n] = identity ? mask : remapped(mask, remap);
+                    }
+                    batch[0] = n / 2;
+                    helper.submit(batch);
+                }
+                int applied = helper != null ? half : (int) count;
+                p = pos;
+                for (int e = 0; e < applied; e++, p += entryBytes) {
+                    long key = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
+                    long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
+                    target.union(key, identity ? mask : remapped(mask, remap));
                 }
                 consume(bytes + 4);
                 total += count;
+            }
+            if (helper != null) {
+                helper.finish(); // every entry of every block is in the target before the trailer is checked
             }
             long declared = take(8, "total entry count");
             long expected = whole.getValue();
