@@ -53,6 +53,11 @@ import java.util.zip.CRC32C;
  * its base. Memory used by a read is bounded by the input: fixed buffers, and a target grown at most to the entries
  * the input can still hold.
  *
+ * <p><b>Threads.</b> A read of an input known to hold 1M entries or more, on a machine with more than one processor,
+ * unions half of each checked block on a helper thread (three 0.5 MB batches in flight at most) and half on the
+ * calling thread; the read returns, or throws, only after the helper has applied what it was given and ended. The
+ * system property {@code couponstate.snapshot.unionHelper=false} keeps a read on the calling thread.
+ *
  * <p><b>Chains.</b> {@link #writeBase} marks the state's change journal (a new epoch starts) and then writes a full
  * snapshot; {@link #writeDelta} marks it again and writes what the closed epoch holds. A delta is guaranteed to
  * contain every change (a source added to a code) whose {@code addObservation} returned before the delta's mark
