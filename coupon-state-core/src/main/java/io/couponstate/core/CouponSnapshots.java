@@ -797,7 +797,7 @@ public final class CouponSnapshots {
      * A second thread for the unions of a big read (at least {@value #MIN_ENTRIES} entries left, more than one
      * processor): the reading thread checks each block whole, hands the second half of its entries to this thread and
      * unions the first half itself. Every state takes concurrent unions, and a union commutes, so the order is free;
-     * only checked blocks are handed over. At most {@value #BATCHES} half-blocks (1 MB each) are in flight. A failure
+     * only checked blocks are handed over. At most {@value #BATCHES} half-blocks (0.5 MB each) are in flight. A failure
      * here is rethrown by the reader; {@link #close} waits until what was handed over is applied or abandoned. The
      * system property {@code couponstate.snapshot.unionHelper} is {@code auto} (the default), {@code false} (read on
      * one thread) or {@code always} (a helper for any input whose length is known, whatever the processors: tests).
