@@ -1155,8 +1155,8 @@ public final class CouponSnapshots {
                 // the block is intact: check every entry before applying any
                 int p = pos;
                 for (int e = 0; e < count; e++, p += entryBytes) {
-                    long key = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
-                    long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
+                    long key = keyAt(p, word, keyBytes);
+                    long mask = maskAt(p, word, keyBytes, maskBytes);
                     if (key < minKey || key > maxKey) { // lengths grow with the number
                         throw new SnapshotFormatException("entry " + (total + e) + ": code number " + key
                                 + " is outside the format " + format);
@@ -1174,8 +1174,8 @@ public final class CouponSnapshots {
                     int n = 0;
                     p = pos + half * entryBytes;
                     for (int e = half; e < count; e++, p += entryBytes) {
-                        long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
-                        batch[++n] = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
+                        long mask = maskAt(p, word, keyBytes, maskBytes);
+                        batch[++n] = keyAt(p, word, keyBytes);
                         batch[++n] = identity ? mask : remapped(mask, remap);
                     }
                     batch[0] = n / 2;
@@ -1184,8 +1184,8 @@ public final class CouponSnapshots {
                 int applied = helper != null ? half : (int) count;
                 p = pos;
                 for (int e = 0; e < applied; e++, p += entryBytes) {
-                    long key = word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
-                    long mask = word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
+                    long key = keyAt(p, word, keyBytes);
+                    long mask = maskAt(p, word, keyBytes, maskBytes);
                     target.union(key, identity ? mask : remapped(mask, remap));
                 }
                 consume(bytes + 4);
@@ -1205,6 +1205,16 @@ public final class CouponSnapshots {
                 throw new SnapshotFormatException("total entry count " + declared + " but " + total + " entries read");
             }
             return total;
+        }
+
+        /** The key of the entry at {@code p}: 7 bytes of a packed word, or {@code keyBytes} big-endian bytes. */
+        private long keyAt(int p, boolean word, int keyBytes) {
+            return word ? buffer.getLong(p) >>> 8 : getBytes(p, keyBytes);
+        }
+
+        /** The source mask of the entry at {@code p}: a packed word's low byte, or the bytes after the key. */
+        private long maskAt(int p, boolean word, int keyBytes, int maskBytes) {
+            return word ? buffer.getLong(p) & 0xFF : getBytes(p + keyBytes, maskBytes);
         }
 
         private static long remapped(long mask, int[] remap) {
