@@ -244,9 +244,10 @@ public final class KafkaCeilingRun {
 
     /**
      * Writes {@code records} records: a third per topic, topic {@code i} holding codes of {@code 8 + i} characters
-     * made like {@link ReferenceScaleRun}'s (distinct, no code in two topics), so every record is a new code.
+     * made like {@link ReferenceScaleRun}'s (distinct, no code in two topics), so every record is a new code; key =
+     * value = the code's bytes (upper case already), default partitioner, as {@code CouponFilePublisher} sends them.
      */
-    private static long load(String servers, long records, String[] topics) {
+    static long load(String servers, long records, String[] topics) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());

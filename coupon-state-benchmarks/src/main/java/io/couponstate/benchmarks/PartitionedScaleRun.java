@@ -17,7 +17,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
@@ -27,10 +26,6 @@ import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Issue 12's benchmark of the runner's partitioned mode, with a real broker in this JVM.
@@ -130,7 +125,7 @@ public final class PartitionedScaleRun {
             throws Exception {
         createTopics(servers, SCALE_TOPICS, partitions);
         long l0 = System.nanoTime();
-        long loaded = load(servers, SCALE_TOPICS, records);
+        long loaded = KafkaCeilingRun.load(servers, records, SCALE_TOPICS);
         System.out.printf(Locale.ROOT, "loaded %,d records into %s (%d partitions each) in %.1f s%n", loaded,
                 Arrays.toString(SCALE_TOPICS), partitions, (System.nanoTime() - l0) / 1e9);
         // warm-up, not counted: the first catch-up in a fresh JVM also pays JIT compilation and the broker's page
@@ -243,7 +238,7 @@ public final class PartitionedScaleRun {
     private static void moveShard(String servers, long codes, List<String> table) throws Exception {
         createTopics(servers, MOVE_TOPICS, 2);
         long l0 = System.nanoTime();
-        long loaded = load(servers, MOVE_TOPICS, 2 * codes);
+        long loaded = KafkaCeilingRun.load(servers, 2 * codes, MOVE_TOPICS);
         System.out.printf(Locale.ROOT, "loaded %,d records into %s (2 partitions each) in %.1f s%n", loaded,
                 Arrays.toString(MOVE_TOPICS), (System.nanoTime() - l0) / 1e9);
         String group = "move-" + System.nanoTime();
@@ -435,42 +430,6 @@ public final class PartitionedScaleRun {
                 Thread.sleep(50);
             }
         }
-    }
-
-    /**
-     * Writes {@code records} records, a third per topic, topic {@code i} holding distinct codes of {@code 8 + i}
-     * characters made like {@link ReferenceScaleRun}'s (upper case already; no code in two topics); key = value = the
-     * code's bytes, default partitioner, as {@code CouponFilePublisher} sends them.
-     */
-    private static long load(String servers, String[] topics, long records) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
-        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        // not idempotent: a retried batch may land twice, which a set union ignores (every code is distinct, so the
-        // catch-up checks on distinct codes still hold), and the producer cannot wedge on a sequence error
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
-        long sent = 0;
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
-            for (int s = 0; s < topics.length; s++) {
-                int length = 8 + s;
-                long space = ReferenceScaleRun.space(length);
-                long from = records * s / topics.length;
-                long to = records * (s + 1) / topics.length;
-                for (long j = from; j < to; j++) {
-                    byte[] code = new byte[length];
-                    ReferenceScaleRun.code(code, length, space, ReferenceScaleRun.B[s], j);
-                    producer.send(new ProducerRecord<>(topics[s], code, code));
-                    sent++;
-                }
-            }
-            producer.flush();
-        }
-        return sent;
     }
 
     private static String loadAverage() {
