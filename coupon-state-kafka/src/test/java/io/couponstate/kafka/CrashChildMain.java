@@ -22,6 +22,22 @@ public final class CrashChildMain {
     private CrashChildMain() {
     }
 
+    /** Halts this child JVM (status 3) once its stdin ends: the parent test died or closed it; no child outlives it. */
+    static void haltWhenParentGoes() {
+        Thread watchdog = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                    // nothing: only the end of the stream matters
+                }
+            } catch (Exception e) {
+                // fall through
+            }
+            Runtime.getRuntime().halt(3);
+        }, "stdin-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+    }
+
     /** A state with a change journal, so that checkpoints are deltas. */
     static StripedLockCouponState journaledState() {
         return new StripedLockCouponState(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build());
@@ -43,18 +59,7 @@ public final class CrashChildMain {
         int partitions = Integer.parseInt(args[3]);
         int pauseAt = Integer.parseInt(args[4]);
         boolean journal = args.length > 5 && Boolean.parseBoolean(args[5]);
-        Thread watchdog = new Thread(() -> {
-            try {
-                while (System.in.read() >= 0) {
-                    // nothing: only the end of the stream matters
-                }
-            } catch (Exception e) {
-                // fall through
-            }
-            Runtime.getRuntime().halt(3);
-        }, "stdin-watchdog");
-        watchdog.setDaemon(true);
-        watchdog.start();
+        haltWhenParentGoes();
 
         AtomicInteger writes = new AtomicInteger();
         CheckpointStore.setHook((tmp, target) -> {

@@ -10,7 +10,6 @@ import static io.couponstate.kafka.KafkaTestSupport.topicNames;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
 import io.couponstate.kafka.internal.CheckpointStore;
@@ -54,18 +53,13 @@ class IncrementalCheckpointIntegrationTest {
                 + ")");
     }
 
-    /** Deltas here are as large as the base (small chunks): a high fraction keeps them from rolling over. */
-    private static StripedLockCouponState journaled() {
-        return new StripedLockCouponState(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build());
-    }
-
     /**
      * Runs a runner over several produced chunks, each waited for until a checkpoint covers it, so that the
      * directory holds a base and at least {@code deltas} deltas; returns the checkpoint files.
      */
     private TreeMap<Long, Path> checkpointInChunks(String bootstrap, List<String> topics, Path checkpoints,
             Random random, Model model, int deltas) throws Exception {
-        try (CouponConsumerRunner runner = runner(bootstrap, topics, journaled()).checkpointDirectory(checkpoints)
+        try (CouponConsumerRunner runner = runner(bootstrap, topics, CrashChildMain.journaledState()).checkpointDirectory(checkpoints)
                 .baseRolloverFraction(100).build()) {
             runner.start();
             for (int chunk = 0; chunk <= deltas; chunk++) {
@@ -111,7 +105,7 @@ class IncrementalCheckpointIntegrationTest {
         assertThat(CheckpointStore.isDelta(files.lastEntry().getValue())).isTrue();
 
         produce(bootstrap, randomRecords(random, topics, 100, model)); // the tail, after the last checkpoint
-        StripedLockCouponState state = journaled();
+        StripedLockCouponState state = CrashChildMain.journaledState();
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state).checkpointDirectory(checkpoints)
                 .baseRolloverFraction(100).build()) {
             runner.start();
@@ -151,7 +145,7 @@ class IncrementalCheckpointIntegrationTest {
         Files.write(file, bytes);
 
         produce(bootstrap, randomRecords(random, topics, 100, model));
-        StripedLockCouponState state = journaled();
+        StripedLockCouponState state = CrashChildMain.journaledState();
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state).checkpointDirectory(checkpoints)
                 .baseRolloverFraction(100).build()) {
             runner.start();

@@ -19,18 +19,7 @@ public final class PartitionedChildMain {
 
     /** Runs until killed. */
     public static void main(String[] args) throws Exception {
-        Thread watchdog = new Thread(() -> {
-            try {
-                while (System.in.read() >= 0) {
-                    // nothing: only the end of the stream matters
-                }
-            } catch (Exception e) {
-                // fall through
-            }
-            Runtime.getRuntime().halt(3);
-        }, "stdin-watchdog");
-        watchdog.setDaemon(true);
-        watchdog.start();
+        CrashChildMain.haltWhenParentGoes();
         List<String> topics = Arrays.asList(args[2].split(","));
         CouponConsumerRunner runner = PartitionedModeIntegrationTest.builder(args[0], topics,
                 PartitionedCouponState.lockFree(Integer.parseInt(args[3]), CouponStateConfig.defaults()), "classic",

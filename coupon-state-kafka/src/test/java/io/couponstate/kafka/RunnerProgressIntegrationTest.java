@@ -9,7 +9,6 @@ import static io.couponstate.kafka.KafkaTestSupport.topicNames;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
 import io.couponstate.kafka.internal.CheckpointStore;
@@ -39,10 +38,6 @@ class RunnerProgressIntegrationTest {
     @TempDir
     Path dir;
 
-    private static StripedLockCouponState journaled() {
-        return new StripedLockCouponState(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build());
-    }
-
     @Test
     void aRestartWithACheckpointAndABacklog_goesRestoringCatchingUpUp() throws Exception {
         System.out.println("RunnerProgressIntegrationTest seed: " + SEED + " (-Dcouponstate.seed=" + SEED + ")");
@@ -53,7 +48,7 @@ class RunnerProgressIntegrationTest {
         Model model = new Model();
         Path checkpoints = dir.resolve("checkpoints");
         produce(bootstrap, randomRecords(random, topics, 300, model));
-        try (CouponConsumerRunner first = runner(bootstrap, topics, journaled()).checkpointDirectory(checkpoints)
+        try (CouponConsumerRunner first = runner(bootstrap, topics, CrashChildMain.journaledState()).checkpointDirectory(checkpoints)
                 .build()) {
             first.start();
             assertThat(first.awaitCaughtUp(WAIT)).isTrue();
@@ -67,7 +62,7 @@ class RunnerProgressIntegrationTest {
 
         List<RunnerMetrics> atMoves = new CopyOnWriteArrayList<>();
         AtomicReference<CouponConsumerRunner> self = new AtomicReference<>();
-        StripedLockCouponState state = journaled();
+        StripedLockCouponState state = CrashChildMain.journaledState();
         // metrics() never blocks: safe from the listener, which sees each move as it happens
         try (CouponConsumerRunner runner = runner(bootstrap, topics, state).checkpointDirectory(checkpoints)
                 .stateListener((now, before) -> atMoves.add(self.get().metrics())).build()) {
