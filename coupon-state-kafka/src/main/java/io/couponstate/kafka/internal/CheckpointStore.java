@@ -407,18 +407,18 @@ public final class CheckpointStore implements AutoCloseable {
     /** Reads {@code base} (already known intact in its header) and its deltas among {@code newer}. */
     private Restored restoreChain(Header base, SortedMap<Long, Path> newer, CouponState state) throws IOException {
         long start = nanoTime.getAsLong();
-        long expected = base.size;
+        long newerBytes = 0;
         for (Path p : newer.values()) {
-            expected += sizeOrZero(p); // known before reading: what a watcher's progress counts towards
+            newerBytes += sizeOrZero(p); // known before reading: what a watcher's progress counts towards
         }
-        restoreProgress.begin(expected, start);
+        restoreProgress.begin(base.size + newerBytes, start);
         if (base.version < 3) { // a version 1 or 2 checkpoint: a snapshot, no chain
             long entries = readLegacy(base, state, progressSink, nanoTime, restoreProgress);
             restoreProgress.finish(base.size, nanoTime.getAsLong());
             logRestored(base, List.of(), entries, start, state);
             return new Restored(base.file, base.sequence, base.offsets, base.topicIds, entries, List.of(base.file));
         }
-        CouponSnapshots.ChainReader chain = CouponSnapshots.chainReader(state).reserve(reserve(base, newer));
+        CouponSnapshots.ChainReader chain = CouponSnapshots.chainReader(state).reserve(reserve(base, newerBytes));
         long entries = readPart(base, chain, state);
         Header last = base;
         List<Path> read = new ArrayList<>();
@@ -467,15 +467,12 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     /**
-     * Codes to make room for beyond the base: an entry of a delta is at least {@value #MIN_ENTRY_BYTES} bytes and may
-     * be a new code, and the records replayed after the restore bring new codes too (1/64 of the base's entries as a
-     * guess). Without it a base read fills the table to its limit and the first new code moves every entry.
+     * Codes to make room for beyond the base, given the bytes of the files after it: an entry of a delta is at least
+     * {@value #MIN_ENTRY_BYTES} bytes and may be a new code, and the records replayed after the restore bring new
+     * codes too (1/64 of the base's entries as a guess). Without it a base read fills the table to its limit and the
+     * first new code moves every entry.
      */
-    private static long reserve(Header base, SortedMap<Long, Path> newer) {
-        long deltaBytes = 0;
-        for (Path p : newer.values()) {
-            deltaBytes += sizeOrZero(p); // only a size hint: the read itself reports the file
-        }
+    private static long reserve(Header base, long deltaBytes) {
         long baseEntries = Math.max(0, base.size - base.length) / MIN_ENTRY_BYTES;
         return deltaBytes / MIN_ENTRY_BYTES + baseEntries / 64;
     }
