@@ -277,7 +277,7 @@ abstract class AbstractCouponState implements CouponState {
         return threshold;
     }
 
-    /** The configuration this state was built with. */
+    @Override
     public final CouponStateConfig config() {
         return config;
     }

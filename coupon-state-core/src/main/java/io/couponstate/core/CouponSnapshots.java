@@ -1,6 +1,7 @@
 package io.couponstate.core;
 
 import io.couponstate.core.internal.Codes;
+import io.couponstate.core.internal.DurableFiles;
 import io.couponstate.core.internal.SourceRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -431,24 +432,10 @@ public final class CouponSnapshots {
         int sequence;
     }
 
-    /** Writes to a temporary file beside {@code file} through {@code body}, fsyncs, renames, fsyncs the directory. */
+    /** Writes {@code file} durably through {@code body} ({@link DurableFiles#write}). */
     private static long durably(Path file, IoFunction body) throws IOException {
         Objects.requireNonNull(file, "file");
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            long entries;
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                Sink sink = new Sink(channel);
-                entries = body.apply(sink);
-                channel.force(true);
-            }
-            moveAtomically(tmp, file);
-            fsyncDirectory(dir);
-            return entries;
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        return DurableFiles.write(file, channel -> body.apply(new Sink(channel)));
     }
 
     /** Where a chain write goes: a file made durable, or a caller's channel. */
@@ -460,26 +447,6 @@ public final class CouponSnapshots {
     @FunctionalInterface
     private interface IoFunction {
         long apply(Sink sink) throws IOException;
-    }
-
-    /** Renames {@code from} over {@code to} atomically where the file system can. */
-    static void moveAtomically(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
-
-    /** Makes a rename in {@code dir} durable; a no-op where directories cannot be opened (Windows). */
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException e) {
-            if (!System.getProperty("os.name", "").startsWith("Windows")) {
-                throw e;
-            }
-        }
     }
 
     private static AbstractCouponState ours(CouponState state, String name) {

@@ -116,4 +116,10 @@ public interface CouponState {
 
     /** The number of distinct sources a code needs to be valid. */
     int threshold();
+
+    /**
+     * The configuration this state was built with: its code format, threshold, source limit and journal. Callers
+     * that must match a state (a snapshot reader, a runner checking its records' format) ask here.
+     */
+    CouponStateConfig config();
 }

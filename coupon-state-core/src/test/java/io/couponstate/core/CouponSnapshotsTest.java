@@ -356,5 +356,6 @@ class CouponSnapshotsTest {
         @Override public long size() { return 0; }
         @Override public long validCount() { return 0; }
         @Override public int threshold() { return 2; }
+        @Override public CouponStateConfig config() { return CouponStateConfig.defaults(); }
     }
 }

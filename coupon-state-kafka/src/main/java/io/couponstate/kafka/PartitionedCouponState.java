@@ -670,7 +670,8 @@ public final class PartitionedCouponState implements CouponState {
         return config.threshold();
     }
 
-    /** The configuration every shard matches (threshold, code format, maxSources). */
+    /** {@inheritDoc} Every shard matches its threshold, code format and maxSources. */
+    @Override
     public CouponStateConfig config() {
         return config;
     }

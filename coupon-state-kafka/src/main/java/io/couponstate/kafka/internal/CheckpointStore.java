@@ -4,6 +4,7 @@ import io.couponstate.core.BaseNeededException;
 import io.couponstate.core.CouponSnapshots;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.SnapshotFormatException;
+import io.couponstate.core.internal.DurableFiles;
 import io.couponstate.kafka.CheckpointDirectoryLockedException;
 import io.couponstate.kafka.IncompatibleCheckpointException;
 import java.io.BufferedInputStream;
@@ -755,12 +756,8 @@ public final class CheckpointStore implements AutoCloseable {
                 if (h != null) {
                     h.fsyncedBeforeRename(tmp, target);
                 }
-                try {
-                    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-                fsyncDirectory();
+                DurableFiles.atomicMove(tmp, target);
+                DurableFiles.fsyncDirectory(dir);
             } finally {
                 if (tmp != null) {
                     Files.deleteIfExists(tmp);
@@ -964,16 +961,6 @@ public final class CheckpointStore implements AutoCloseable {
             channel.close();
         } catch (IOException e) {
             LOG.warn("closing a checkpoint lock file failed: {}", e.toString());
-        }
-    }
-
-    private void fsyncDirectory() throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException e) {
-            if (!System.getProperty("os.name", "").startsWith("Windows")) {
-                throw e;
-            }
         }
     }
 
