@@ -18,12 +18,6 @@ import java.util.function.Consumer;
  */
 abstract class AbstractCouponState implements CouponState {
 
-    /** Receives one table entry: a code number and its non-zero source mask. */
-    @FunctionalInterface
-    interface EntryVisitor {
-        void visit(long key, long mask);
-    }
-
     final CouponStateConfig config;
     final CodeFormat format;
     final SourceRegistry registry;
@@ -31,16 +25,13 @@ abstract class AbstractCouponState implements CouponState {
     final ValidityListener listener;
     /** Every code that reached the threshold, each once: appended at the exactly-once crossing. */
     private final AppendOnlyLongs valid = new AppendOnlyLongs();
-    /** The changes since the last checkpoint mark; null when {@code changeJournalCapacity} is 0. */
+    /**
+     * The changes since the last checkpoint mark; null when {@code changeJournalCapacity} is 0. Recorded here on the
+     * write path; marked only by {@link #chain}.
+     */
     final ChangeJournal journal;
-    /** Held by whoever writes a base or a delta of this state, or joins it to a chain: one checkpointer at a time. */
-    final Object checkpointLock = new Object();
-    /** The chain the next delta continues (guarded by checkpointLock): 0 when none. */
-    long chainId;
-    int chainBaseCrc;
-    int chainSequence;
-    /** Why the next delta is impossible, or null (guarded by checkpointLock). */
-    String baseNeeded = "no base has been written";
+    /** The base/delta chain of this state: its one owner. */
+    final CheckpointChain chain;
 
     AbstractCouponState(CouponStateConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -50,6 +41,7 @@ abstract class AbstractCouponState implements CouponState {
         this.listener = config.validityListener();
         int journalCapacity = config.changeJournalCapacity();
         this.journal = journalCapacity == 0 ? null : new ChangeJournal(journalCapacity, !format.fitsPackedSlot());
+        this.chain = new CheckpointChain(journal);
     }
 
     /** Sets source bit {@code sourceId} of {@code key}; the new source count if the bit was new, else 0. */

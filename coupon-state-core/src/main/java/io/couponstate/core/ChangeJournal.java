@@ -9,10 +9,10 @@ import java.util.Arrays;
  *
  * <p>Thread-safe. {@link #record} is lock-free and never waits: one volatile read of the current epoch, one
  * getAndAdd to claim a slot, one release store (two for wide keys). {@link #swap} (the checkpointer's mark) is
- * blocking and must not run concurrently with itself (callers hold the state's checkpoint lock): it installs a
- * fresh epoch, closes the old one, and waits briefly for the writers that claimed a slot of the old epoch but have
- * not yet written it. So every change whose {@code record} returned before the swap is in the old epoch, every
- * change recorded after it is in the new one, and nothing is lost between the two.
+ * blocking and must not run concurrently with itself (its one caller is the state's {@link CheckpointChain}, under
+ * its lock): it installs a fresh epoch, closes the old one, and waits briefly for the writers that claimed a slot
+ * of the old epoch but have not yet written it. So every change whose {@code record} returned before the swap is in
+ * the old epoch, every change recorded after it is in the new one, and nothing is lost between the two.
  */
 final class ChangeJournal {
 
@@ -61,7 +61,7 @@ final class ChangeJournal {
     private final int capacity;
     private final boolean wide;
     private volatile Epoch current;
-    private long[] spare; // guarded by the caller's checkpoint lock
+    private long[] spare; // guarded by the chain's lock, as swap and recycle are
 
     ChangeJournal(int capacity, boolean wide) {
         this.capacity = capacity;
@@ -106,7 +106,8 @@ final class ChangeJournal {
 
     /**
      * Installs a fresh epoch and returns the old one, closed, with every claimed slot written. Blocking (it waits
-     * for writers between their claim and their store); callers hold the state's checkpoint lock.
+     * for writers between their claim and their store); its one caller is the state's {@link CheckpointChain},
+     * under its lock.
      */
     Epoch swap() {
         long[] slots = spare != null ? spare : new long[wide ? 2 * capacity : capacity];
@@ -137,7 +138,7 @@ final class ChangeJournal {
     }
 
     /** Visits the entries of a closed epoch. */
-    void forEach(Epoch epoch, AbstractCouponState.EntryVisitor visitor) {
+    void forEach(Epoch epoch, EntryVisitor visitor) {
         long[] slots = epoch.slots;
         for (int i = 0; i < epoch.entries; i++) {
             if (wide) {

@@ -3,43 +3,35 @@ package io.couponstate.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The second thread of a big snapshot read ({@code couponstate.snapshot.unionHelper=always} forces it, so that it
- * runs on a one-core test machine too): the target ends equal to the source, through a source remap too, and a
- * damaged block fails the read loudly and leaves no helper thread behind. Timeouts are hang guards.
+ * The second thread of a big snapshot read (two union threads asked for explicitly, so that it runs on a one-core
+ * test machine too): the target ends equal to the source, through a source remap too, and a damaged block fails the
+ * read loudly and leaves no helper thread behind; one thread asked for starts none. Timeouts are hang guards.
  */
 class SnapshotUnionHelperTest {
 
-    private static final String PROPERTY = "couponstate.snapshot.unionHelper";
+    private static final int TWO = 2;
 
     @TempDir
     Path dir;
-
-    @BeforeEach
-    void forceHelper() {
-        System.setProperty(PROPERTY, "always");
-    }
-
-    @AfterEach
-    void auto() {
-        System.clearProperty(PROPERTY);
-    }
 
     private static LockFreeCouponState source(int codes, long seed, String... sources) {
         LockFreeCouponState state = new LockFreeCouponState(CouponStateConfig.builder().expectedCodes(codes).build());
@@ -82,7 +74,7 @@ class SnapshotUnionHelperTest {
                 new StripedLockCouponState(CouponStateConfig.defaults())}) {
             target.sourceId("s2"); // other ids than the source's: the helper gets remapped masks
             target.sourceId("s0");
-            assertThat(CouponSnapshots.read(file, target)).isEqualTo(2_000_000);
+            assertThat(CouponSnapshots.read(file, target, TWO)).isEqualTo(2_000_000);
             assertThat(target.size()).isEqualTo(2_000_000);
             assertThat(target.validCount()).isEqualTo(source.validCount());
             assertThat(contents(target)).as(target.getClass().getSimpleName()).isEqualTo(expected);
@@ -107,7 +99,7 @@ class SnapshotUnionHelperTest {
             c.write(one, at);
         }
         LockFreeCouponState target = new LockFreeCouponState(CouponStateConfig.defaults());
-        assertThatThrownBy(() -> CouponSnapshots.read(file, target)).isInstanceOf(SnapshotFormatException.class)
+        assertThatThrownBy(() -> CouponSnapshots.read(file, target, TWO)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessageContaining("checksum mismatch");
         assertThat(helperAlive()).as("the helper is joined on failure").isFalse();
         assertThat(target.size()).as("the blocks before the damaged one were applied, whole")
@@ -115,6 +107,92 @@ class SnapshotUnionHelperTest {
         for (String code : new String[] {"H00000000", "H00299999"}) {
             // whatever is in the target came from the source: a code's sources are never more than the source's
             assertThat(source.getObservations(code)).containsAll(target.getObservations(code));
+        }
+    }
+
+    @Test
+    @Timeout(value = 300, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void theThreadCount_isTheCallersChoice_oneStartsNoHelper_twoDoes() throws IOException {
+        LockFreeCouponState source = source(300_000, 3, "s0", "s1", "s2");
+        Path file = dir.resolve("small.cpst");
+        CouponSnapshots.write(source, file);
+        Map<String, Set<String>> expected = contents(source);
+        for (int threads : new int[] {1, 2}) {
+            boolean[] helperSeen = new boolean[1];
+            LockFreeCouponState target = new LockFreeCouponState();
+            // the reading thread pulls every block through this stream, while a helper, if any, runs
+            try (InputStream in = new FilterInputStream(Files.newInputStream(file)) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    helperSeen[0] |= helperAlive();
+                    return super.read(b, off, len);
+                }
+            }) {
+                assertThat(CouponSnapshots.read(in, target, threads)).isEqualTo(300_000);
+            }
+            assertThat(helperSeen[0]).as(threads + " union threads: a helper ran").isEqualTo(threads == 2);
+            assertThat(contents(target)).as(threads + " union threads").isEqualTo(expected);
+        }
+        assertThat(helperAlive()).isFalse();
+    }
+
+    @Test
+    @Timeout(value = 300, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aChainRead_onOneThreadOrTwo_equalsTheSource_andContinuesTheChain() throws IOException {
+        LockFreeCouponState state = new LockFreeCouponState(
+                CouponStateConfig.builder().changeJournalCapacity(100_000).build());
+        SplittableRandom random = new SplittableRandom(11);
+        for (int i = 0; i < 200_000; i++) {
+            state.addObservation(String.format("C%08d", i), "s" + random.nextInt(3));
+        }
+        Path base = dir.resolve("base");
+        CouponSnapshots.writeBase(state, base);
+        for (int i = 0; i < 50_000; i++) {
+            state.addObservation(String.format("C%08d", 150_000 + i), "s" + random.nextInt(3));
+        }
+        Path delta = dir.resolve("delta-1");
+        CouponSnapshots.writeDelta(state, delta);
+        Map<String, Set<String>> expected = contents(state);
+        for (int threads : new int[] {1, 2}) {
+            LockFreeCouponState byPaths = new LockFreeCouponState(
+                    CouponStateConfig.builder().changeJournalCapacity(100).build());
+            CouponSnapshots.readChain(base, List.of(delta), byPaths, threads);
+            assertThat(contents(byPaths)).as(threads + " union threads, readChain").isEqualTo(expected);
+            assertThat(CouponSnapshots.baseNeeded(byPaths)).isFalse();
+
+            StripedLockCouponState byChannels = new StripedLockCouponState(
+                    CouponStateConfig.builder().changeJournalCapacity(100).build());
+            CouponSnapshots.ChainReader reader = CouponSnapshots.chainReader(byChannels).unionThreads(threads);
+            for (Path file : List.of(base, delta)) {
+                try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                    if (file == base) {
+                        reader.base(in, in.size());
+                    } else {
+                        reader.delta(in, in.size());
+                    }
+                }
+            }
+            reader.complete();
+            assertThat(contents(byChannels)).as(threads + " union threads, chainReader").isEqualTo(expected);
+            assertThat(CouponSnapshots.baseNeeded(byChannels)).isFalse();
+        }
+        assertThat(helperAlive()).isFalse();
+    }
+
+    @Test
+    void aThreadCountOtherThanOneOrTwo_isRefused_beforeAnythingIsRead() {
+        LockFreeCouponState target = new LockFreeCouponState();
+        Path missing = dir.resolve("missing");
+        for (int bad : new int[] {0, 3, -1}) {
+            String message = "unionThreads: " + bad + " (expected: 1 or 2)";
+            assertThatThrownBy(() -> CouponSnapshots.read(missing, target, bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+            assertThatThrownBy(() -> CouponSnapshots.read(new ByteArrayInputStream(new byte[0]), target, bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+            assertThatThrownBy(() -> CouponSnapshots.readChain(missing, List.of(), target, bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+            assertThatThrownBy(() -> CouponSnapshots.chainReader(target).unionThreads(bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(message);
         }
     }
 }
