@@ -29,7 +29,8 @@ import java.util.Objects;
  * and may hold some recorded during it. A delta holds every change whose {@code addObservation} returned between the
  * previous mark and its own, so base and deltas read back in order hold every change made before the last delta's
  * mark. Checkpoint writes of one state are serialized; writers never wait for them. Every write to a {@link Path} is
- * durable when it returns ({@link DurableFiles}): a file exists under its name only when it is complete.
+ * durable when it returns (a temporary file, fsynced, renamed, the directory fsynced): a file exists under its name
+ * only when it is complete.
  *
  * <p>A read of a big input unions on two threads (see {@link #read(Path, CouponState, int)}).
  */

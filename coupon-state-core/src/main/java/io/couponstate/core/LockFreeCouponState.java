@@ -30,11 +30,11 @@ public final class LockFreeCouponState extends AbstractCouponState {
      * Layout
      *   Packed: key in bits 0..51, source field in 52..63. A field of all ones marks a slot as sealed (moved to the
      *   next table); a field of 0 with a key is a full mask (all twelve sources: with maxSources 12 a code can
-     *   reach it), so a seal never looks like a mask. (Until 2026-12 all ones meant "sealed or full", resolved by
-     *   looking for the code in next: a writer completing the mask between the mover's copy and its seal made the
-     *   slot full, and a second writer of the same source took that for a seal, found the stale copy in next and
-     *   crossed the threshold a second time; a reader saw the stale copy. LockFreeFullMaskRaceTest reproduces it
-     *   through a test-only hook between the mover's copy and its seal; it failed before this encoding.)
+     *   reach it), so a seal never looks like a mask. (Were all ones "sealed or full", resolved by looking for the
+     *   code in next, a writer completing the mask between the mover's copy and its seal would make the slot full,
+     *   and a second writer of the same source would take that for a seal, find the stale copy in next and cross
+     *   the threshold a second time; a reader would see the stale copy. LockFreeFullMaskRaceTest drives that
+     *   interleaving through a test-only hook between the mover's copy and its seal.)
      *   Wide: key word, mask word. An all-ones mask word is only ever a seal; a full mask (all 64 sources) is
      *   recorded in the key word instead, as key + FULL_KEY, and a moved slot ends with key + SEALED_KEY there
      *   (disjoint unsigned ranges above every code number). The key word is the arbiter: the mover copies, seals

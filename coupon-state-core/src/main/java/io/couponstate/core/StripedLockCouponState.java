@@ -42,8 +42,8 @@ public final class StripedLockCouponState extends AbstractCouponState {
      * Batches
      *   addBatch first reads every entry's home slot with a plain load (a cache hint; a stale array only wastes it),
      *   then locks each entry's stripe in turn, as add does. Grouping the entries by stripe (one lock per stripe
-     *   per batch) was measured on 2026-12-02 and was not reliably faster on the loaded 2-core machine, so the
-     *   simpler, allocation-free order was kept. Pre-sized stripes run at load 0.85 (9.5 bytes per code).
+     *   per batch) is not reliably faster on a loaded 2-core machine, so the simpler, allocation-free order is
+     *   used. Pre-sized stripes run at load 0.85 (9.5 bytes per code).
      *
      * Snapshot
      *   forEachEntry walks each stripe's current array once with volatile reads: weakly consistent, never a code

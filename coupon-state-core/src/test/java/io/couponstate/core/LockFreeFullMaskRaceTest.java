@@ -28,9 +28,9 @@ class LockFreeFullMaskRaceTest {
 
     /**
      * The race made deterministic: while the mover is between copying the slot of a code that lacks one source and
-     * sealing it, the missing source is observed twice and the code read. Before the fix the second observation
-     * found the (full) slot all ones, took it for a seal, and crossed again in the next table, whose copy lacked the
-     * source; the read returned that stale copy.
+     * sealing it, the missing source is observed twice and the code read. Were a full slot all ones like a seal,
+     * the second observation would take it for a seal and cross again in the next table, whose copy lacks the
+     * source, and the read would return that stale copy.
      */
     @Test
     void packedTwelveSources_writerCompletingTheMaskBetweenCopyAndSeal_crossesOnce() {
