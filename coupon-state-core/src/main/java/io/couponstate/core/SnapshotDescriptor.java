@@ -243,7 +243,8 @@ final class SnapshotDescriptor {
             if (!shaped) {
                 throw new SnapshotFormatException("a " + kindName(kind) + " with chain id " + chainId + ", sequence "
                         + Integer.toUnsignedString(sequence) + " and base checksum " + baseCrc
-                        + " (expected: a snapshot has none, a base a chain id, a delta a chain id and a sequence >= 1)");
+                        + " (expected: a snapshot has none, a base a chain id, a delta a chain id and a sequence"
+                        + " >= 1)");
             }
         }
 
