@@ -71,12 +71,14 @@ public final class CouponCheckpoints implements AutoCloseable {
     private boolean mustRestore; // under lock: the directory held checkpoints at open and none was restored yet
     private Map<TopicPartition, Long> offsets = Map.of(); // under lock: the newest checkpoint's, restored or written
     private Map<String, Uuid> topicIds = Map.of(); // under lock: likewise
+    private final LongSupplier wallClock; // epoch millis recorded in each file, for people reading it
     private volatile boolean closed; // volatile: close() may run on another thread than the writer
     private volatile boolean fellBack; // volatile: written by restore, read by any thread
 
     private CouponCheckpoints(CheckpointDirectory directory, Options options, DurableFiles.BeforeRename beforeRename,
-            LongSupplier nanoTime) throws IOException {
+            LongSupplier wallClock, LongSupplier nanoTime) throws IOException {
         this.directory = directory;
+        this.wallClock = wallClock;
         this.options = options;
         this.writer = new CheckpointWriter(directory, options.baseRolloverFraction, beforeRename);
         this.chainRestore = new ChainRestore(directory, progress, options.restoreLog, nanoTime);
@@ -104,6 +106,12 @@ public final class CouponCheckpoints implements AutoCloseable {
     /** {@link #open(Path, Options)} stopping at {@code beforeRename} in every write: the crash tests' seam. */
     static CouponCheckpoints open(Path directory, Options options, DurableFiles.BeforeRename beforeRename)
             throws IOException {
+        return open(directory, options, beforeRename, System::currentTimeMillis);
+    }
+
+    /** As above, recording {@code wallClock}'s time in each file: the golden-file tests' seam. */
+    static CouponCheckpoints open(Path directory, Options options, DurableFiles.BeforeRename beforeRename,
+            LongSupplier wallClock) throws IOException {
         Objects.requireNonNull(directory, "directory");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(beforeRename, "beforeRename");
@@ -111,7 +119,8 @@ public final class CouponCheckpoints implements AutoCloseable {
         PartitionedMarker.refuseIfPartitioned(absolute); // before anything is created or locked there
         CheckpointDirectory locked = new CheckpointDirectory(absolute);
         try {
-            return new CouponCheckpoints(locked, options, beforeRename, System::nanoTime);
+            return new CouponCheckpoints(locked, options, beforeRename, Objects.requireNonNull(wallClock, "wallClock"),
+                    System::nanoTime);
         } catch (IOException | RuntimeException e) {
             locked.close();
             throw e;
@@ -199,7 +208,7 @@ public final class CouponCheckpoints implements AutoCloseable {
             merged.putAll(offsets);
             Map<String, Uuid> ids = new LinkedHashMap<>(this.topicIds);
             ids.putAll(topicIds);
-            CheckpointWriter.Written w = writer.write(state, merged, ids, System.currentTimeMillis());
+            CheckpointWriter.Written w = writer.write(state, merged, ids, wallClock.getAsLong());
             this.offsets = Collections.unmodifiableMap(merged);
             this.topicIds = Collections.unmodifiableMap(ids);
             return new Checkpoint(w.file(), w.sequence(), w.delta(), w.bytes(), this.offsets);

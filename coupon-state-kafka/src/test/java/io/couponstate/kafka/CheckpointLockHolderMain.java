@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka;
 
 import java.nio.file.Path;
 
@@ -14,7 +14,7 @@ public final class CheckpointLockHolderMain {
 
     /** Takes the lock and waits until stdin closes or the process is killed. */
     public static void main(String[] args) throws Exception {
-        CheckpointStore store = new CheckpointStore(Path.of(args[0]));
+        CouponCheckpoints store = CouponCheckpoints.open(Path.of(args[0]));
         System.out.println("LOCKED " + store.directory());
         System.out.flush();
         while (System.in.read() >= 0) {
