@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *     ({@code CouponStateConfig changeJournalCapacity} > 0) while the deltas since the base stay within
  *     {@link Options#baseRolloverFraction} of its size; a failed write makes the next one a base.</li>
  * <li><b>Failures.</b> A damaged file (checksum, magic, truncation) is renamed {@code .corrupt} and restore falls
- *     back: to the previous base, or to the delta before it. An intact checkpoint that does not fit the state, a file
+ *     back: to the previous base, or to the delta before it (the blocks of the damaged file that passed their
+ *     checksum may stay in the state: genuine observations, which a union tolerates). An intact checkpoint that does not fit the state, a file
  *     that cannot be read, or a partitioned runner's directory is an {@link IncompatibleCheckpointException}, and no
  *     file is touched.</li>
  * <li><b>Threads.</b> Every method is thread-safe: {@link #restore} and {@link #write} are serialized (a chain's files
