@@ -273,11 +273,16 @@ public final class CouponCheckpoints implements AutoCloseable {
         return out;
     }
 
-    /** Releases the directory lock; idempotent. Restores and writes after it throw. Any thread. */
+    /**
+     * Releases the directory lock once a write or restore in progress has finished (never under a writer's feet);
+     * idempotent. Restores and writes after it throw. Any thread.
+     */
     @Override
     public void close() {
-        closed = true;
-        directory.close();
+        synchronized (lock) {
+            closed = true;
+            directory.close();
+        }
     }
 
     @Override
