@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Checkpoint chains in a {@link CheckpointStore}: deltas restore exactly, a damaged delta ends the chain at the last
+ * Checkpoint chains in a {@link CouponCheckpoints}: deltas restore exactly, a damaged delta ends the chain at the last
  * good file, bases roll over at the fraction and on a journal overflow, and retention keeps exactly the files a
  * restore needs. Random codes from a seeded {@link SplittableRandom}: {@code -Dcouponstate.seed}.
  */
@@ -153,14 +153,14 @@ class CheckpointChainStoreTest {
         Map<String, Set<String>> atTwo;
         try (CouponCheckpoints store = open(dir)) {
             observe(state, 2_000, 10_000);
-            store.write(state, offsets(1), ids()).file();
+            store.write(state, offsets(1), ids());
             observe(state, 200, 10_000);
-            store.write(state, offsets(2), ids()).file();
+            store.write(state, offsets(2), ids());
             atTwo = contents(state);
             state.addObservation("ONLYIN3X", "couponbase1");
-            store.write(state, offsets(3), ids()).file();
+            store.write(state, offsets(3), ids());
             state.addObservation("ONLYIN4X", "couponbase2");
-            store.write(state, offsets(4), ids()).file();
+            store.write(state, offsets(4), ids());
         }
         Path third = dir.resolve(name(3));
         byte[] bytes = Files.readAllBytes(third);
@@ -192,7 +192,7 @@ class CheckpointChainStoreTest {
         StripedLockCouponState state = new StripedLockCouponState(journal(1 << 16));
         try (CouponCheckpoints store = open(dir, CouponCheckpoints.Options.defaults().baseRolloverFraction(0.1))) {
             observe(state, 10_000, 1_000_000);
-            store.write(state, offsets(1), ids()).file();
+            store.write(state, offsets(1), ids());
             long base = Files.size(dir.resolve(name(1)));
             observe(state, 400, 1_000_000); // about 4 % of the base
             assertThat(CheckpointFormat.decode(store.write(state, offsets(2), ids()).file()).isDelta()).isTrue();
@@ -220,7 +220,7 @@ class CheckpointChainStoreTest {
         StripedLockCouponState state = new StripedLockCouponState(journal(64));
         try (CouponCheckpoints store = open(dir)) {
             observe(state, 1_000, 100_000);
-            store.write(state, offsets(1), ids()).file();
+            store.write(state, offsets(1), ids());
             observe(state, 10, 100_000);
             assertThat(CheckpointFormat.decode(store.write(state, offsets(2), ids()).file()).isDelta()).isTrue();
             observe(state, 1_000, 100_000); // far past 64 changes
@@ -252,9 +252,9 @@ class CheckpointChainStoreTest {
         Map<String, Set<String>> atTwo;
         try (CouponCheckpoints store = open(dir)) {
             observe(state, 1_000, 10_000);
-            store.write(state, offsets(1), ids()).file();
+            store.write(state, offsets(1), ids());
             observe(state, 100, 10_000);
-            store.write(state, offsets(2), ids()).file();
+            store.write(state, offsets(2), ids());
             atTwo = contents(state);
             state.addObservation("NEVERREN", "couponbase3");
             // a crash right after the fsync: the .tmp stays (copied here, as the write's own cleanup would delete it)
@@ -293,7 +293,7 @@ class CheckpointChainStoreTest {
             state.addObservation(code(i), SOURCES.get(i % 3));
         }
         try (CouponCheckpoints store = open(dir)) {
-            store.write(state, offsets(1), ids()).file();
+            store.write(state, offsets(1), ids());
             for (int i = 0; i < 300_000; i++) {
                 state.addObservation(code(codes + i), "couponbase1"); // new codes
                 state.addObservation(code(i), SOURCES.get((i + 1) % 3)); // a second source for old ones

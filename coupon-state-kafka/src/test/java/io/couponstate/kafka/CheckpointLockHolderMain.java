@@ -3,7 +3,7 @@ package io.couponstate.kafka;
 import java.nio.file.Path;
 
 /**
- * Holds a {@link CheckpointStore} (and so its directory lock) in a JVM of its own, for {@link CheckpointStoreTest} to
+ * Holds a {@link CouponCheckpoints} (and so its directory lock) in a JVM of its own, for {@link CheckpointStoreTest} to
  * kill with SIGKILL. Argument: the checkpoint directory. Prints {@code LOCKED} once the lock is held, then waits; exits
  * when its stdin closes, so it never outlives the test JVM.
  */

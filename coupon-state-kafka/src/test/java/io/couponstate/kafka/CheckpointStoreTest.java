@@ -128,7 +128,7 @@ class CheckpointStoreTest {
     @Test
     void restore_returnsTheOffsetsTopicIdsAndStateWritten() throws IOException {
         try (CouponCheckpoints store = open(dir)) {
-            store.write(stateWith("ABCDEFGH", "BIRTHDAY1"), offsets(5), ids()).file();
+            store.write(stateWith("ABCDEFGH", "BIRTHDAY1"), offsets(5), ids());
         }
         StripedLockCouponState target = new StripedLockCouponState();
         try (CouponCheckpoints again = open(dir)) {
@@ -148,7 +148,7 @@ class CheckpointStoreTest {
     void write_keepsTheNewestTwo() throws IOException {
         try (CouponCheckpoints store = open(dir)) {
             for (int i = 0; i < 5; i++) {
-                store.write(stateWith("ABCDEFGH"), offsets(i), ids()).file();
+                store.write(stateWith("ABCDEFGH"), offsets(i), ids());
             }
             assertThat(CheckpointDirectory.list(store.directory()).keySet()).containsExactly(4L, 5L);
             assertThat(CheckpointDirectory.list(dir).keySet()).containsExactly(4L, 5L);
@@ -164,7 +164,7 @@ class CheckpointStoreTest {
     void restore_skipsADamagedNewest_usesTheOlder_andSaysItFellBack() throws IOException {
         Path newest;
         try (CouponCheckpoints store = open(dir)) {
-            store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
             newest = store.write(stateWith("AAAAAAAA", "BBBBBBBB"), offsets(2), ids()).file();
         }
         damage(newest);
@@ -186,7 +186,7 @@ class CheckpointStoreTest {
     void restore_skipsATruncatedNewest() throws IOException {
         Path newest;
         try (CouponCheckpoints store = open(dir)) {
-            store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
             newest = store.write(stateWith("BBBBBBBB"), offsets(2), ids()).file();
         }
         byte[] bytes = Files.readAllBytes(newest);
@@ -372,7 +372,7 @@ class CheckpointStoreTest {
     void restore_ofAnotherCodeFormat_throwsNamingTheFileAndBothFormats_andTouchesNoFile() throws IOException {
         Path newest;
         try (CouponCheckpoints store = open(dir)) {
-            store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
             newest = store.write(stateWith("AAAAAAAA", "BBBBBBBB"), offsets(2), ids()).file();
         }
         Map<String, List<Byte>> before = contents();
@@ -438,7 +438,7 @@ class CheckpointStoreTest {
     @Test
     void restore_ofAFileThatCannotBeRead_throws_andTouchesNoFile() throws IOException {
         try (CouponCheckpoints store = open(dir)) {
-            store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
         }
         // an I/O error on read, as a permission or disk error would give (tests run as root: no chmod)
         Path unreadable = Files.createDirectory(dir.resolve("checkpoint-00000000000000000002.ckpt"));
@@ -696,7 +696,7 @@ class CheckpointStoreTest {
         StripedLockCouponState target = new StripedLockCouponState(CouponStateConfig.builder()
                 .expectedCodes(codes).build());
         try (CouponCheckpoints store = open(dir)) {
-            store.write(big, offsets(9), ids()).file();
+            store.write(big, offsets(9), ids());
         }
         try (CouponCheckpoints again = open(dir, CouponCheckpoints.Options.defaults().restoreLog(lines::add))) {
             CouponCheckpoints.Restored r = again.restoreCheckpoint(target).orElseThrow();

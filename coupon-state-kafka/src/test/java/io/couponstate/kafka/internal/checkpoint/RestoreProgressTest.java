@@ -49,7 +49,7 @@ class RestoreProgressTest {
                 for (int c = 0; c < 200; c++) {
                     state.addObservation(String.format("CODE%05d", i * 1000 + c), "s" + (c % 2));
                 }
-                store.write(state, Map.of(tp, (long) i + 1), Map.of()).file();
+                store.write(state, Map.of(tp, (long) i + 1), Map.of());
             }
         }
         TreeMap<Long, Path> files = CheckpointDirectory.list(dir);
