@@ -177,6 +177,27 @@ class CouponCheckpointsTest {
     }
 
     @Test
+    void aWriteCutOffBeforeItsRename_leavesATemporaryFile_thatTheNextRestoreDeletes() throws IOException {
+        Path[] stray = new Path[1];
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(dir, CouponCheckpoints.Options.defaults(),
+                (tmp, target) -> {
+                    // a crash here leaves the temporary file under the name DurableFiles gave it
+                    stray[0] = Files.copy(tmp, tmp.resolveSibling(tmp.getFileName() + ".copy.tmp"));
+                    throw new IOException("crash");
+                })) {
+            assertThatThrownBy(() -> checkpoints.write(stateWith("fixtopica", "AAAAAAAA"), Map.of(A0, 1L)))
+                    .hasMessage("crash");
+        }
+        assertThat(stray[0].getFileName().toString()).startsWith("checkpoint-00000000000000000001.ckpt.")
+                .endsWith(".tmp");
+        assertThat(names()).containsExactly(".lock", stray[0].getFileName().toString());
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(dir)) {
+            assertThat(checkpoints.restore(new StripedLockCouponState())).isEmpty();
+        }
+        assertThat(names()).containsExactly(".lock");
+    }
+
+    @Test
     void anIncompatibleCheckpoint_isRefused_andNoFileIsTouched() throws IOException {
         try (CouponCheckpoints checkpoints = CouponCheckpoints.open(dir)) {
             checkpoints.write(stateWith("fixtopica", "AAAAAAAA"), Map.of(A0, 1L));
