@@ -2,7 +2,7 @@ package io.couponstate.benchmarks;
 
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.CouponCheckpoints;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +13,7 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * The runner's checkpoints at scale, without Kafka: a {@link LockFreeCouponState} with a change journal holding
  * {@code --codes} codes (three sources, two observations for a third of them), a base written by a
- * {@link CheckpointStore}, then {@code --new} records of new codes and the incremental checkpoint after them (a
+ * {@link CouponCheckpoints}, then {@code --new} records of new codes and the incremental checkpoint after them (a
  * delta), then a restore of base + delta into a default-sized state. Prints seconds and bytes of each step (the
  * write times include the fsync, rename and directory fsync). A measurement, not a test: nothing is asserted but
  * that the delta is a delta and the restore holds as many codes.
@@ -60,36 +60,36 @@ public final class IncrementalCheckpointRun {
         }
         System.out.printf("filled %,d codes in %.1f s%n", state.size(), (System.nanoTime() - t0) / 1e9);
         Map<TopicPartition, Long> offsets = Map.of(new TopicPartition("source-1", 0), codes);
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(dir)) {
             long t1 = System.nanoTime();
-            Path base = store.write(offsets, Map.of(), state, System.currentTimeMillis());
+            CouponCheckpoints.Checkpoint base = checkpoints.write(state, offsets, Map.of());
             double baseSeconds = (System.nanoTime() - t1) / 1e9;
-            long baseBytes = Files.size(base);
-            System.out.printf("base:  %.2f s, %,d bytes (%s)%n", baseSeconds, baseBytes, base.getFileName());
+            long baseBytes = base.bytes();
+            System.out.printf("base:  %.2f s, %,d bytes (%s)%n", baseSeconds, baseBytes, base.file().getFileName());
 
             for (long j = codes; j < codes + fresh; j++) {
                 encode(j, code);
                 state.addObservation(code, 0, code.length, sources[(int) (j % 3)]);
             }
             long t2 = System.nanoTime();
-            Path delta = store.write(Map.of(new TopicPartition("source-1", 0), codes + fresh), Map.of(), state,
-                    System.currentTimeMillis());
+            CouponCheckpoints.Checkpoint delta = checkpoints.write(state,
+                    Map.of(new TopicPartition("source-1", 0), codes + fresh), Map.of());
             double deltaSeconds = (System.nanoTime() - t2) / 1e9;
-            long deltaBytes = Files.size(delta);
-            if (!CheckpointStore.isDelta(delta)) {
+            long deltaBytes = delta.bytes();
+            if (!delta.delta()) {
                 throw new IllegalStateException(delta + " is not a delta");
             }
             System.out.printf("delta after %,d new records: %.3f s, %,d bytes (%s); %.1fx faster, %.1fx smaller than "
-                    + "the base%n", fresh, deltaSeconds, deltaBytes, delta.getFileName(), baseSeconds / deltaSeconds,
+                    + "the base%n", fresh, deltaSeconds, deltaBytes, delta.file().getFileName(), baseSeconds / deltaSeconds,
                     (double) baseBytes / deltaBytes);
         }
         long expected = state.size();
         state = null; // let the restore have the heap
         LockFreeCouponState restored = new LockFreeCouponState(CouponStateConfig.builder()
                 .changeJournalCapacity(2 * fresh).build());
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(dir)) {
             long t3 = System.nanoTime();
-            CheckpointStore.Restored r = store.restore(restored).orElseThrow();
+            CouponCheckpoints.Restored r = checkpoints.restoreCheckpoint(restored).orElseThrow();
             System.out.printf("restore base + %d delta(s) into a default-sized state: %.2f s, %,d codes%n",
                     r.files().size() - 1, (System.nanoTime() - t3) / 1e9, restored.size());
         }

@@ -3,7 +3,7 @@ package io.couponstate.benchmarks;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.kafka.CouponConsumerRunner;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.CouponCheckpoints;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,8 +31,9 @@ import java.util.stream.Stream;
  *   <li>{@code RESULT caught_up seconds=S records=R codes=C}: from RUNNING (or from a {@code catchup} command) to
  *       {@code awaitCaughtUp} returning true: the replay of the tail;</li>
  *   <li>{@code RESULT checkpoint file=F delta=true|false bytes=B write_seconds=S}: for every checkpoint, from the
- *       first sight of its temporary file (the directory is listed every millisecond) to its fsync, seen through
- *       {@link CheckpointStore#setHook}; the rename and directory fsync after it are not included;</li>
+ *       first sight of its temporary file to the first sight of its final name (the directory is listed every
+ *       millisecond), the kind and size read by {@link CouponCheckpoints#list}; the directory fsync after the rename
+ *       is not included;</li>
  *   <li>{@code RESULT heap used_after_gc=B codes=C valid=[...]}: the heap in use after full GCs (this JVM holds the
  *       runner and its state and little else) and the valid codes;</li>
  *   <li>{@code RESULT closed seconds=S}: {@code close()}, which writes the final checkpoint.</li>
@@ -122,21 +124,34 @@ public final class ReferenceKafkaChild {
     }
 
     /**
-     * Times the runner's checkpoint writes from outside the kafka module: a thread lists the directory every
-     * millisecond and remembers when it first saw each file; the store's hook, called on the checkpoint thread after
-     * the temporary file's fsync, prints the time since then and the file's size. Also used by the parent JVM.
+     * Times the runner's checkpoint writes from outside, through public API only: a thread lists the directory every
+     * millisecond and remembers when it first saw each file; when a complete checkpoint first appears under its name,
+     * it prints the time since its temporary file first appeared (so the write up to the rename: the directory fsync
+     * after it is not included) with the kind and size that {@link CouponCheckpoints#list} reads from its header. Also
+     * used by the parent JVM.
      */
     static final class CheckpointWatch {
         private final Map<String, Long> firstSeen = new ConcurrentHashMap<>();
+        private final Set<String> reported = ConcurrentHashMap.newKeySet();
+        private final Path dir;
         private final Thread thread;
         private volatile boolean stop; // volatile: set by the main thread, read by the watcher
 
         private CheckpointWatch(Path dir) {
+            this.dir = dir;
             thread = new Thread(() -> {
                 while (!stop) {
                     try (Stream<Path> files = Files.list(dir)) {
                         long now = System.nanoTime();
-                        files.forEach(f -> firstSeen.putIfAbsent(f.getFileName().toString(), now));
+                        List<String> names = files.map(f -> f.getFileName().toString()).toList();
+                        boolean fresh = false;
+                        for (String name : names) {
+                            firstSeen.putIfAbsent(name, now);
+                            fresh |= name.endsWith(".ckpt") && !reported.contains(name);
+                        }
+                        if (fresh) {
+                            report(now);
+                        }
                     } catch (IOException | RuntimeException e) {
                         // a file renamed or deleted while listing: list again
                     }
@@ -150,25 +165,32 @@ public final class ReferenceKafkaChild {
             thread.setDaemon(true);
         }
 
+        private void report(long now) throws IOException {
+            for (CouponCheckpoints.Checkpoint c : CouponCheckpoints.list(dir)) {
+                String name = c.file().getFileName().toString();
+                if (!reported.add(name)) {
+                    continue;
+                }
+                Long tmpSeen = null;
+                for (Map.Entry<String, Long> e : firstSeen.entrySet()) {
+                    if (e.getKey().startsWith(name + ".") && e.getKey().endsWith(".tmp")) {
+                        tmpSeen = tmpSeen == null ? e.getValue() : Math.min(tmpSeen, e.getValue());
+                    }
+                }
+                long done = firstSeen.getOrDefault(name, now);
+                result("checkpoint file=%s delta=%s bytes=%d write_seconds=%.3f", name, c.delta(), c.bytes(),
+                        tmpSeen == null ? -1.0 : (done - tmpSeen) / 1e9);
+            }
+        }
+
         static CheckpointWatch start(Path dir) {
             CheckpointWatch w = new CheckpointWatch(dir);
-            CheckpointStore.setHook((tmp, target) -> {
-                long now = System.nanoTime();
-                Long seen = w.firstSeen.get(tmp.getFileName().toString());
-                try {
-                    result("checkpoint file=%s delta=%s bytes=%d write_seconds=%.3f", target.getFileName(),
-                            CheckpointStore.isDelta(tmp), Files.size(tmp), seen == null ? -1.0 : (now - seen) / 1e9);
-                } catch (IOException e) {
-                    result("checkpoint file=%s error=%s", target.getFileName(), e.toString().replace(' ', '_'));
-                }
-            });
             w.thread.start();
             return w;
         }
 
         void stop() {
             stop = true;
-            CheckpointStore.setHook(null);
         }
     }
 }

@@ -4,8 +4,9 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A checkpoint directory is already locked by another runner, in another process or in this JVM: two runners on one
- * directory would overwrite and delete each other's checkpoints, so the second one refuses to start. The lock is an
+ * A checkpoint directory is already locked by another runner or {@link CouponCheckpoints}, in another process or in
+ * this JVM: two owners of one directory would overwrite and delete each other's checkpoints, so the second one is
+ * refused. The lock is an
  * OS file lock on {@code <directory>/.lock}, released when its holder closes or dies, however it dies.
  */
 public final class CheckpointDirectoryLockedException extends IllegalStateException {

@@ -1,14 +1,13 @@
 package io.couponstate.kafka;
 
 import io.couponstate.core.CouponState;
-import io.couponstate.kafka.internal.CheckpointStore;
-import io.couponstate.kafka.internal.Checkpointer;
+import io.couponstate.core.internal.DurableFiles;
 import io.couponstate.kafka.internal.ClusterClient;
 import io.couponstate.kafka.internal.ConsumerLoop;
 import io.couponstate.kafka.internal.PartitionTracker;
 import io.couponstate.kafka.internal.RateLimitedLog;
 import io.couponstate.kafka.internal.RecordApplier;
-import io.couponstate.kafka.internal.RestoreProgress;
+import io.couponstate.kafka.internal.runner.Checkpointer;
 import io.couponstate.kafka.internal.RunnerSettings;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -222,6 +221,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
     private volatile Checkpointer checkpointer;
     private volatile ConsumerLoop loop;
     private volatile Thread pollThread;
+    /** Where each checkpoint write stops between its fsync and its rename: a seam for crash tests. */
+    private volatile DurableFiles.BeforeRename checkpointHook = DurableFiles.BeforeRename.NONE;
 
     private CouponConsumerRunner(RunnerSettings settings) {
         this.settings = settings;
@@ -234,6 +235,11 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /** A shard runner of a partitioned runner: replicated-style over partition {@code p} of every topic. */
     static CouponConsumerRunner shard(RunnerSettings shardSettings) {
         return new CouponConsumerRunner(shardSettings);
+    }
+
+    /** Sets where each checkpoint write stops between its fsync and its rename; before {@link #start()}; for tests. */
+    void checkpointHook(DurableFiles.BeforeRename hook) {
+        this.checkpointHook = Objects.requireNonNull(hook, "hook");
     }
 
     /** The sequence of the checkpoint restored at start, or 0 (for the partitioned runner's shard status). */
@@ -326,19 +332,16 @@ public final class CouponConsumerRunner implements AutoCloseable {
             }
             try {
                 checkSourceLimit();
-                CheckpointStore store = null;
+                CouponCheckpoints checkpoints = null;
                 if (settings.checkpointDirectory() != null) {
-                    if (settings.onlyPartition() < 0) {
-                        PartitionedRunner.guardDirectory(settings.checkpointDirectory(), false, 0);
-                    }
-                    try {
-                        store = new CheckpointStore(settings.checkpointDirectory(),
-                                settings.baseRolloverFraction());
+                    try { // refuses a partitioned runner's directory itself
+                        checkpoints = CouponCheckpoints.open(settings.checkpointDirectory(), CouponCheckpoints.Options
+                                .defaults().baseRolloverFraction(settings.baseRolloverFraction()), checkpointHook);
                     } catch (IOException e) {
-                        throw new IllegalStateException(e.getMessage(), e); // the store's message names the directory
+                        throw new IllegalStateException(e.getMessage(), e); // the message names the directory
                     }
                 }
-                checkpointer = new Checkpointer(settings, store, transientLog);
+                checkpointer = new Checkpointer(settings, checkpoints, transientLog);
             } catch (RuntimeException e) {
                 fail(e);
                 releaseAfterStartFailure();
@@ -566,14 +569,14 @@ public final class CouponConsumerRunner implements AutoCloseable {
             lastFailure = cp.lastFailure();
         }
         State s = state;
-        RestoreProgress restore = cp == null || cp.store() == null ? null : cp.store().restoreProgress();
+        CouponCheckpoints restore = cp == null ? null : cp.checkpoints();
         return new RunnerMetrics(s, applier.recordsConsumed(), applier.codesApplied(),
                 l == null ? 0 : l.recordsPerSecond(), applier.invalidCounts(), settings.state().size(),
                 applier.validCodes(), tracker.lag(), written, failures, l == null ? 0 : l.restoredSequence(),
                 durable, age, lastFailure, l == null ? Optional.empty() : l.problem(),
                 RunnerPhase.of(s, s == State.RUNNING && tracker.caughtUpOnce()),
-                restore == null ? 0 : restore.readBytes(), restore == null ? 0 : restore.totalBytes(),
-                restore == null ? 0 : restore.bytesPerSecond(System.nanoTime()),
+                restore == null ? 0 : restore.restoreBytesRead(), restore == null ? 0 : restore.restoreBytesTotal(),
+                restore == null ? 0 : restore.restoreBytesPerSecond(System.nanoTime()),
                 l == null ? 0 : l.recentRecordsPerSecond());
     }
 

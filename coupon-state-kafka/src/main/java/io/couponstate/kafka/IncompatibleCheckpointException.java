@@ -4,9 +4,10 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A checkpoint that is intact but cannot be restored into the runner's state: written with another code format or
- * case folding, holding more sources than the state's {@code maxSources}, of a version this library cannot read, or
- * unreadable (permissions, an I/O error). This is a configuration problem, not damage, so nothing falls back to an
+ * A checkpoint that is intact but cannot be restored into the runner's (or {@link CouponCheckpoints}') state: written
+ * with another code format or case folding, holding more sources than the state's {@code maxSources}, of a version
+ * this library cannot read, or unreadable (permissions, an I/O error); or a directory that holds another kind of
+ * checkpoints (a partitioned runner's shards where one state's checkpoints are expected, or the reverse). This is a configuration problem, not damage, so nothing falls back to an
  * older checkpoint or to the log start and every file is left as it was: fix the configuration (or point the runner
  * at another directory) and start again.
  */

@@ -1,15 +1,11 @@
 package io.couponstate.kafka;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.internal.checkpoint.PartitionedMarker;
 import io.couponstate.kafka.internal.ClusterClient;
 import io.couponstate.kafka.internal.RunnerSettings;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -21,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -63,8 +58,6 @@ import org.slf4j.LoggerFactory;
 final class PartitionedRunner {
 
     private static final Logger LOG = LoggerFactory.getLogger(CouponConsumerRunner.class);
-    /** The file that marks a checkpoint directory as partitioned, with its partition count. */
-    static final String MARKER = "partitioned.properties";
     private static final Duration WAIT_STEP = Duration.ofMillis(5);
     private static final Duration PENDING_POLL = Duration.ofMillis(50);
 
@@ -139,7 +132,7 @@ final class PartitionedRunner {
      */
     void start() {
         if (settings.checkpointDirectory() != null) {
-            guardDirectory(settings.checkpointDirectory(), true, state.partitions());
+            claimDirectory(settings.checkpointDirectory(), state.partitions());
         }
         Collection<String> declared = settings.declaredSources().orElseThrow();
         for (String source : declared) {
@@ -152,68 +145,16 @@ final class PartitionedRunner {
     }
 
     /**
-     * Checks that {@code dir} suits a runner of this mode: a partitioned runner needs no marker or one with its
-     * partition count, and no replicated checkpoint at the top; a replicated runner needs no marker. Writes the
-     * marker for a partitioned runner.
+     * Claims {@code dir} for this runner: no marker and no replicated checkpoint yet (then marks it), or the marker of
+     * the same partition count.
      *
      * @throws IncompatibleCheckpointException naming the directory and both values otherwise
      */
-    static void guardDirectory(Path dir, boolean partitionedMode, int partitions) {
-        Path marker = dir.resolve(MARKER);
+    private static void claimDirectory(Path dir, int partitions) {
         try {
-            if (!partitionedMode) {
-                if (Files.exists(marker)) {
-                    throw new IncompatibleCheckpointException(marker, "checkpoint directory " + dir + " holds the "
-                            + "shards of a partitioned runner (mode PARTITIONED, " + readPartitions(marker)
-                            + " partitions) but this runner is in mode REPLICATED (expected: another directory, "
-                            + "or mode(PARTITIONED))", null);
-                }
-                return;
-            }
-            if (Files.exists(marker)) {
-                int then = readPartitions(marker);
-                if (then != partitions) {
-                    throw new IncompatibleCheckpointException(marker, "checkpoint directory " + dir + " holds "
-                            + "shards of " + then + " partitions but this runner's PartitionedCouponState has "
-                            + partitions + " partitions (expected: the same partition count, or another directory)",
-                            null);
-                }
-                return;
-            }
-            if (Files.isDirectory(dir)) {
-                try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "checkpoint-*")) {
-                    for (Path f : files) {
-                        throw new IncompatibleCheckpointException(f, "checkpoint directory " + dir + " holds a "
-                                + "checkpoint of a replicated runner (mode REPLICATED, the whole state) but this "
-                                + "runner is in mode PARTITIONED with " + partitions + " partitions (expected: "
-                                + "another directory, or mode(REPLICATED))", null);
-                    }
-                }
-            }
-            Files.createDirectories(dir);
-            Properties p = new Properties();
-            p.setProperty("mode", "PARTITIONED");
-            p.setProperty("partitions", String.valueOf(partitions));
-            Path tmp = dir.resolve(MARKER + ".tmp");
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                p.store(out, "couponstate partitioned checkpoint directory: one partition-<p> directory per shard");
-            }
-            Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            PartitionedMarker.claimForPartitions(dir, partitions);
         } catch (IOException e) {
             throw new IllegalStateException("checkpoint directory " + dir + ": cannot be used: " + e, e);
-        }
-    }
-
-    private static int readPartitions(Path marker) throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(marker)) {
-            p.load(in);
-        }
-        String v = p.getProperty("partitions");
-        try {
-            return Integer.parseInt(String.valueOf(v).trim());
-        } catch (NumberFormatException e) {
-            throw new IncompatibleCheckpointException(marker, "partitions=" + v + " is not a number", e);
         }
     }
 

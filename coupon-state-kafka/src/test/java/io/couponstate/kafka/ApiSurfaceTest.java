@@ -9,6 +9,8 @@ import io.couponstate.core.StripedLockCouponState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
 /** The names code outside this repository uses; this class must compile unchanged. */
@@ -67,6 +69,44 @@ class ApiSurfaceTest {
         CouponConsumerRunner.Mode[] modes = {CouponConsumerRunner.Mode.REPLICATED,
             CouponConsumerRunner.Mode.PARTITIONED};
         InvalidRecordReason wrong = InvalidRecordReason.WRONG_PARTITION;
+    }
+
+    /** Issue 21's public checkpoint API, as a consumer with its own KafkaConsumer loop uses it; compiled. */
+    @SuppressWarnings("unused")
+    static void checkpointNames(CouponState state, Map<TopicPartition, Long> positions) throws Exception {
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(Path.of("state"))) {
+            Map<TopicPartition, Long> next = checkpoints.restore(state);
+            checkpoints.write(state, positions);
+        }
+        CouponCheckpoints.Options options = CouponCheckpoints.Options.defaults()
+                .baseRolloverFraction(CouponCheckpoints.DEFAULT_BASE_ROLLOVER_FRACTION)
+                .restoreLog(line -> { });
+        double fraction = options.baseRolloverFraction();
+        try (CouponCheckpoints checkpoints = CouponCheckpoints.open(Path.of("state"), options)) {
+            java.util.Optional<CouponCheckpoints.Restored> restored = checkpoints.restoreCheckpoint(state);
+            CouponCheckpoints.Restored r = restored.orElseThrow();
+            Map<TopicPartition, Long> offsets = r.offsets();
+            Map<String, org.apache.kafka.common.Uuid> ids = r.topicIds();
+            long sequence = r.sequence();
+            long entries = r.entries();
+            Path file = r.file();
+            List<Path> files = r.files();
+            CouponCheckpoints.Checkpoint written = checkpoints.write(state, positions, ids);
+            boolean delta = written.delta();
+            long bytes = written.bytes();
+            long writtenSequence = written.sequence();
+            Path writtenFile = written.file();
+            Map<TopicPartition, Long> writtenOffsets = written.offsets();
+            boolean fellBack = checkpoints.fellBack();
+            long read = checkpoints.restoreBytesRead();
+            long total = checkpoints.restoreBytesTotal();
+            double rate = checkpoints.restoreBytesPerSecond(System.nanoTime());
+            Path directory = checkpoints.directory();
+            CouponCheckpoints.Options same = checkpoints.options();
+        }
+        List<CouponCheckpoints.Checkpoint> listed = CouponCheckpoints.list(Path.of("state"));
+        IllegalStateException locked = new CheckpointDirectoryLockedException(Path.of("state"), null);
+        IllegalStateException incompatible = new IncompatibleCheckpointException(Path.of("state"), "why", null);
     }
 
     @Test

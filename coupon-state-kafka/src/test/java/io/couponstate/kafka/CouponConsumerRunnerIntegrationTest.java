@@ -16,7 +16,9 @@ import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -96,7 +98,7 @@ class CouponConsumerRunnerIntegrationTest {
         assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
         Map<TopicPartition, Long> end = KafkaTestSupport.endOffsets(bootstrap, topics);
         assertThat(KafkaTestSupport.committed(bootstrap, group)).isEqualTo(end);
-        assertThat(CheckpointStore.list(checkpoints)).isNotEmpty().hasSizeLessThanOrEqualTo(2);
+        assertThat(CheckpointDirectory.list(checkpoints)).isNotEmpty().hasSizeLessThanOrEqualTo(2);
     }
 
     @Test
@@ -122,7 +124,7 @@ class CouponConsumerRunnerIntegrationTest {
             assertThat(runner.assignedPartitions()).hasSize(12);
         }
         Map<TopicPartition, Long> end = KafkaTestSupport.endOffsets(bootstrap, topics);
-        assertThat(CheckpointStore.read(CheckpointStore.list(checkpoints).lastEntry().getValue(),
+        assertThat(ChainRestore.readOne(CheckpointDirectory.list(checkpoints).lastEntry().getValue(),
                 new StripedLockCouponState()).offsets()).isEqualTo(end);
     }
 
@@ -166,7 +168,7 @@ class CouponConsumerRunnerIntegrationTest {
         long afterFirst = model.records;
         produce(bootstrap, randomRecords(random, topics, 200, model));
         runToEndAndClose(topics);
-        TreeMap<Long, Path> files = CheckpointStore.list(checkpoints);
+        TreeMap<Long, Path> files = CheckpointDirectory.list(checkpoints);
         assertThat(files).hasSize(2);
         Path newest = files.lastEntry().getValue();
         byte[] bytes = Files.readAllBytes(newest);
@@ -333,7 +335,7 @@ class CouponConsumerRunnerIntegrationTest {
         TopicPartition tp = new TopicPartition(topics.get(0), 0);
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("RETAINED1"))));
         runToEndAndClose(topics);
-        assertThat(CheckpointStore.list(checkpoints)).isNotEmpty();
+        assertThat(CheckpointDirectory.list(checkpoints)).isNotEmpty();
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("DELETED01")),
                 new ProducerRecord<>(tp.topic(), ascii("DELETED02"))));
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -384,11 +386,11 @@ class CouponConsumerRunnerIntegrationTest {
                 .build();
         runner.start();
         assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
-        assertThat(CheckpointStore.list(checkpoints)).isEmpty();
+        assertThat(CheckpointDirectory.list(checkpoints)).isEmpty();
         assertTimeoutPreemptively(Duration.ofSeconds(60), runner::close); // generous: a poll blocks 5 minutes
         assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
         assertThat(runner.failureCause()).isEmpty();
-        assertThat(CheckpointStore.list(checkpoints)).hasSize(1);
+        assertThat(CheckpointDirectory.list(checkpoints)).hasSize(1);
         assertThat(KafkaTestSupport.committed(bootstrap, "g-" + topics.get(0)))
                 .containsEntry(new TopicPartition(topics.get(0), 0), 1L);
         runner.close(); // idempotent
@@ -421,16 +423,16 @@ class CouponConsumerRunnerIntegrationTest {
         String group = "g-" + topics.get(0);
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        CheckpointStore.setHook((tmp, target) -> {
-            entered.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
         try (CouponConsumerRunner runner = runner(bootstrap, topics, new StripedLockCouponState()).groupId(group)
                 .checkpointInterval(Duration.ofMillis(100)).checkpointDirectory(checkpoints).build()) {
+            runner.checkpointHook((tmp, target) -> {
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
             runner.start();
             produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("STUCKONE1"))));
             assertThat(entered.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
@@ -446,7 +448,6 @@ class CouponConsumerRunnerIntegrationTest {
             await().atMost(WAIT).until(() -> KafkaTestSupport.committed(bootstrap, group).getOrDefault(tp, 0L) == 3L);
         } finally {
             release.countDown();
-            CheckpointStore.setHook(null);
         }
     }
 
@@ -500,11 +501,11 @@ class CouponConsumerRunnerIntegrationTest {
             runner.start();
             assertThat(runner.awaitCaughtUp(WAIT)).isTrue();
             Thread.sleep(500); // several polls while the clock stands still
-            assertThat(CheckpointStore.list(checkpoints)).isEmpty();
+            assertThat(CheckpointDirectory.list(checkpoints)).isEmpty();
             assertThat(runner.metrics().checkpointsWritten()).isZero();
             clock.advance(Duration.ofHours(1));
             await().atMost(WAIT).until(() -> runner.metrics().checkpointsWritten() == 1);
-            assertThat(CheckpointStore.list(checkpoints)).hasSize(1);
+            assertThat(CheckpointDirectory.list(checkpoints)).hasSize(1);
         }
     }
 

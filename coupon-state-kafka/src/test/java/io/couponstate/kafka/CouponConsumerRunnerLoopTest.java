@@ -7,7 +7,9 @@ import static org.awaitility.Awaitility.await;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -285,14 +287,14 @@ class CouponConsumerRunnerLoopTest {
         MockKafka kafka = new MockKafka().topic("t1", 1);
         kafka.consumer.wakeupOutsidePoll = true;
         AtomicReference<CouponConsumerRunner> ref = new AtomicReference<>();
-        CheckpointStore.setHook((tmp, target) -> {
-            // the first checkpoint is still in flight when close() comes
-            await().atMost(WAIT).until(() -> ref.get().runnerState() == State.PENDING_SHUTDOWN);
-        });
         try {
             CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState()).groupId("g")
                     .checkpointDirectory(dir).build();
             ref.set(runner);
+            runner.checkpointHook((tmp, target) -> {
+                // the first checkpoint is still in flight when close() comes
+                await().atMost(WAIT).until(() -> ref.get().runnerState() == State.PENDING_SHUTDOWN);
+            });
             runner.start();
             await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
             kafka.append(T0, "FIRSTCODE");
@@ -301,12 +303,12 @@ class CouponConsumerRunnerLoopTest {
             await().atMost(WAIT).until(() -> runner.appliedPositions().get(T0) == 2L);
             runner.close();
             assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
-            Map<Long, Path> files = CheckpointStore.list(dir);
+            Map<Long, Path> files = CheckpointDirectory.list(dir);
             Path newest = ((java.util.TreeMap<Long, Path>) files).lastEntry().getValue();
-            assertThat(CheckpointStore.read(newest, new StripedLockCouponState()).offsets()).containsEntry(T0, 2L);
+            assertThat(ChainRestore.readOne(newest, new StripedLockCouponState()).offsets()).containsEntry(T0, 2L);
             assertThat(kafka.consumer.commits).containsEntry(T0, 2L);
         } finally {
-            CheckpointStore.setHook(null);
+            ref.get().close(); // idempotent: stops the runner if an assertion failed before its close
         }
     }
 
@@ -317,7 +319,7 @@ class CouponConsumerRunnerLoopTest {
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
                 .checkpointInterval(Duration.ofHours(1)).checkpointDirectory(dir).build();
-        CheckpointStore.setHook((tmp, target) -> {
+        runner.checkpointHook((tmp, target) -> {
             entered.countDown();
             try {
                 release.await();
@@ -340,11 +342,10 @@ class CouponConsumerRunnerLoopTest {
             closer.join(WAIT.toMillis());
             assertThat(closer.isAlive()).isFalse();
             assertThat(runner.runnerState()).isEqualTo(State.STOPPED);
-            assertThat(CheckpointStore.read(CheckpointStore.list(dir).lastEntry().getValue(),
+            assertThat(ChainRestore.readOne(CheckpointDirectory.list(dir).lastEntry().getValue(),
                     new StripedLockCouponState()).offsets()).containsEntry(T0, 1L);
         } finally {
             release.countDown();
-            CheckpointStore.setHook(null);
         }
     }
 
@@ -370,7 +371,7 @@ class CouponConsumerRunnerLoopTest {
         await().atMost(WAIT).until(() -> !runner.metrics().durable());
         assertThat(runner.metrics().lastCheckpointFailure()).get().asString()
                 .contains("dead-letter topic unreachable");
-        assertThat(CheckpointStore.list(dir)).isEmpty();
+        assertThat(CheckpointDirectory.list(dir)).isEmpty();
         runner.close();
         assertThat(runner.runnerState()).isEqualTo(State.FAILED);
         assertThat(runner.failureCause()).get().extracting(Throwable::getMessage)

@@ -2,7 +2,9 @@ package io.couponstate.kafka;
 
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -45,7 +47,7 @@ public final class CrashChildMain {
 
     private static boolean isDelta(Path tmp) {
         try {
-            return CheckpointStore.isDelta(tmp);
+            return CheckpointFormat.decode(tmp).isDelta();
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
@@ -62,7 +64,19 @@ public final class CrashChildMain {
         haltWhenParentGoes();
 
         AtomicInteger writes = new AtomicInteger();
-        CheckpointStore.setHook((tmp, target) -> {
+        CouponConsumerRunner runner = CouponConsumerRunner.builder()
+                .bootstrapServers(bootstrap)
+                .topics(topics)
+                .state(journal ? journaledState() : new StripedLockCouponState())
+                .baseRolloverFraction(journal ? 100 : CouponCheckpoints.DEFAULT_BASE_ROLLOVER_FRACTION)
+                .checkpointDirectory(dir)
+                .checkpointInterval(Duration.ofMillis(40))
+                .pollTimeout(Duration.ofMillis(100))
+                .progressLogInterval(Duration.ZERO)
+                .consumerProperty("max.poll.records", 40)
+                .consumerProperty("fetch.max.wait.ms", 50)
+                .build();
+        runner.checkpointHook((tmp, target) -> {
             if (journal && !isDelta(tmp)) {
                 return; // with a journal, only delta writes are counted: the kill lands between a delta's fsync and rename
             }
@@ -76,18 +90,6 @@ public final class CrashChildMain {
                 }
             }
         });
-        CouponConsumerRunner runner = CouponConsumerRunner.builder()
-                .bootstrapServers(bootstrap)
-                .topics(topics)
-                .state(journal ? journaledState() : new StripedLockCouponState())
-                .baseRolloverFraction(journal ? 100 : CheckpointStore.DEFAULT_BASE_ROLLOVER_FRACTION)
-                .checkpointDirectory(dir)
-                .checkpointInterval(Duration.ofMillis(40))
-                .pollTimeout(Duration.ofMillis(100))
-                .progressLogInterval(Duration.ZERO)
-                .consumerProperty("max.poll.records", 40)
-                .consumerProperty("fetch.max.wait.ms", 50)
-                .build();
         runner.start();
         while (runner.assignedPartitions().size() < partitions) {
             if (runner.runnerState().isTerminal()) {

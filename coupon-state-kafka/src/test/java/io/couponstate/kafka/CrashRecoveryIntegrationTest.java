@@ -9,7 +9,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.BufferedReader;
 import java.io.File;
@@ -103,7 +105,7 @@ class CrashRecoveryIntegrationTest {
                     Path tmp = checkpoints.resolve(fsynced.substring("FSYNCED ".length()));
                     assertThat(tmp).as("the fsynced, not yet renamed checkpoint").exists();
                     if (journal) {
-                        assertThat(CheckpointStore.isDelta(tmp)).as("the checkpoint killed before its rename is a "
+                        assertThat(CheckpointFormat.decode(tmp).isDelta()).as("the checkpoint killed before its rename is a "
                                 + "delta").isTrue();
                     }
                     String name = tmp.getFileName().toString();

@@ -12,7 +12,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -66,14 +68,14 @@ class IncrementalCheckpointIntegrationTest {
                 produce(bootstrap, randomRecords(random, topics, 150, model));
                 long end = sum(endOffsets(bootstrap, topics));
                 await().atMost(WAIT).ignoreExceptions().until(() -> {
-                    TreeMap<Long, Path> files = CheckpointStore.list(checkpoints);
+                    TreeMap<Long, Path> files = CheckpointDirectory.list(checkpoints);
                     return !files.isEmpty()
-                            && sum(CheckpointStore.readHeader(files.lastEntry().getValue()).offsets()) == end;
+                            && sum(CheckpointFormat.decode(files.lastEntry().getValue()).offsets()) == end;
                 });
             }
         }
-        TreeMap<Long, Path> files = CheckpointStore.list(checkpoints);
-        assertThat(CheckpointStore.isDelta(files.firstEntry().getValue())).as("the chain starts with a base " + files)
+        TreeMap<Long, Path> files = CheckpointDirectory.list(checkpoints);
+        assertThat(CheckpointFormat.decode(files.firstEntry().getValue()).isDelta()).as("the chain starts with a base " + files)
                 .isFalse();
         assertThat(deltas(files)).as("deltas among " + files).hasSizeGreaterThanOrEqualTo(deltas);
         return files;
@@ -82,7 +84,7 @@ class IncrementalCheckpointIntegrationTest {
     private static List<Long> deltas(TreeMap<Long, Path> files) throws IOException {
         List<Long> out = new ArrayList<>();
         for (Map.Entry<Long, Path> e : files.entrySet()) {
-            if (CheckpointStore.isDelta(e.getValue())) {
+            if (CheckpointFormat.decode(e.getValue()).isDelta()) {
                 out.add(e.getKey());
             }
         }
@@ -102,7 +104,7 @@ class IncrementalCheckpointIntegrationTest {
         Model model = new Model();
         Path checkpoints = dir.resolve("checkpoints");
         TreeMap<Long, Path> files = checkpointInChunks(bootstrap, topics, checkpoints, random, model, 3);
-        assertThat(CheckpointStore.isDelta(files.lastEntry().getValue())).isTrue();
+        assertThat(CheckpointFormat.decode(files.lastEntry().getValue()).isDelta()).isTrue();
 
         produce(bootstrap, randomRecords(random, topics, 100, model)); // the tail, after the last checkpoint
         StripedLockCouponState state = CrashChildMain.journaledState();
@@ -117,12 +119,12 @@ class IncrementalCheckpointIntegrationTest {
             produce(bootstrap, randomRecords(random, topics, 20, model));
             long end = sum(endOffsets(bootstrap, topics));
             await().atMost(WAIT).ignoreExceptions().until(() -> {
-                TreeMap<Long, Path> now = CheckpointStore.list(checkpoints);
-                return sum(CheckpointStore.readHeader(now.lastEntry().getValue()).offsets()) == end;
+                TreeMap<Long, Path> now = CheckpointDirectory.list(checkpoints);
+                return sum(CheckpointFormat.decode(now.lastEntry().getValue()).offsets()) == end;
             });
-            TreeMap<Long, Path> now = CheckpointStore.list(checkpoints);
+            TreeMap<Long, Path> now = CheckpointDirectory.list(checkpoints);
             assertThat(now.firstKey()).as("the same base").isEqualTo(files.firstKey());
-            assertThat(CheckpointStore.isDelta(now.lastEntry().getValue())).isTrue();
+            assertThat(CheckpointFormat.decode(now.lastEntry().getValue()).isDelta()).isTrue();
             assertMatches(state, model);
         }
     }

@@ -7,7 +7,9 @@ import static org.awaitility.Awaitility.await;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
 import io.couponstate.kafka.internal.ApplyStage;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -96,11 +98,11 @@ class PipelinedApplyTest {
             AtomicReference<Map<TopicPartition, Long>> checkpointed = new AtomicReference<>();
             // exceptions ignored: retention may delete the file listed before it is read; the next one is read
             await().atMost(WAIT).ignoreExceptions().until(() -> {
-                NavigableMap<Long, Path> files = CheckpointStore.list(dir);
+                NavigableMap<Long, Path> files = CheckpointDirectory.list(dir);
                 if (files.isEmpty()) {
                     return false;
                 }
-                checkpointed.set(CheckpointStore.read(files.lastEntry().getValue(), new StripedLockCouponState())
+                checkpointed.set(ChainRestore.readOne(files.lastEntry().getValue(), new StripedLockCouponState())
                         .offsets());
                 return checkpointed.get().containsKey(U0);
             });

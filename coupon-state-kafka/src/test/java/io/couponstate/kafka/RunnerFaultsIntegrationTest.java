@@ -12,7 +12,9 @@ import static org.awaitility.Awaitility.await;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -111,7 +113,7 @@ class RunnerFaultsIntegrationTest {
                 new ProducerRecord<>(topics.get(1), ascii("THREESRC1")),
                 new ProducerRecord<>(topics.get(2), ascii("THREESRC1"))));
         runToEndAndClose(topics, dir);
-        TreeMap<Long, Path> before = CheckpointStore.list(dir);
+        TreeMap<Long, Path> before = CheckpointDirectory.list(dir);
         assertThat(before).isNotEmpty();
 
         StripedLockCouponState two = new StripedLockCouponState(CouponStateConfig.builder().maxSources(2).build());
@@ -121,7 +123,7 @@ class RunnerFaultsIntegrationTest {
             await().atMost(WAIT).until(() -> runner.runnerState() == State.FAILED);
             assertThat(runner.failureCause()).get().isInstanceOf(IncompatibleCheckpointException.class);
         }
-        assertThat(CheckpointStore.list(dir)).isEqualTo(before);
+        assertThat(CheckpointDirectory.list(dir)).isEqualTo(before);
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".corrupt"));
         }
@@ -135,7 +137,7 @@ class RunnerFaultsIntegrationTest {
         produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("DAMAGED01")),
                 new ProducerRecord<>(tp.topic(), ascii("DAMAGED02"))));
         runToEndAndClose(topics, dir);
-        for (Path file : CheckpointStore.list(dir).values()) {
+        for (Path file : CheckpointDirectory.list(dir).values()) {
             byte[] bytes = Files.readAllBytes(file);
             bytes[bytes.length / 2] ^= 0x20;
             Files.write(file, bytes);

@@ -11,7 +11,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.KafkaTestSupport.Model;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,7 +56,7 @@ class RunnerProgressIntegrationTest {
             assertThat(first.awaitCaughtUp(WAIT)).isTrue();
         } // the final checkpoint covers everything so far
         long checkpointBytes = 0;
-        for (Path f : CheckpointStore.list(checkpoints).values()) {
+        for (Path f : CheckpointDirectory.list(checkpoints).values()) {
             checkpointBytes += Files.size(f);
         }
         assertThat(checkpointBytes).isPositive();

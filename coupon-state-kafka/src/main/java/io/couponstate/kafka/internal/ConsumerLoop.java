@@ -1,6 +1,8 @@
 package io.couponstate.kafka.internal;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.CouponCheckpoints;
+import io.couponstate.kafka.internal.runner.Checkpointer;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -123,9 +125,9 @@ public final class ConsumerLoop {
      * @throws IllegalStateException if the state cannot hold the sources needed
      */
     public void restore() throws IOException {
-        Optional<CheckpointStore.Restored> r = checkpointer.restore();
+        Optional<CouponCheckpoints.Restored> r = checkpointer.restore();
         if (r.isPresent()) {
-            CheckpointStore.Restored restored = r.get();
+            CouponCheckpoints.Restored restored = r.get();
             restoredOffsets = restored.offsets();
             kept = new LinkedHashMap<>(restoredOffsets);
             restoredIds = restoredTopicIds(restored);
@@ -152,21 +154,21 @@ public final class ConsumerLoop {
         runningSinceMillis = rateMarkMillis;
     }
 
-    private static Map<String, Uuid> restoredTopicIds(CheckpointStore.Restored restored) {
+    private static Map<String, Uuid> restoredTopicIds(CouponCheckpoints.Restored restored) {
         return restored.topicIds();
     }
 
     private boolean storeFellBack() {
-        return checkpointer.store() != null && checkpointer.store().fellBack();
+        return checkpointer.checkpoints() != null && checkpointer.checkpoints().fellBack();
     }
 
     /** Damaged checkpoints set aside by an earlier start: no usable checkpoint now does not mean none ever was. */
     private boolean quarantinedFilesExist() throws IOException {
-        if (checkpointer.store() == null) {
+        if (checkpointer.checkpoints() == null) {
             return false;
         }
         try (java.nio.file.DirectoryStream<java.nio.file.Path> files = java.nio.file.Files.newDirectoryStream(
-                checkpointer.store().directory(), "*.corrupt")) {
+                checkpointer.checkpoints().directory(), "*.corrupt")) {
             return files.iterator().hasNext();
         }
     }

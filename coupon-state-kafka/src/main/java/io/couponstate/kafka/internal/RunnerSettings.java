@@ -3,6 +3,7 @@ package io.couponstate.kafka.internal;
 import io.couponstate.core.CodeFormat;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
+import io.couponstate.kafka.internal.checkpoint.CheckpointWriter;
 import io.couponstate.kafka.CouponConsumerRunner;
 import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.PartitionedCouponState;
@@ -389,7 +390,7 @@ public final class RunnerSettings {
         private CouponState state;
         private Path checkpointDirectory;
         private Duration checkpointInterval = Duration.ofMinutes(1);
-        private double baseRolloverFraction = CheckpointStore.DEFAULT_BASE_ROLLOVER_FRACTION;
+        private double baseRolloverFraction = CheckpointWriter.DEFAULT_BASE_ROLLOVER_FRACTION;
         private Duration pollTimeout = Duration.ofMillis(500);
         private Duration apiTimeout = Duration.ofSeconds(5);
         private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
@@ -517,7 +518,7 @@ public final class RunnerSettings {
 
         /** See {@link RunnerSettings#baseRolloverFraction()}; checked at once (finite, > 0). */
         public Builder baseRolloverFraction(double v) {
-            this.baseRolloverFraction = CheckpointStore.checkedFraction(v);
+            this.baseRolloverFraction = CheckpointWriter.checkedFraction(v);
             return this;
         }
 

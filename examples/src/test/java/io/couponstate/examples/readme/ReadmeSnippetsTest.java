@@ -90,6 +90,19 @@ class ReadmeSnippetsTest {
     }
 
     @Test
+    void ownConsumerExample_isTheJavaBlockOfTheSectionInYourOwnConsumer() throws IOException {
+        String readme = readme();
+        int section = readme.indexOf("\n## In your own consumer\n");
+        assertThat(section).as("README.md has a section \"In your own consumer\"").isPositive();
+        int next = readme.indexOf("\n## ", section + 1);
+        List<String> blocks = javaBlocks(readme.substring(section, next < 0 ? readme.length() : next));
+        assertThat(blocks).as("java blocks of that section").hasSize(1);
+        assertThat(normalize(blocks.get(0))).isEqualTo(markedRegions(Path.of("src/main/java")).get("own-consumer"));
+        assertThat(blocks.get(0)).contains("CouponCheckpoints.open(").contains(".restore(state)")
+                .contains("seekToBeginning").contains("onPartitionsRevoked").contains("checkpoints.write(state, next)");
+    }
+
+    @Test
     void normalize_ignoresOnlyLeadingIndentation() {
         assertThat(normalize("  a b\n\tc\n")).isEqualTo(normalize("a b\nc"));
         assertThat(normalize("a  b")).isNotEqualTo(normalize("a b"));

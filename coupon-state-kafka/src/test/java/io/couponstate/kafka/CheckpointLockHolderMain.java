@@ -1,9 +1,9 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka;
 
 import java.nio.file.Path;
 
 /**
- * Holds a {@link CheckpointStore} (and so its directory lock) in a JVM of its own, for {@link CheckpointStoreTest} to
+ * Holds a {@link CouponCheckpoints} (and so its directory lock) in a JVM of its own, for {@link CheckpointStoreTest} to
  * kill with SIGKILL. Argument: the checkpoint directory. Prints {@code LOCKED} once the lock is held, then waits; exits
  * when its stdin closes, so it never outlives the test JVM.
  */
@@ -14,7 +14,7 @@ public final class CheckpointLockHolderMain {
 
     /** Takes the lock and waits until stdin closes or the process is killed. */
     public static void main(String[] args) throws Exception {
-        CheckpointStore store = new CheckpointStore(Path.of(args[0]));
+        CouponCheckpoints store = CouponCheckpoints.open(Path.of(args[0]));
         System.out.println("LOCKED " + store.directory());
         System.out.flush();
         while (System.in.read() >= 0) {

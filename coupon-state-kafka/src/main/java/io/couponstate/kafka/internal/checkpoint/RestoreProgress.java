@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.checkpoint;
 
 /**
  * How far a checkpoint restore has read: bytes of the checkpoint files read so far, out of the sizes of the files it
@@ -7,6 +7,10 @@ package io.couponstate.kafka.internal;
  * the values are weakly consistent with each other).
  */
 public final class RestoreProgress {
+
+    /** A progress with nothing read yet. */
+    public RestoreProgress() {
+    }
 
     private volatile long totalBytes;
     private volatile long readBytes;

@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -10,6 +10,12 @@ import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CheckpointDirectoryLockedException;
 import io.couponstate.kafka.IncompatibleCheckpointException;
 import java.io.BufferedReader;
+import io.couponstate.core.internal.DurableFiles;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -47,6 +53,21 @@ class CheckpointStoreTest {
 
     @TempDir
     Path dir;
+
+    /** Where every store of this test stops between a file's fsync and its rename; a test sets it. */
+    private final AtomicReference<DurableFiles.BeforeRename> hook =
+            new AtomicReference<>(DurableFiles.BeforeRename.NONE);
+    /** The time each checkpoint records, for the golden files. */
+    private final AtomicLong wallClock = new AtomicLong(1);
+
+    private CouponCheckpoints open(Path directory) throws IOException {
+        return open(directory, CouponCheckpoints.Options.defaults());
+    }
+
+    private CouponCheckpoints open(Path directory, CouponCheckpoints.Options options) throws IOException {
+        return CouponCheckpoints.open(directory, options, (tmp, target) -> hook.get().fsyncedBeforeRename(tmp, target),
+                wallClock::get);
+    }
 
     private static Map<TopicPartition, Long> offsets(long base) {
         Map<TopicPartition, Long> m = new LinkedHashMap<>();
@@ -106,12 +127,12 @@ class CheckpointStoreTest {
 
     @Test
     void restore_returnsTheOffsetsTopicIdsAndStateWritten() throws IOException {
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(5), ids(), stateWith("ABCDEFGH", "BIRTHDAY1"), 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(stateWith("ABCDEFGH", "BIRTHDAY1"), offsets(5), ids());
         }
         StripedLockCouponState target = new StripedLockCouponState();
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            Optional<CheckpointStore.Restored> r = again.restore(target);
+        try (CouponCheckpoints again = open(dir)) {
+            Optional<CouponCheckpoints.Restored> r = again.restoreCheckpoint(target);
             assertThat(r).isPresent();
             assertThat(r.get().offsets()).isEqualTo(offsets(5));
             assertThat(r.get().topicIds()).isEqualTo(ids());
@@ -125,12 +146,12 @@ class CheckpointStoreTest {
 
     @Test
     void write_keepsTheNewestTwo() throws IOException {
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             for (int i = 0; i < 5; i++) {
-                store.write(offsets(i), ids(), stateWith("ABCDEFGH"), i);
+                store.write(stateWith("ABCDEFGH"), offsets(i), ids());
             }
-            assertThat(store.list().keySet()).containsExactly(4L, 5L);
-            assertThat(CheckpointStore.list(dir).keySet()).containsExactly(4L, 5L);
+            assertThat(CheckpointDirectory.list(store.directory()).keySet()).containsExactly(4L, 5L);
+            assertThat(CheckpointDirectory.list(dir).keySet()).containsExactly(4L, 5L);
         }
         try (var files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString()))
@@ -142,21 +163,21 @@ class CheckpointStoreTest {
     @Test
     void restore_skipsADamagedNewest_usesTheOlder_andSaysItFellBack() throws IOException {
         Path newest;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
-            newest = store.write(offsets(2), ids(), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
+            newest = store.write(stateWith("AAAAAAAA", "BBBBBBBB"), offsets(2), ids()).file();
         }
         damage(newest);
 
         StripedLockCouponState target = new StripedLockCouponState();
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            Optional<CheckpointStore.Restored> r = again.restore(target);
+        try (CouponCheckpoints again = open(dir)) {
+            Optional<CouponCheckpoints.Restored> r = again.restoreCheckpoint(target);
             assertThat(r.get().sequence()).isEqualTo(1);
             assertThat(r.get().offsets()).isEqualTo(offsets(1));
             assertThat(again.fellBack()).isTrue();
             assertThat(target.isValid("AAAAAAAA")).isTrue();
             assertThat(Files.exists(newest.resolveSibling(newest.getFileName() + ".corrupt"))).isTrue();
-            assertThat(again.write(offsets(3), ids(), target, 3L).getFileName().toString())
+            assertThat(again.write(target, offsets(3), ids()).file().getFileName().toString())
                     .isEqualTo("checkpoint-00000000000000000003.ckpt"); // a sequence past the corrupt one
         }
     }
@@ -164,14 +185,14 @@ class CheckpointStoreTest {
     @Test
     void restore_skipsATruncatedNewest() throws IOException {
         Path newest;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
-            newest = store.write(offsets(2), ids(), stateWith("BBBBBBBB"), 2L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
+            newest = store.write(stateWith("BBBBBBBB"), offsets(2), ids()).file();
         }
         byte[] bytes = Files.readAllBytes(newest);
         Files.write(newest, Arrays.copyOf(bytes, bytes.length / 2));
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            Optional<CheckpointStore.Restored> r = again.restore(new StripedLockCouponState());
+        try (CouponCheckpoints again = open(dir)) {
+            Optional<CouponCheckpoints.Restored> r = again.restoreCheckpoint(new StripedLockCouponState());
             assertThat(r.get().sequence()).isEqualTo(1);
             assertThat(again.fellBack()).isTrue();
         }
@@ -179,11 +200,11 @@ class CheckpointStoreTest {
 
     @Test
     void restore_whenEveryCheckpointIsDamaged_isEmpty_andFellBack() throws IOException {
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            damage(store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L));
+        try (CouponCheckpoints store = open(dir)) {
+            damage(store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file());
         }
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            assertThat(again.restore(new StripedLockCouponState())).isEmpty();
+        try (CouponCheckpoints again = open(dir)) {
+            assertThat(again.restoreCheckpoint(new StripedLockCouponState())).isEmpty();
             assertThat(again.fellBack()).isTrue();
         }
     }
@@ -191,25 +212,25 @@ class CheckpointStoreTest {
     @Test
     void read_refusesSayingWhichCheckFailed() throws IOException {
         Path file;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            file = store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
         }
         byte[] good = Files.readAllBytes(file);
 
         byte[] badMagic = good.clone();
         badMagic[0] = 'X';
         Files.write(file, badMagic);
-        assertThatThrownBy(() -> CheckpointStore.read(file, new StripedLockCouponState()))
+        assertThatThrownBy(() -> ChainRestore.readOne(file, new StripedLockCouponState()))
                 .hasMessageStartingWith("no checkpoint magic");
 
         byte[] badOffset = good.clone();
         badOffset[30] ^= 1; // inside the first partition entry
         Files.write(file, badOffset);
-        assertThatThrownBy(() -> CheckpointStore.read(file, new StripedLockCouponState()))
+        assertThatThrownBy(() -> ChainRestore.readOne(file, new StripedLockCouponState()))
                 .hasMessageStartingWith("checkpoint header CRC32C mismatch");
 
         Files.write(file, Arrays.copyOf(good, 12));
-        assertThatThrownBy(() -> CheckpointStore.read(file, new StripedLockCouponState()))
+        assertThatThrownBy(() -> ChainRestore.readOne(file, new StripedLockCouponState()))
                 .hasMessage("checkpoint header truncated");
     }
 
@@ -219,8 +240,8 @@ class CheckpointStoreTest {
         Path unique = dir.resolve("checkpoint-00000000000000000009.ckpt.8125370.tmp");
         Files.write(tmp, new byte[] {1, 2, 3});
         Files.write(unique, new byte[] {1, 2, 3});
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            assertThat(store.restore(new StripedLockCouponState())).isEmpty();
+        try (CouponCheckpoints store = open(dir)) {
+            assertThat(store.restoreCheckpoint(new StripedLockCouponState())).isEmpty();
             assertThat(store.fellBack()).isFalse();
         }
         assertThat(Files.exists(tmp)).isFalse();
@@ -230,18 +251,18 @@ class CheckpointStoreTest {
     @Test
     void write_callsTheHookAfterFsyncBeforeRename() throws IOException {
         Path[] seen = new Path[2];
-        CheckpointStore.setHook((tmp, target) -> {
+        hook.set((tmp, target) -> {
             seen[0] = tmp;
             seen[1] = target;
             assertThat(Files.exists(tmp)).isTrue();
             assertThat(Files.exists(target)).isFalse();
         });
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            Path file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            Path file = store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
             assertThat(seen[1]).isEqualTo(file);
             assertThat(seen[0].getParent()).isEqualTo(file.getParent());
         } finally {
-            CheckpointStore.setHook(null);
+            hook.set(DurableFiles.BeforeRename.NONE);
         }
     }
 
@@ -249,8 +270,8 @@ class CheckpointStoreTest {
 
     @Test
     void aSecondStoreOnTheSameDirectory_isRefused_namingTheDirectory() throws IOException {
-        try (CheckpointStore first = new CheckpointStore(dir)) {
-            assertThatThrownBy(() -> new CheckpointStore(dir))
+        try (CouponCheckpoints first = open(dir)) {
+            assertThatThrownBy(() -> open(dir))
                     .isInstanceOf(CheckpointDirectoryLockedException.class)
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining(dir.toAbsolutePath().toString())
@@ -262,9 +283,9 @@ class CheckpointStoreTest {
     @Test
     @Timeout(120) // hang guard only
     void aRefusedSecondStoreInThisJvm_doesNotWeakenTheLockAgainstOtherProcesses() throws Exception {
-        try (CheckpointStore first = new CheckpointStore(dir)) {
+        try (CouponCheckpoints first = open(dir)) {
             for (int i = 0; i < 3; i++) {
-                assertThatThrownBy(() -> new CheckpointStore(dir))
+                assertThatThrownBy(() -> open(dir))
                         .isInstanceOf(CheckpointDirectoryLockedException.class);
             }
             // POSIX drops a process's lock when it closes ANY descriptor of the file: a refusal must not open one
@@ -277,7 +298,7 @@ class CheckpointStoreTest {
             } finally {
                 child.destroyForcibly();
             }
-            assertThat(first.list()).isEmpty();
+            assertThat(CheckpointDirectory.list(first.directory())).isEmpty();
         }
     }
 
@@ -297,13 +318,13 @@ class CheckpointStoreTest {
 
     @Test
     void close_releasesTheLock_andIsIdempotent() throws IOException {
-        CheckpointStore first = new CheckpointStore(dir);
+        CouponCheckpoints first = open(dir);
         first.close();
         first.close();
-        try (CheckpointStore second = new CheckpointStore(dir)) {
-            assertThat(second.restore(new StripedLockCouponState())).isEmpty();
+        try (CouponCheckpoints second = open(dir)) {
+            assertThat(second.restoreCheckpoint(new StripedLockCouponState())).isEmpty();
         }
-        assertThatThrownBy(() -> first.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L))
+        assertThatThrownBy(() -> first.write(stateWith("AAAAAAAA"), offsets(1), ids()).file())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }
 
@@ -316,7 +337,7 @@ class CheckpointStoreTest {
                     StandardCharsets.UTF_8));
             String line = out.readLine(); // blocks until the child holds the lock (or dies: null)
             assertThat(line).startsWith("LOCKED");
-            assertThatThrownBy(() -> new CheckpointStore(dir))
+            assertThatThrownBy(() -> open(dir))
                     .isInstanceOf(CheckpointDirectoryLockedException.class)
                     .hasMessageContaining(dir.toAbsolutePath().toString());
         } finally {
@@ -325,7 +346,7 @@ class CheckpointStoreTest {
         }
         await().atMost(Duration.ofMinutes(1)).ignoreExceptionsInstanceOf(CheckpointDirectoryLockedException.class)
                 .until(() -> {
-                    try (CheckpointStore store = new CheckpointStore(dir)) {
+                    try (CouponCheckpoints store = open(dir)) {
                         return store.directory() != null;
                     }
                 });
@@ -336,11 +357,11 @@ class CheckpointStoreTest {
         Path file = dir.resolve("a-regular-file");
         Files.writeString(file, "not a directory");
         Path impossible = file.resolve("checkpoints");
-        assertThatThrownBy(() -> new CheckpointStore(impossible))
+        assertThatThrownBy(() -> open(impossible))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(impossible.toString())
                 .hasMessageContaining("cannot be used");
-        assertThatThrownBy(() -> new CheckpointStore(file))
+        assertThatThrownBy(() -> open(file))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(file.toString());
     }
@@ -350,19 +371,19 @@ class CheckpointStoreTest {
     @Test
     void restore_ofAnotherCodeFormat_throwsNamingTheFileAndBothFormats_andTouchesNoFile() throws IOException {
         Path newest;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
-            newest = store.write(offsets(2), ids(), stateWith("AAAAAAAA", "BBBBBBBB"), 2L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
+            newest = store.write(stateWith("AAAAAAAA", "BBBBBBBB"), offsets(2), ids()).file();
         }
         Map<String, List<Byte>> before = contents();
         List<CouponState> others = List.of(
                 new StripedLockCouponState(CouponStateConfig.builder().caseInsensitive(true).build()),
                 new StripedLockCouponState(CouponStateConfig.builder().codeLength(6, 12).build()));
         for (CouponState other : others) {
-            try (CheckpointStore again = new CheckpointStore(dir)) {
+            try (CouponCheckpoints again = open(dir)) {
                 String theirs = new StripedLockCouponState().config().codeFormat().toString();
                 String ours = ((StripedLockCouponState) other).config().codeFormat().toString();
-                assertThatThrownBy(() -> again.restore(other))
+                assertThatThrownBy(() -> again.restoreCheckpoint(other))
                         .isInstanceOf(IncompatibleCheckpointException.class)
                         .isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining(newest.toString())
@@ -380,13 +401,13 @@ class CheckpointStoreTest {
         StripedLockCouponState three = stateWith("AAAAAAAA");
         three.addObservation("AAAAAAAA", "couponbase3");
         Path file;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            file = store.write(offsets(1), ids(), three, 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            file = store.write(three, offsets(1), ids()).file();
         }
         Map<String, List<Byte>> before = contents();
         CouponState two = new StripedLockCouponState(CouponStateConfig.builder().maxSources(2).build());
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            assertThatThrownBy(() -> again.restore(two))
+        try (CouponCheckpoints again = open(dir)) {
+            assertThatThrownBy(() -> again.restoreCheckpoint(two))
                     .isInstanceOf(IncompatibleCheckpointException.class)
                     .hasMessageContaining(file.toString())
                     .hasMessageContaining("3 sources")
@@ -398,15 +419,15 @@ class CheckpointStoreTest {
     @Test
     void restore_ofANewerCheckpointVersion_throws_andTouchesNoFile() throws IOException {
         Path file;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            file = store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            file = store.write(stateWith("AAAAAAAA"), offsets(1), ids()).file();
         }
         byte[] bytes = Files.readAllBytes(file);
         bytes[5] = 99; // version u16 at bytes 4..5
         Files.write(file, bytes);
         Map<String, List<Byte>> before = contents();
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            assertThatThrownBy(() -> again.restore(new StripedLockCouponState()))
+        try (CouponCheckpoints again = open(dir)) {
+            assertThatThrownBy(() -> again.restoreCheckpoint(new StripedLockCouponState()))
                     .isInstanceOf(IncompatibleCheckpointException.class)
                     .hasMessageContaining(file.toString())
                     .hasMessageContaining("version 99");
@@ -416,14 +437,14 @@ class CheckpointStoreTest {
 
     @Test
     void restore_ofAFileThatCannotBeRead_throws_andTouchesNoFile() throws IOException {
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(1), ids(), stateWith("AAAAAAAA"), 1L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(stateWith("AAAAAAAA"), offsets(1), ids());
         }
         // an I/O error on read, as a permission or disk error would give (tests run as root: no chmod)
         Path unreadable = Files.createDirectory(dir.resolve("checkpoint-00000000000000000002.ckpt"));
         Map<String, List<Byte>> before = contents();
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            assertThatThrownBy(() -> again.restore(new StripedLockCouponState()))
+        try (CouponCheckpoints again = open(dir)) {
+            assertThatThrownBy(() -> again.restoreCheckpoint(new StripedLockCouponState()))
                     .isInstanceOf(IncompatibleCheckpointException.class)
                     .hasMessageContaining(unreadable.toString())
                     .hasMessageContaining("reading it failed");
@@ -438,15 +459,15 @@ class CheckpointStoreTest {
     @Test
     void quarantinedFiles_areBounded_theNewestKept() throws IOException {
         for (int round = 0; round < 5; round++) {
-            try (CheckpointStore store = new CheckpointStore(dir)) {
-                store.restore(new StripedLockCouponState());
-                damage(store.write(offsets(round), ids(), stateWith("AAAAAAAA"), round));
+            try (CouponCheckpoints store = open(dir)) {
+                store.restoreCheckpoint(new StripedLockCouponState());
+                damage(store.write(stateWith("AAAAAAAA"), offsets(round), ids()).file());
             }
-            try (CheckpointStore store = new CheckpointStore(dir)) {
-                assertThat(store.restore(new StripedLockCouponState())).isEmpty();
+            try (CouponCheckpoints store = open(dir)) {
+                assertThat(store.restoreCheckpoint(new StripedLockCouponState())).isEmpty();
                 assertThat(store.fellBack()).isTrue();
             }
-            assertThat(names(".corrupt")).hasSizeLessThanOrEqualTo(CheckpointStore.KEPT_CORRUPT);
+            assertThat(names(".corrupt")).hasSizeLessThanOrEqualTo(CheckpointDirectory.KEPT_CORRUPT);
         }
         assertThat(names(".corrupt")).containsExactly("checkpoint-00000000000000000004.ckpt.corrupt",
                 "checkpoint-00000000000000000005.ckpt.corrupt");
@@ -458,8 +479,8 @@ class CheckpointStoreTest {
     void goldenVersion1_isStillRead_withNoTopicIds() throws IOException {
         copyGolden("/checkpoints/golden-v1.ckpt");
         StripedLockCouponState target = new StripedLockCouponState();
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(target).orElseThrow();
             assertThat(r.sequence()).isEqualTo(1);
             assertThat(r.topicIds()).isEmpty();
             assertThat(r.offsets()).isEqualTo(goldenOffsets());
@@ -472,8 +493,8 @@ class CheckpointStoreTest {
     void goldenVersion2_isRead_withItsTopicIds() throws IOException {
         copyGolden("/checkpoints/golden-v2.ckpt");
         StripedLockCouponState target = new StripedLockCouponState();
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(target).orElseThrow();
             assertThat(r.sequence()).isEqualTo(1);
             assertThat(r.offsets()).isEqualTo(goldenOffsets());
             assertThat(r.topicIds()).isEqualTo(goldenIds());
@@ -486,8 +507,8 @@ class CheckpointStoreTest {
         copyGolden("/checkpoints/golden-v3-base.ckpt");
         copyGolden("/checkpoints/golden-v3-delta.ckpt", "checkpoint-00000000000000000002.ckpt");
         StripedLockCouponState target = journaled();
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(target).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(target).orElseThrow();
             assertThat(r.sequence()).isEqualTo(2);
             assertThat(r.files()).extracting(p -> p.getFileName().toString()).containsExactly(
                     "checkpoint-00000000000000000001.ckpt", "checkpoint-00000000000000000002.ckpt");
@@ -504,16 +525,18 @@ class CheckpointStoreTest {
     void write_producesTheGoldenVersion3Bytes() throws IOException {
         Path base;
         Path delta;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             StripedLockCouponState state = journaled();
             goldenState().forEachCouponCode(1, code -> goldenState().getObservations(code)
                     .forEach(source -> state.addObservation(code, source)));
-            base = store.write(goldenOffsets(), goldenIds(), state, 1764633600000L);
+            wallClock.set(1764633600000L);
+            base = store.write(state, goldenOffsets(), goldenIds()).file();
             state.addObservation("FIFTYOFF", "couponbase3");
             state.addObservation("WINTER2025", "couponbase2");
-            delta = store.write(goldenDeltaOffsets(), goldenIds(), state, 1764633660000L);
-            assertThat(CheckpointStore.isDelta(base)).isFalse();
-            assertThat(CheckpointStore.isDelta(delta)).isTrue();
+            wallClock.set(1764633660000L);
+            delta = store.write(state, goldenDeltaOffsets(), goldenIds()).file();
+            assertThat(CheckpointFormat.decode(base).isDelta()).isFalse();
+            assertThat(CheckpointFormat.decode(delta).isDelta()).isTrue();
         }
         if (Boolean.getBoolean("couponstate.writeGolden")) {
             Files.copy(base, Path.of("src/test/resources/checkpoints/golden-v3-base.ckpt"),
@@ -610,7 +633,7 @@ class CheckpointStoreTest {
     void concurrentWriters_neverShareATemporaryFile() throws Exception {
         Set<Path> temporaries = ConcurrentHashMap.newKeySet();
         List<Path> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
-        CheckpointStore.setHook((tmp, target) -> {
+        hook.set((tmp, target) -> {
             if (!temporaries.add(tmp)) {
                 duplicates.add(tmp);
             }
@@ -618,14 +641,14 @@ class CheckpointStoreTest {
         int threads = 4;
         int writes = 10;
         ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             StripedLockCouponState state = stateWith("AAAAAAAA", "BBBBBBBB");
             List<Future<Set<Path>>> futures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 futures.add(pool.submit(() -> {
                     Set<Path> written = new HashSet<>();
                     for (int i = 0; i < writes; i++) {
-                        written.add(store.write(offsets(i), ids(), state, i));
+                        written.add(store.write(state, offsets(i), ids()).file());
                     }
                     return written;
                 }));
@@ -637,46 +660,20 @@ class CheckpointStoreTest {
             assertThat(all).hasSize(threads * writes); // a sequence (and a file name) of its own each
             assertThat(duplicates).isEmpty();
             assertThat(temporaries).hasSize(threads * writes);
-            assertThat(store.list()).hasSizeLessThanOrEqualTo(CheckpointStore.KEPT);
+            assertThat(CheckpointDirectory.list(store.directory())).hasSizeLessThanOrEqualTo(CheckpointDirectory.KEPT);
             assertThat(names(".tmp")).isEmpty();
         } finally {
-            CheckpointStore.setHook(null);
+            hook.set(DurableFiles.BeforeRename.NONE);
             pool.shutdownNow();
         }
-        try (CheckpointStore again = new CheckpointStore(dir)) {
+        try (CouponCheckpoints again = open(dir)) {
             StripedLockCouponState target = new StripedLockCouponState();
-            assertThat(again.restore(target)).isPresent();
+            assertThat(again.restoreCheckpoint(target)).isPresent();
             assertThat(target.size()).isEqualTo(2);
         }
     }
 
     // ----------------------------------------------------------------------------------------- scale and progress
-
-    @Test
-    void progress_isReportedEveryTenSeconds_lookingAtTheClockOncePerFourMegabytes() throws IOException {
-        long[] now = {0};
-        int[] looks = {0};
-        LongSupplier clock = () -> {
-            looks[0]++;
-            now[0] += TimeUnit.SECONDS.toNanos(6); // every look at the clock finds 6 s gone
-            return now[0];
-        };
-        List<String> lines = new ArrayList<>();
-        int size = 40 << 20;
-        try (InputStream in = new CheckpointStore.ProgressInputStream(new java.io.ByteArrayInputStream(
-                new byte[size]), Path.of("x.ckpt"), size, lines::add, clock, null)) {
-            byte[] buffer = new byte[1 << 16];
-            while (in.read(buffer) >= 0) {
-                // reading is all
-            }
-        }
-        assertThat(looks[0]).isEqualTo(1 + 10); // at the start, then once per 4 MiB
-        // looks at 12, 18, ..., 66 s since a start at 6 s: a report whenever 10 s passed since the last one
-        assertThat(lines).hasSize(5).allMatch(l -> l.startsWith("restoring checkpoint x.ckpt: "));
-        assertThat(lines.get(0)).contains("8.4 of 41.9 MB read (20%) in 12 s");
-        assertThat(lines.get(4)).contains("41.9 of 41.9 MB read (100%) in 60 s");
-    }
-
 
     @Test
     @Timeout(300) // hang guard only
@@ -698,12 +695,11 @@ class CheckpointStoreTest {
         List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
         StripedLockCouponState target = new StripedLockCouponState(CouponStateConfig.builder()
                 .expectedCodes(codes).build());
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(9), ids(), big, 9L);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(big, offsets(9), ids());
         }
-        try (CheckpointStore again = new CheckpointStore(dir)) {
-            again.progressSink(lines::add);
-            CheckpointStore.Restored r = again.restore(target).orElseThrow();
+        try (CouponCheckpoints again = open(dir, CouponCheckpoints.Options.defaults().restoreLog(lines::add))) {
+            CouponCheckpoints.Restored r = again.restoreCheckpoint(target).orElseThrow();
             assertThat(r.entries()).isEqualTo(codes);
         }
         assertThat(target.size()).isEqualTo(codes);

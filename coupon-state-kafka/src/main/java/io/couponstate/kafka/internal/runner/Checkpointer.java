@@ -1,7 +1,10 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.CouponCheckpoints;
 import io.couponstate.kafka.InvalidRecordHandler;
+import io.couponstate.kafka.internal.RateLimitedLog;
+import io.couponstate.kafka.internal.RunnerSettings;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -25,7 +28,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Checkpoints on a cadence (the runner's {@code GlobalStateMaintainer.maybeCheckpoint} over its
- * {@code GlobalStateManagerImpl}): owns the {@link CheckpointStore} and a checkpoint thread, so that writing a large
+ * {@code GlobalStateManagerImpl}): owns the {@link CouponCheckpoints} and a checkpoint thread, so that writing a large
  * state never holds up polling, and commits each durable checkpoint's offsets to the group for lag monitoring.
  *
  * <p><b>Threads.</b> Every method but the metrics readers is called by the poll thread. The write itself runs on the
@@ -33,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * below them was applied, which happens-before the write starts (executor submission). The metrics are volatile with
  * a single writer (the poll thread), readable from any thread.
  *
- * <p><b>Incremental.</b> What each write is, a base or a delta of the state's change journal, is the store's choice
- * ({@link CheckpointStore#write}); a failed write makes the next one a base.
+ * <p><b>Incremental.</b> What each write is, a base or a delta of the state's change journal, is the checkpoints' choice
+ * ({@link CouponCheckpoints#write}); a failed write makes the next one a base.
  *
  * <p><b>Failures.</b> A failed periodic write is logged at ERROR with its cause, counted, and shows in
  * {@link #durable()} and {@link #lastFailure()} until a later write succeeds; it is retried at the next interval. A
@@ -44,7 +47,7 @@ public final class Checkpointer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Checkpointer.class);
 
-    private final CheckpointStore store; // null: no checkpoint directory
+    private final CouponCheckpoints checkpoints; // null: no checkpoint directory
     private final CouponState state;
     private final InvalidRecordHandler handler;
     private final Clock clock;
@@ -68,11 +71,11 @@ public final class Checkpointer implements AutoCloseable {
     private volatile String lastFailure;
 
     /**
-     * A checkpointer over {@code store} (null: nothing is checkpointed, commits too are skipped, as there is nothing
-     * durable to commit).
+     * A checkpointer over {@code checkpoints}, which it closes (null: nothing is checkpointed, commits too are skipped,
+     * as there is nothing durable to commit).
      */
-    public Checkpointer(RunnerSettings settings, CheckpointStore store, RateLimitedLog transientLog) {
-        this.store = store;
+    public Checkpointer(RunnerSettings settings, CouponCheckpoints checkpoints, RateLimitedLog transientLog) {
+        this.checkpoints = checkpoints;
         this.state = settings.state();
         this.handler = settings.invalidRecordHandler();
         this.clock = settings.clock();
@@ -82,7 +85,7 @@ public final class Checkpointer implements AutoCloseable {
         this.name = settings.name();
         this.transientLog = transientLog;
         this.nextCheckpointAt = clock.millis() + intervalMillis;
-        this.executor = store == null ? null : Executors.newSingleThreadExecutor(runnable -> {
+        this.executor = checkpoints == null ? null : Executors.newSingleThreadExecutor(runnable -> {
             // not a daemon: a JVM whose main thread ends must not kill a checkpoint half-written
             Thread t = new Thread(runnable, "coupon-runner-checkpoint-" + settings.name());
             t.setDaemon(false);
@@ -90,22 +93,22 @@ public final class Checkpointer implements AutoCloseable {
         });
     }
 
-    /** Whether there is a store to checkpoint to. */
+    /** Whether there is a checkpoint directory to checkpoint to. */
     public boolean enabled() {
-        return store != null;
+        return checkpoints != null;
     }
 
-    /** The store; null without a checkpoint directory. */
-    public CheckpointStore store() {
-        return store;
+    /** The checkpoints; null without a checkpoint directory. */
+    public CouponCheckpoints checkpoints() {
+        return checkpoints;
     }
 
     /** Unions the newest usable checkpoint into the state; remembers its offsets as already checkpointed. */
-    public Optional<CheckpointStore.Restored> restore() throws IOException {
-        if (store == null) {
+    public Optional<CouponCheckpoints.Restored> restore() throws IOException {
+        if (checkpoints == null) {
             return Optional.empty();
         }
-        Optional<CheckpointStore.Restored> r = store.restore(state);
+        Optional<CouponCheckpoints.Restored> r = checkpoints.restoreCheckpoint(state);
         r.ifPresent(restored -> {
             lastCheckpointed = new HashMap<>(restored.offsets());
             durableOffsets = Map.copyOf(restored.offsets());
@@ -118,7 +121,7 @@ public final class Checkpointer implements AutoCloseable {
      * and the offsets changed since the last durable one.
      */
     public void maybeStart(long now, Map<TopicPartition, Long> offsets, Map<String, Uuid> topicIds) {
-        if (store == null || inFlight != null || now - nextCheckpointAt < 0) {
+        if (checkpoints == null || inFlight != null || now - nextCheckpointAt < 0) {
             return;
         }
         nextCheckpointAt = now + intervalMillis;
@@ -132,14 +135,14 @@ public final class Checkpointer implements AutoCloseable {
 
     /** Whether the cadence would start a checkpoint at {@code now}; for the loop's bookkeeping. */
     public boolean due(long now) {
-        return store != null && inFlight == null && now - nextCheckpointAt >= 0;
+        return checkpoints != null && inFlight == null && now - nextCheckpointAt >= 0;
     }
 
     private Map<TopicPartition, Long> write(Map<TopicPartition, Long> offsets, Map<String, Uuid> topicIds)
             throws IOException {
         handler.flush(); // dead letters below these offsets become durable before the checkpoint that skips them
-        java.nio.file.Path file = store.write(offsets, topicIds, state, clock.millis());
-        LOG.debug("{}: checkpoint {} written for offsets {}", name, file, offsets);
+        CouponCheckpoints.Checkpoint written = checkpoints.write(state, offsets, topicIds);
+        LOG.debug("{}: checkpoint {} written for offsets {}", name, written, offsets);
         return offsets;
     }
 
@@ -174,7 +177,7 @@ public final class Checkpointer implements AutoCloseable {
      */
     public void finalCheckpoint(Consumer<byte[], byte[]> consumer, Collection<TopicPartition> assigned,
             Map<TopicPartition, Long> offsets, Map<String, Uuid> topicIds) throws IOException, InterruptedException {
-        if (store == null) {
+        if (checkpoints == null) {
             return;
         }
         finish(consumer, assigned, true);
@@ -208,10 +211,10 @@ public final class Checkpointer implements AutoCloseable {
         durable = false;
         lastFailure = String.valueOf(cause);
         if (first) {
-            LOG.error("{}: {} (checkpoint directory {})", name, what, store.directory(), cause);
+            LOG.error("{}: {} (checkpoint directory {})", name, what, checkpoints.directory(), cause);
         } else {
             LOG.error("{}: {} (checkpoint directory {}; failing since the previous attempt): {}", name, what,
-                    store.directory(), cause.toString());
+                    checkpoints.directory(), cause.toString());
         }
     }
 
@@ -262,7 +265,7 @@ public final class Checkpointer implements AutoCloseable {
         return failures;
     }
 
-    /** False while the newest checkpoint attempt failed; true before any attempt and without a store. */
+    /** False while the newest checkpoint attempt failed; true before any attempt and without a checkpoint directory. */
     public boolean durable() {
         return durable;
     }
@@ -279,7 +282,7 @@ public final class Checkpointer implements AutoCloseable {
 
     /**
      * Waits for the checkpoint thread to finish what it is writing (however long; an interrupt stops the wait) and
-     * releases the store. Never throws.
+     * releases the checkpoint directory. Never throws.
      */
     @Override
     public void close() {
@@ -295,9 +298,9 @@ public final class Checkpointer implements AutoCloseable {
                         + "previous checkpoint stays usable)", name);
             }
         }
-        if (store != null) {
+        if (checkpoints != null) {
             try {
-                store.close(); // releases the checkpoint directory's lock
+                checkpoints.close(); // releases the checkpoint directory's lock
             } catch (RuntimeException e) {
                 LOG.warn("{}: releasing the checkpoint directory failed", name, e);
             }

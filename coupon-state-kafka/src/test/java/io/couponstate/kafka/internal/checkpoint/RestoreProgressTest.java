@@ -1,9 +1,10 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.kafka.CouponCheckpoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,37 +44,37 @@ class RestoreProgressTest {
         StripedLockCouponState state = new StripedLockCouponState(CouponStateConfig.builder()
                 .changeJournalCapacity(1 << 12).build());
         TopicPartition tp = new TopicPartition("t", 0);
-        try (CheckpointStore store = new CheckpointStore(dir, 100)) {
+        try (CouponCheckpoints store = CouponCheckpoints.open(dir, CouponCheckpoints.Options.defaults().baseRolloverFraction(100))) {
             for (int i = 0; i < 3; i++) {
                 for (int c = 0; c < 200; c++) {
                     state.addObservation(String.format("CODE%05d", i * 1000 + c), "s" + (c % 2));
                 }
-                store.write(Map.of(tp, (long) i + 1), Map.of(), state, i);
+                store.write(state, Map.of(tp, (long) i + 1), Map.of());
             }
         }
-        TreeMap<Long, Path> files = CheckpointStore.list(dir);
+        TreeMap<Long, Path> files = CheckpointDirectory.list(dir);
         assertThat(files).hasSize(3);
-        assertThat(CheckpointStore.isDelta(files.lastEntry().getValue())).isTrue();
+        assertThat(CheckpointFormat.decode(files.lastEntry().getValue()).isDelta()).isTrue();
         long total = 0;
         for (Path f : files.values()) {
             total += Files.size(f);
         }
-        try (CheckpointStore store = new CheckpointStore(dir, 100)) {
-            assertThat(store.restoreProgress().totalBytes()).as("before the restore").isZero();
-            assertThat(store.restore(new StripedLockCouponState(CouponStateConfig.builder()
+        try (CouponCheckpoints store = CouponCheckpoints.open(dir, CouponCheckpoints.Options.defaults().baseRolloverFraction(100))) {
+            assertThat(store.restoreBytesTotal()).as("before the restore").isZero();
+            assertThat(store.restoreCheckpoint(new StripedLockCouponState(CouponStateConfig.builder()
                     .changeJournalCapacity(1 << 12).build()))).isPresent();
-            assertThat(store.restoreProgress().readBytes()).isEqualTo(total);
-            assertThat(store.restoreProgress().totalBytes()).isEqualTo(total);
-            assertThat(store.restoreProgress().bytesPerSecond(System.nanoTime())).isGreaterThanOrEqualTo(0);
+            assertThat(store.restoreBytesRead()).isEqualTo(total);
+            assertThat(store.restoreBytesTotal()).isEqualTo(total);
+            assertThat(store.restoreBytesPerSecond(System.nanoTime())).isGreaterThanOrEqualTo(0);
         }
     }
 
     @Test
     void restore_ofAnEmptyDirectory_isDoneAtZero() throws IOException {
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            assertThat(store.restore(new StripedLockCouponState())).isEmpty();
-            assertThat(store.restoreProgress().readBytes()).isZero();
-            assertThat(store.restoreProgress().totalBytes()).isZero();
+        try (CouponCheckpoints store = CouponCheckpoints.open(dir)) {
+            assertThat(store.restoreCheckpoint(new StripedLockCouponState())).isEmpty();
+            assertThat(store.restoreBytesRead()).isZero();
+            assertThat(store.restoreBytesTotal()).isZero();
         }
     }
 }

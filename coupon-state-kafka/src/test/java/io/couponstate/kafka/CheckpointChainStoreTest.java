@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,6 +8,12 @@ import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner;
+import io.couponstate.core.internal.DurableFiles;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +35,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Checkpoint chains in a {@link CheckpointStore}: deltas restore exactly, a damaged delta ends the chain at the last
+ * Checkpoint chains in a {@link CouponCheckpoints}: deltas restore exactly, a damaged delta ends the chain at the last
  * good file, bases roll over at the fraction and on a journal overflow, and retention keeps exactly the files a
  * restore needs. Random codes from a seeded {@link SplittableRandom}: {@code -Dcouponstate.seed}.
  */
@@ -40,6 +46,21 @@ class CheckpointChainStoreTest {
 
     @TempDir
     Path dir;
+
+    /** Where every store of this test stops between a file's fsync and its rename; a test sets it. */
+    private final AtomicReference<DurableFiles.BeforeRename> hook =
+            new AtomicReference<>(DurableFiles.BeforeRename.NONE);
+    /** The time each checkpoint records, for the golden files. */
+    private final AtomicLong wallClock = new AtomicLong(1);
+
+    private CouponCheckpoints open(Path directory) throws IOException {
+        return open(directory, CouponCheckpoints.Options.defaults());
+    }
+
+    private CouponCheckpoints open(Path directory, CouponCheckpoints.Options options) throws IOException {
+        return CouponCheckpoints.open(directory, options, (tmp, target) -> hook.get().fsyncedBeforeRename(tmp, target),
+                wallClock::get);
+    }
 
     private final SplittableRandom random = new SplittableRandom(SEED);
 
@@ -94,20 +115,20 @@ class CheckpointChainStoreTest {
     @Test
     void deltas_restoreExactly_theRestoredStateContinuesTheChain_andOnlyTheChainIsKept() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             observe(state, 5_000, 20_000);
-            assertThat(CheckpointStore.isDelta(store.write(offsets(1), ids(), state, 1))).isFalse();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(1), ids()).file()).isDelta()).isFalse();
             for (int i = 2; i <= 4; i++) {
                 observe(state, 300, 20_000);
-                assertThat(CheckpointStore.isDelta(store.write(offsets(i), ids(), state, i))).as("checkpoint " + i)
+                assertThat(CheckpointFormat.decode(store.write(state, offsets(i), ids()).file()).isDelta()).as("checkpoint " + i)
                         .isTrue();
             }
         }
         assertThat(names(".ckpt")).containsExactly(name(1), name(2), name(3), name(4));
 
         StripedLockCouponState restored = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(restored).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(restored).orElseThrow();
             assertThat(r.sequence()).isEqualTo(4);
             assertThat(r.offsets()).isEqualTo(offsets(4));
             assertThat(r.files()).extracting(p -> p.getFileName().toString())
@@ -116,12 +137,12 @@ class CheckpointChainStoreTest {
             assertThat(contents(restored)).isEqualTo(contents(state));
 
             observe(restored, 300, 20_000);
-            Path next = store.write(offsets(5), ids(), restored, 5);
-            assertThat(CheckpointStore.isDelta(next)).as("the restored state continues the chain").isTrue();
+            Path next = store.write(restored, offsets(5), ids()).file();
+            assertThat(CheckpointFormat.decode(next).isDelta()).as("the restored state continues the chain").isTrue();
         }
         StripedLockCouponState again = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            assertThat(store.restore(again).orElseThrow().sequence()).isEqualTo(5);
+        try (CouponCheckpoints store = open(dir)) {
+            assertThat(store.restoreCheckpoint(again).orElseThrow().sequence()).isEqualTo(5);
         }
         assertThat(contents(again)).isEqualTo(contents(restored));
     }
@@ -130,16 +151,16 @@ class CheckpointChainStoreTest {
     void aDamagedDelta_endsTheChainAtTheLastGoodOne_andNoLaterDeltaIsApplied() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState(journal(1 << 16));
         Map<String, Set<String>> atTwo;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             observe(state, 2_000, 10_000);
-            store.write(offsets(1), ids(), state, 1);
+            store.write(state, offsets(1), ids());
             observe(state, 200, 10_000);
-            store.write(offsets(2), ids(), state, 2);
+            store.write(state, offsets(2), ids());
             atTwo = contents(state);
             state.addObservation("ONLYIN3X", "couponbase1");
-            store.write(offsets(3), ids(), state, 3);
+            store.write(state, offsets(3), ids());
             state.addObservation("ONLYIN4X", "couponbase2");
-            store.write(offsets(4), ids(), state, 4);
+            store.write(state, offsets(4), ids());
         }
         Path third = dir.resolve(name(3));
         byte[] bytes = Files.readAllBytes(third);
@@ -147,8 +168,8 @@ class CheckpointChainStoreTest {
         Files.write(third, bytes);
 
         StripedLockCouponState restored = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(restored).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(restored).orElseThrow();
             assertThat(r.sequence()).isEqualTo(2);
             assertThat(r.offsets()).as("the last good file positions the replay").isEqualTo(offsets(2));
             assertThat(store.fellBack()).isTrue();
@@ -159,8 +180,8 @@ class CheckpointChainStoreTest {
             assertThat(names(".ckpt")).containsExactly(name(1), name(2));
             assertThat(names(".corrupt")).containsExactly(name(3) + ".corrupt", name(4) + ".corrupt");
 
-            Path next = store.write(offsets(5), ids(), restored, 5);
-            assertThat(CheckpointStore.isDelta(next)).as("after a broken chain the next checkpoint is a base")
+            Path next = store.write(restored, offsets(5), ids()).file();
+            assertThat(CheckpointFormat.decode(next).isDelta()).as("after a broken chain the next checkpoint is a base")
                     .isFalse();
             assertThat(names(".ckpt")).containsExactly(name(5));
         }
@@ -169,27 +190,27 @@ class CheckpointChainStoreTest {
     @Test
     void aNewBase_isWrittenWhenTheDeltasExceedTheFraction() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir, 0.1)) {
+        try (CouponCheckpoints store = open(dir, CouponCheckpoints.Options.defaults().baseRolloverFraction(0.1))) {
             observe(state, 10_000, 1_000_000);
-            store.write(offsets(1), ids(), state, 1);
+            store.write(state, offsets(1), ids());
             long base = Files.size(dir.resolve(name(1)));
             observe(state, 400, 1_000_000); // about 4 % of the base
-            assertThat(CheckpointStore.isDelta(store.write(offsets(2), ids(), state, 2))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(2), ids()).file()).isDelta()).isTrue();
             observe(state, 800, 1_000_000); // 12 % in all, but the decision looks at the deltas written so far
-            assertThat(CheckpointStore.isDelta(store.write(offsets(3), ids(), state, 3))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(3), ids()).file()).isDelta()).isTrue();
             long deltas = Files.size(dir.resolve(name(2))) + Files.size(dir.resolve(name(3)));
             assertThat(deltas).as("deltas past a tenth of the base").isGreaterThan(base / 10);
             observe(state, 10, 1_000_000);
-            assertThat(CheckpointStore.isDelta(store.write(offsets(4), ids(), state, 4))).as("rolled over").isFalse();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(4), ids()).file()).isDelta()).as("rolled over").isFalse();
             assertThat(names(".ckpt")).as("the old chain is deleted once the new base is durable")
                     .containsExactly(name(4));
             observe(state, 10, 1_000_000);
-            assertThat(CheckpointStore.isDelta(store.write(offsets(5), ids(), state, 5))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(5), ids()).file()).isDelta()).isTrue();
             assertThat(names(".ckpt")).containsExactly(name(4), name(5));
         }
         StripedLockCouponState restored = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            assertThat(store.restore(restored).orElseThrow().sequence()).isEqualTo(5);
+        try (CouponCheckpoints store = open(dir)) {
+            assertThat(store.restoreCheckpoint(restored).orElseThrow().sequence()).isEqualTo(5);
         }
         assertThat(contents(restored)).isEqualTo(contents(state));
     }
@@ -197,18 +218,18 @@ class CheckpointChainStoreTest {
     @Test
     void aNewBase_isWrittenWhenTheJournalOverflowed() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState(journal(64));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             observe(state, 1_000, 100_000);
-            store.write(offsets(1), ids(), state, 1);
+            store.write(state, offsets(1), ids());
             observe(state, 10, 100_000);
-            assertThat(CheckpointStore.isDelta(store.write(offsets(2), ids(), state, 2))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(2), ids()).file()).isDelta()).isTrue();
             observe(state, 1_000, 100_000); // far past 64 changes
-            assertThat(CheckpointStore.isDelta(store.write(offsets(3), ids(), state, 3))).as("overflowed").isFalse();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(3), ids()).file()).isDelta()).as("overflowed").isFalse();
             assertThat(names(".ckpt")).containsExactly(name(3));
         }
         StripedLockCouponState restored = new StripedLockCouponState(journal(64));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            assertThat(store.restore(restored).orElseThrow().sequence()).isEqualTo(3);
+        try (CouponCheckpoints store = open(dir)) {
+            assertThat(store.restoreCheckpoint(restored).orElseThrow().sequence()).isEqualTo(3);
         }
         assertThat(contents(restored)).isEqualTo(contents(state));
     }
@@ -216,10 +237,10 @@ class CheckpointChainStoreTest {
     @Test
     void withoutAJournal_everyCheckpointIsABase_andTheNewestTwoAreKept() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState();
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             for (int i = 1; i <= 4; i++) {
                 observe(state, 100, 10_000);
-                assertThat(CheckpointStore.isDelta(store.write(offsets(i), ids(), state, i))).isFalse();
+                assertThat(CheckpointFormat.decode(store.write(state, offsets(i), ids()).file()).isDelta()).isFalse();
             }
         }
         assertThat(names(".ckpt")).containsExactly(name(3), name(4));
@@ -229,15 +250,15 @@ class CheckpointChainStoreTest {
     void aDeltaCrashedBetweenFsyncAndRename_isIgnored_andTheChainBeforeItRestores() throws IOException {
         StripedLockCouponState state = new StripedLockCouponState(journal(1 << 16));
         Map<String, Set<String>> atTwo;
-        try (CheckpointStore store = new CheckpointStore(dir)) {
+        try (CouponCheckpoints store = open(dir)) {
             observe(state, 1_000, 10_000);
-            store.write(offsets(1), ids(), state, 1);
+            store.write(state, offsets(1), ids());
             observe(state, 100, 10_000);
-            store.write(offsets(2), ids(), state, 2);
+            store.write(state, offsets(2), ids());
             atTwo = contents(state);
             state.addObservation("NEVERREN", "couponbase3");
             // a crash right after the fsync: the .tmp stays (copied here, as the write's own cleanup would delete it)
-            CheckpointStore.setHook((tmp, target) -> {
+            hook.set((tmp, target) -> {
                 try {
                     Files.copy(tmp, dir.resolve(name(3) + ".99999-1.tmp"));
                 } catch (IOException e) {
@@ -246,15 +267,15 @@ class CheckpointChainStoreTest {
                 throw new IllegalStateException("crash");
             });
             try {
-                assertThatThrownBy(() -> store.write(offsets(3), ids(), state, 3)).hasMessage("crash");
+                assertThatThrownBy(() -> store.write(state, offsets(3), ids()).file()).hasMessage("crash");
             } finally {
-                CheckpointStore.setHook(null);
+                hook.set(DurableFiles.BeforeRename.NONE);
             }
         }
         assertThat(names(".tmp")).containsExactly(name(3) + ".99999-1.tmp");
         StripedLockCouponState restored = new StripedLockCouponState(journal(1 << 16));
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(restored).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(restored).orElseThrow();
             assertThat(r.sequence()).isEqualTo(2);
             assertThat(store.fellBack()).isFalse();
             assertThat(names(".tmp")).isEmpty();
@@ -271,21 +292,21 @@ class CheckpointChainStoreTest {
         for (int i = 0; i < codes; i++) {
             state.addObservation(code(i), SOURCES.get(i % 3));
         }
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            store.write(offsets(1), ids(), state, 1);
+        try (CouponCheckpoints store = open(dir)) {
+            store.write(state, offsets(1), ids());
             for (int i = 0; i < 300_000; i++) {
                 state.addObservation(code(codes + i), "couponbase1"); // new codes
                 state.addObservation(code(i), SOURCES.get((i + 1) % 3)); // a second source for old ones
             }
-            assertThat(CheckpointStore.isDelta(store.write(offsets(2), ids(), state, 2))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(2), ids()).file()).isDelta()).isTrue();
             for (int i = 0; i < 200_000; i++) {
                 state.addObservation(code(codes + 300_000 + i), "couponbase2");
             }
-            assertThat(CheckpointStore.isDelta(store.write(offsets(3), ids(), state, 3))).isTrue();
+            assertThat(CheckpointFormat.decode(store.write(state, offsets(3), ids()).file()).isDelta()).isTrue();
         }
         LockFreeCouponState restored = new LockFreeCouponState(config);
-        try (CheckpointStore store = new CheckpointStore(dir)) {
-            CheckpointStore.Restored r = store.restore(restored).orElseThrow();
+        try (CouponCheckpoints store = open(dir)) {
+            CouponCheckpoints.Restored r = store.restoreCheckpoint(restored).orElseThrow();
             assertThat(r.sequence()).isEqualTo(3);
             assertThat(r.files()).hasSize(3);
         }
@@ -306,6 +327,6 @@ class CheckpointChainStoreTest {
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("baseRolloverFraction: " + bad + " (expected: finite and > 0)");
         }
-        assertThatThrownBy(() -> new CheckpointStore(dir, 0.0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> open(dir, CouponCheckpoints.Options.defaults().baseRolloverFraction(0.0))).isInstanceOf(IllegalArgumentException.class);
     }
 }

@@ -1,9 +1,15 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.core.internal.DurableFiles;
+import io.couponstate.kafka.internal.RateLimitedLog;
+import io.couponstate.kafka.internal.RunnerSettings;
+import io.couponstate.kafka.internal.checkpoint.ChainRestore;
+import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
+import io.couponstate.kafka.internal.runner.Checkpointer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -16,7 +22,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -48,12 +53,11 @@ class CheckpointerTest {
     };
     private final MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
 
-    @AfterEach
-    void clearHook() {
-        CheckpointStore.setHook(null);
+    private static CouponCheckpoints hooked(Path dir, DurableFiles.BeforeRename hook) throws IOException {
+        return CouponCheckpoints.open(dir, CouponCheckpoints.Options.defaults(), hook);
     }
 
-    private Checkpointer checkpointer(CheckpointStore store) {
+    private Checkpointer checkpointer(CouponCheckpoints store) {
         RunnerSettings settings = RunnerSettings.builder().bootstrapServers("h:1").topics(List.of("t")).state(state)
                 .groupId("g").clock(clock).checkpointInterval(java.time.Duration.ofSeconds(10)).build();
         return new Checkpointer(settings, store, new RateLimitedLog(LoggerFactory.getLogger(CheckpointerTest.class),
@@ -63,7 +67,7 @@ class CheckpointerTest {
     @Test
     void cadence_followsTheClock_skipsUnchangedOffsets_andCommitsOnlyWhatIsDurable() throws Exception {
         consumer.assign(List.of(TP));
-        try (Checkpointer cp = checkpointer(new CheckpointStore(dir))) {
+        try (Checkpointer cp = checkpointer(CouponCheckpoints.open(dir))) {
             Map<String, Uuid> ids = Map.of("t", Uuid.randomUuid());
             cp.maybeStart(clock.millis(), Map.of(TP, 5L), ids);
             cp.finish(consumer, List.of(TP), true);
@@ -74,7 +78,7 @@ class CheckpointerTest {
             assertThat(cp.written()).isEqualTo(1);
             assertThat(cp.durable()).isTrue();
             assertThat(consumer.committed(java.util.Set.of(TP)).get(TP).offset()).isEqualTo(5L);
-            assertThat(CheckpointStore.read(CheckpointStore.list(dir).lastEntry().getValue(),
+            assertThat(ChainRestore.readOne(CheckpointDirectory.list(dir).lastEntry().getValue(),
                     new StripedLockCouponState()).topicIds()).isEqualTo(ids);
             now = now.plusSeconds(10);
             cp.maybeStart(clock.millis(), Map.of(TP, 5L), ids);
@@ -86,12 +90,12 @@ class CheckpointerTest {
     @Test
     void aFailedWrite_showsAsNotDurable_untilALaterOneSucceeds() throws Exception {
         AtomicBoolean failing = new AtomicBoolean(true);
-        CheckpointStore.setHook((tmp, target) -> {
+        DurableFiles.BeforeRename hook = (tmp, target) -> {
             if (failing.get()) {
                 throw new UncheckedIOException(new IOException("No space left on device"));
             }
-        });
-        try (Checkpointer cp = checkpointer(new CheckpointStore(dir))) {
+        };
+        try (Checkpointer cp = checkpointer(hooked(dir, hook))) {
             now = now.plusSeconds(10);
             cp.maybeStart(clock.millis(), Map.of(TP, 1L), Map.of());
             cp.finish(consumer, List.of(TP), true);
@@ -111,10 +115,10 @@ class CheckpointerTest {
 
     @Test
     void aFailedFinalCheckpoint_isThrown() throws Exception {
-        CheckpointStore.setHook((tmp, target) -> {
+        DurableFiles.BeforeRename hook = (tmp, target) -> {
             throw new UncheckedIOException(new IOException("No space left on device"));
-        });
-        try (Checkpointer cp = checkpointer(new CheckpointStore(dir))) {
+        };
+        try (Checkpointer cp = checkpointer(hooked(dir, hook))) {
             assertThatThrownBy(() -> cp.finalCheckpoint(consumer, List.of(TP), Map.of(TP, 3L), Map.of()))
                     .hasMessageContaining("No space left on device");
             assertThat(cp.durable()).isFalse();
