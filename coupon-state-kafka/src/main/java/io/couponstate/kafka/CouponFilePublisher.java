@@ -1,6 +1,7 @@
 package io.couponstate.kafka;
 
 import io.couponstate.kafka.internal.CountingInputStream;
+import io.couponstate.kafka.internal.partition.CodePartitioner;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -452,23 +453,17 @@ public final class CouponFilePublisher implements AutoCloseable {
         return b0 == 0x1f && b1 == 0x8b;
     }
 
-    /**
-     * The record key of a code: the code with {@code a-z} upper-cased (the array itself when it has none), so that
-     * the spellings of one code under a case-insensitive format share a partition, the one
-     * {@link PartitionedCouponState#partitionOf(CharSequence)} names.
-     */
+    /** The record key of a code (see {@link CodePartitioner#key}). */
     static byte[] canonicalKey(byte[] code) {
-        byte[] key = code;
-        for (int i = 0; i < code.length; i++) {
-            byte b = code[i];
-            if (b >= 'a' && b <= 'z') {
-                if (key == code) {
-                    key = code.clone();
-                }
-                key[i] = (byte) (b - ('a' - 'A'));
-            }
-        }
-        return key;
+        return CodePartitioner.key(code);
+    }
+
+    /**
+     * The partition a code's record goes to on a topic of {@code partitions}: the one the producer's default
+     * partitioner would pick for its key, and {@link PartitionedCouponState#partitionOf} names, by construction.
+     */
+    static int partitionOf(byte[] code, int partitions) {
+        return CodePartitioner.partition(code, 0, code.length, partitions);
     }
 
     private static boolean isWhitespace(byte b) {
@@ -497,6 +492,7 @@ public final class CouponFilePublisher implements AutoCloseable {
         private long blank;
         private long oversized;
         private long lastProgressNanos = startNanos;
+        private int partitionCount; // of the topic, read before the first send
 
         private FileRun(Path file, String topic, long totalBytes) throws IOException {
             this.file = file;
@@ -578,7 +574,11 @@ public final class CouponFilePublisher implements AutoCloseable {
                 blank++;
             } else {
                 byte[] code = Arrays.copyOf(line, contentLen);
-                producer.send(new ProducerRecord<>(topic, canonicalKey(code), code), onAck);
+                if (partitionCount == 0) {
+                    partitionCount = producer.partitionsFor(topic).size();
+                }
+                producer.send(new ProducerRecord<>(topic, partitionOf(code, partitionCount), canonicalKey(code),
+                        code), onAck);
                 sentAttempted++;
             }
             if (lines % PROGRESS_CHECK_LINES == 0) {

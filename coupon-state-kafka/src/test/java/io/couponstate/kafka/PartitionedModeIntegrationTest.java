@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.kafka.KafkaTestSupport.Model;
+import io.couponstate.kafka.internal.runner.DirectoryMarker;
 import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -476,7 +477,7 @@ class PartitionedModeIntegrationTest {
         assertThat(p.runnerState()).isEqualTo(CouponConsumerRunner.State.FAILED);
 
         Path partitionedDir = dir.resolve("partitioned");
-        PartitionedRunner.guardDirectory(partitionedDir, true, 6);
+        DirectoryMarker.guard(partitionedDir, true, 6);
         CouponConsumerRunner four = builder(bootstrap, List.of("t"),
                 PartitionedCouponState.lockFree(4, CouponStateConfig.defaults()), "classic", "g", endpoint(0),
                 partitionedDir).build();

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
-import io.couponstate.kafka.internal.ApplyStage;
+import io.couponstate.kafka.internal.runner.ApplyStage;
 import io.couponstate.kafka.internal.CheckpointStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CodeFormat;
 import io.couponstate.core.CouponState;
@@ -28,18 +28,19 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p><b>Order.</b> Within one call of {@link Lane#apply}, records are applied in the order given, and the
  * {@link InvalidRecordHandler} sees the bad records in that order with the same reasons as one-at-a-time applying
- * would give: a record found bad before applying (null, empty, oversized, no source) first flushes the codes batched
- * before it; a code the state's format rejects is handed over once its batch is applied.
+ * would give: a record found bad before applying (null, empty, oversized, no source, malformed, wrong partition)
+ * first flushes the codes batched before it; a code the state still rejects is handed over once its batch is
+ * applied.
  *
  * <p><b>Failures.</b> A bad record is counted and handed to the {@link InvalidRecordHandler}. Anything thrown by a
  * user callback (the handler, the {@link SourceResolver}, the state's validity listener) propagates unchanged,
  * whatever its type, so the runner fails instead of skipping records; a record whose source would exceed the
  * state's {@code maxSources} throws {@link IllegalStateException} (a configuration error, never a bad record), after
  * the records before it are applied. A handler that throws for a record stops the call before any later record is
- * applied when the bad code was seen before applying (every check but a state's own format check when the runner
- * does not know the state's format); a code rejected only by the state is found once its batch is applied, so a
- * handler throwing for it leaves some later records of that batch applied: harmless, as observations are a union
- * and the caller never counts the failed call's records as applied.
+ * applied when the bad code was seen before applying (every check here, the state's code format included, as the
+ * state tells it through {@code config()}); a code rejected only by the state is found once its batch is applied,
+ * so a handler throwing for it leaves some later records of that batch applied: harmless, as observations are a
+ * union and the caller never counts the failed call's records as applied.
  */
 public final class RecordApplier {
 
@@ -53,7 +54,6 @@ public final class RecordApplier {
     private final boolean bulkValues;
     private final int maxValueBytes;
     private final int maxSources;
-    private final int threshold;
     private final RateLimitedLog badRecordLog;
     private final String name;
     /** Serializes the user's callbacks across apply threads (null with one thread: nothing to serialize). */
@@ -62,7 +62,6 @@ public final class RecordApplier {
     private final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
     private final AtomicLong recordsConsumed = new AtomicLong();
     private final AtomicLong codesApplied = new AtomicLong();
-    private final AtomicLong validCodes = new AtomicLong();
     private Lane own; // apply() only
     private final io.couponstate.kafka.PartitionedCouponState router; // a shard runner's: checks each code's partition
 
@@ -75,7 +74,6 @@ public final class RecordApplier {
         this.bulkValues = settings.bulkValues();
         this.maxValueBytes = settings.maxValueBytes();
         this.maxSources = settings.maxSources();
-        this.threshold = state.threshold();
         this.badRecordLog = badRecordLog;
         this.name = settings.name();
         this.callbackLock = settings.applyThreads() > 1 ? new Object() : null;
@@ -112,9 +110,8 @@ public final class RecordApplier {
         private final ConsumerRecord<byte[], byte[]>[] entryRecord = new ConsumerRecord[BATCH_CODES];
         private ConsumerRecord<byte[], byte[]> current; // the record whose entries are being dispatched
         private InvalidRecordReason currentFirstBad;
-        private boolean badBeforeApplying; // the record being added has a code the format rejects
+        private boolean badBeforeApplying; // the record being added has a code found bad before applying
         private long batchApplied;
-        private long batchValid;
 
         private Lane() {
         }
@@ -126,7 +123,6 @@ public final class RecordApplier {
         public void apply(ConsumerRecords<byte[], byte[]> records, Iterable<TopicPartition> partitions) {
             long consumed = 0;
             batchApplied = 0;
-            batchValid = 0;
             try {
                 for (TopicPartition tp : partitions) {
                     for (ConsumerRecord<byte[], byte[]> record : records.records(tp)) {
@@ -143,7 +139,6 @@ public final class RecordApplier {
                 // once per call: the counters are read by other threads
                 recordsConsumed.addAndGet(consumed);
                 codesApplied.addAndGet(batchApplied);
-                validCodes.addAndGet(batchValid);
             }
         }
 
@@ -226,15 +221,14 @@ public final class RecordApplier {
         }
 
         private void add(ConsumerRecord<byte[], byte[]> record, byte[] value, int offset, int length, int sourceId) {
-            if (format != null) {
-                InvalidCouponCodeException.Reason violation = format.violation(value, offset, length);
-                if (violation != null) {
-                    // seen before the state would: the same reason, and the batch keeps only good codes
-                    flush(false);
-                    dispatch(record, reasonOf(violation));
-                    badBeforeApplying = true;
-                    return;
-                }
+            InvalidCouponCodeException.Reason violation = format.violation(value, offset, length);
+            if (violation != null) {
+                // seen before the state would: the same reason, and the batch keeps only good codes, so that a
+                // handler that throws for this record stops the call before any later record is applied
+                flush(false);
+                dispatch(record, reasonOf(violation));
+                badBeforeApplying = true;
+                return;
             }
             if (router != null && router.partitionOf(value, offset, length) != record.partition()) {
                 // a shard only holds its partition's codes: elsewhere no read would look for this one
@@ -264,9 +258,6 @@ public final class RecordApplier {
                     } else {
                         startDispatch(record);
                         batchApplied++;
-                        if (result == threshold) {
-                            batchValid++;
-                        }
                     }
                 }
                 batch.clear();
@@ -305,11 +296,6 @@ public final class RecordApplier {
                 record.offset(), reason);
     }
 
-    /** Adds codes found valid outside {@link #apply} (those restored from a checkpoint). */
-    public void addValidCodes(long n) {
-        validCodes.addAndGet(n);
-    }
-
     /** Records consumed and processed (applied or found invalid). */
     public long recordsConsumed() {
         return recordsConsumed.get();
@@ -318,11 +304,6 @@ public final class RecordApplier {
     /** Codes applied to the state. */
     public long codesApplied() {
         return codesApplied.get();
-    }
-
-    /** Codes valid after restore plus the threshold crossings {@link #apply} caused. */
-    public long validCodes() {
-        return validCodes.get();
     }
 
     /** Invalid records (bulk mode: lines) by reason; every reason present. */

@@ -1,5 +1,6 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
+import io.couponstate.kafka.internal.CheckpointStore;
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.InvalidRecordHandler;
 import java.io.IOException;
