@@ -1,8 +1,8 @@
 package io.couponstate.kafka.internal.runner;
 
-import io.couponstate.kafka.internal.CheckpointStore;
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.InvalidRecordHandler;
+import io.couponstate.kafka.internal.CheckpointStore;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;

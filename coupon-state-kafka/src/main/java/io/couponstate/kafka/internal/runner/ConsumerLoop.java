@@ -1,7 +1,7 @@
 package io.couponstate.kafka.internal.runner;
 
-import io.couponstate.kafka.internal.CheckpointStore;
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.internal.CheckpointStore;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
