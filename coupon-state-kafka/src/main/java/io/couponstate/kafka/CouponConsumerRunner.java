@@ -446,7 +446,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
         /**
          * {@link Mode#REPLICATED} (the default: every partition here, the whole state) or {@link Mode#PARTITIONED}
-         * (the instances of the {@link #groupId group} share the partition numbers; see the class javadoc). In
+         * (the instances of the {@link #groupId group} share the partition numbers; see the package description). In
          * PARTITIONED mode {@link #build()} also requires: a {@link PartitionedCouponState} as the {@link #state},
          * whose {@link PartitionedCouponState#partitions() partitions} is every topic's partition count; a
          * {@link #groupId}; and declared sources (the default topic resolver, or

@@ -41,7 +41,7 @@ public final class CodePartitioner {
         return toPartition(murmur2(code, length), partitions);
     }
 
-    /** The record key the publisher sends: the code with {@code a-z} upper-cased (the array itself when it has none). */
+    /** The record key the publisher sends: the code with {@code a-z} upper-cased (the array itself if it has none). */
     public static byte[] key(byte[] code) {
         byte[] key = code;
         for (int i = 0; i < code.length; i++) {

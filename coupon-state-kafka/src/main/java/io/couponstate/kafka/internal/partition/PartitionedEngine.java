@@ -17,13 +17,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -279,9 +277,10 @@ public final class PartitionedEngine implements Engine {
             if (!s.queryable && s.runner.caughtUpToDiscovery()) {
                 state.addShard(s.partition, s.state);
                 s.queryable = true; // after addShard: a status that says queryable is true
+                long restored = s.runner.restoredSequence(s.partition);
                 LOG.info("{}: partition {} is queryable ({}, restored checkpoint {})", name, s.partition,
-                        s.runner.appliedPositions(), s.runner.restoredSequence(s.partition) == 0 ? "none, rebuilt from the "
-                        + "topics" : String.valueOf(s.runner.restoredSequence(s.partition)));
+                        s.runner.appliedPositions(), restored == 0 ? "none, rebuilt from the topics"
+                        : String.valueOf(restored));
             }
         }
     }
@@ -511,7 +510,7 @@ public final class PartitionedEngine implements Engine {
 
     private void retire(MetricsSnapshot m) {
         MetricsSnapshot r = retired;
-        retired = r == null ? m : combine(List.of(r, m), m.stage(), 0, 0);
+        retired = r == null ? m : MetricsSnapshot.sum(List.of(r, m), m.stage(), state.size(), 0, 0);
     }
 
     /** Writes this instance's owned partition numbers to the membership topic, synchronously; retried if it fails. */
@@ -693,47 +692,6 @@ public final class PartitionedEngine implements Engine {
         if (r != null) {
             parts.add(r);
         }
-        return combine(parts, runnerState, any ? lag : -1, valid);
-    }
-
-    /**
-     * Sums counters over {@code parts}; distinct codes from the state, valid codes and lag as given (they describe
-     * the shards here now, not those gone).
-     */
-    private MetricsSnapshot combine(List<MetricsSnapshot> parts, Lifecycle.Stage runnerState, long lag,
-            long validCodes) {
-        long records = 0;
-        long codes = 0;
-        double rate = 0;
-        EnumMap<InvalidRecordReason, Long> invalid = new EnumMap<>(InvalidRecordReason.class);
-        long written = 0;
-        long failures = 0;
-        long restored = 0;
-        boolean durable = true;
-        OptionalLong age = OptionalLong.empty();
-        Optional<String> lastFailure = Optional.empty();
-        Optional<String> problem = Optional.empty();
-        for (MetricsSnapshot m : parts) {
-            records += m.recordsConsumed();
-            codes += m.codesApplied();
-            rate += m.recordsPerSecond();
-            m.invalidRecords().forEach((k, v) -> invalid.merge(k, v, Long::sum));
-            written += m.checkpointsWritten();
-            failures += m.checkpointFailures();
-            restored = Math.max(restored, m.restoredCheckpointSequence());
-            durable &= m.durable();
-            if (m.lastDurableCheckpointAgeMillis().isPresent()) {
-                long a = m.lastDurableCheckpointAgeMillis().getAsLong();
-                age = OptionalLong.of(age.isPresent() ? Math.max(age.getAsLong(), a) : a);
-            }
-            if (lastFailure.isEmpty()) {
-                lastFailure = m.lastCheckpointFailure();
-            }
-            if (problem.isEmpty()) {
-                problem = m.problem();
-            }
-        }
-        return MetricsSnapshot.summary(runnerState, records, codes, rate, invalid, state.size(), validCodes, lag, written,
-                failures, restored, durable, age, lastFailure, problem);
+        return MetricsSnapshot.sum(parts, runnerState, state.size(), any ? lag : -1, valid);
     }
 }

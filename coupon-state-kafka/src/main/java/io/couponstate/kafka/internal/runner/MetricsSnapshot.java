@@ -4,6 +4,7 @@ import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.RunnerPhase;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -39,6 +40,47 @@ public record MetricsSnapshot(Lifecycle.Stage stage, long recordsConsumed, long 
                 recordsPerSecond);
     }
 
+    /**
+     * Sums counters over {@code parts} (a partitioned runner's shards); distinct codes, valid codes and lag as given
+     * (they describe the shards here now, not those gone).
+     */
+    public static MetricsSnapshot sum(List<MetricsSnapshot> parts, Lifecycle.Stage runnerState,
+            long distinctCodes, long lag, long validCodes) {
+        long records = 0;
+        long codes = 0;
+        double rate = 0;
+        EnumMap<InvalidRecordReason, Long> invalid = new EnumMap<>(InvalidRecordReason.class);
+        long written = 0;
+        long failures = 0;
+        long restored = 0;
+        boolean durable = true;
+        OptionalLong age = OptionalLong.empty();
+        Optional<String> lastFailure = Optional.empty();
+        Optional<String> problem = Optional.empty();
+        for (MetricsSnapshot m : parts) {
+            records += m.recordsConsumed();
+            codes += m.codesApplied();
+            rate += m.recordsPerSecond();
+            m.invalidRecords().forEach((k, v) -> invalid.merge(k, v, Long::sum));
+            written += m.checkpointsWritten();
+            failures += m.checkpointFailures();
+            restored = Math.max(restored, m.restoredCheckpointSequence());
+            durable &= m.durable();
+            if (m.lastDurableCheckpointAgeMillis().isPresent()) {
+                long a = m.lastDurableCheckpointAgeMillis().getAsLong();
+                age = OptionalLong.of(age.isPresent() ? Math.max(age.getAsLong(), a) : a);
+            }
+            if (lastFailure.isEmpty()) {
+                lastFailure = m.lastCheckpointFailure();
+            }
+            if (problem.isEmpty()) {
+                problem = m.problem();
+            }
+        }
+        return summary(runnerState, records, codes, rate, invalid, distinctCodes, validCodes, lag, written, failures,
+                restored, durable, age, lastFailure, problem);
+    }
+
     /** Seconds until the lag is consumed at the recent rate, rounded up; 0 at lag 0; empty while unknown. */
     public OptionalLong etaSeconds() {
         if (lag < 0) {
@@ -65,7 +107,8 @@ public record MetricsSnapshot(Lifecycle.Stage stage, long recordsConsumed, long 
         }
         sb.append(", durable ").append(durable);
         if (lastDurableCheckpointAgeMillis.isPresent()) {
-            sb.append(", last durable checkpoint ").append(lastDurableCheckpointAgeMillis.getAsLong()).append(" ms ago");
+            sb.append(", last durable checkpoint ").append(lastDurableCheckpointAgeMillis.getAsLong())
+                    .append(" ms ago");
         }
         lastCheckpointFailure.ifPresent(f -> sb.append(", last checkpoint failure: ").append(f));
         problem.ifPresent(p -> sb.append(", problem: ").append(p));

@@ -1,6 +1,7 @@
 /**
  * The runner's engine, one job per class (as Kafka splits its global-state thread into {@code GlobalStreamThread},
- * {@code StateConsumer} and {@code GlobalStateMaintainer}): {@link io.couponstate.kafka.internal.runner.ReplicatedEngine}
+ * {@code StateConsumer} and {@code GlobalStateMaintainer}): {@link
+ * io.couponstate.kafka.internal.runner.ReplicatedEngine}
  * (the poll thread: restore, loop, shutdown; a partitioned runner runs one per shard),
  * {@link io.couponstate.kafka.internal.runner.Lifecycle} (the state machine, awaitCaughtUp and close, shared by both
  * engines), {@link io.couponstate.kafka.internal.runner.ConsumerLoop} (assign, seek, poll, hand off),
