@@ -12,6 +12,7 @@ import io.couponstate.kafka.internal.runner.Lifecycle;
 import io.couponstate.kafka.internal.runner.MetricsSnapshot;
 import io.couponstate.kafka.internal.runner.ReplicatedEngine;
 import io.couponstate.kafka.internal.runner.RunnerSettings;
+import io.couponstate.kafka.internal.runner.SkipHandler;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -116,7 +117,9 @@ public final class PartitionedEngine implements Engine {
         this.name = settings.name();
         this.consumerProtocol = settings.consumerGroupProtocol();
         InvalidRecordHandler handler = settings.invalidRecordHandler();
-        this.sharedHandler = new InvalidRecordHandler() { // shared by the shards; closed once, by this runner
+        // shared by the shards and closed once, by this engine; the default handler is passed as it is, as it holds
+        // nothing to close and the shards' appliers recognise it (see SkipHandler)
+        this.sharedHandler = handler instanceof SkipHandler ? handler : new InvalidRecordHandler() {
             @Override
             public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
                     InvalidRecordReason reason) {

@@ -41,6 +41,10 @@ import org.apache.kafka.common.TopicPartition;
  * state tells it through {@code config()}); a code rejected only by the state is found once its batch is applied,
  * so a handler throwing for it leaves some later records of that batch applied: harmless, as observations are a
  * union and the caller never counts the failed call's records as applied.
+ *
+ * <p><b>Encoding once.</b> With the default handler ({@link SkipHandler}, which neither throws nor looks at the
+ * state) the format is not checked before batching: the state encodes each code once, from the record's bytes, and
+ * the batch's results ({@code -1 - reason.ordinal()}) name the malformed ones, with the same counts and reasons.
  */
 public final class RecordApplier {
 
@@ -51,6 +55,8 @@ public final class RecordApplier {
     private final SourceResolver resolver;
     private final InvalidRecordHandler handler;
     private final CodeFormat format;
+    /** Whether each code is checked against the format before it is batched (see {@link SkipHandler}). */
+    private final boolean checkFormatFirst;
     private final boolean bulkValues;
     private final int maxValueBytes;
     private final int maxSources;
@@ -71,6 +77,7 @@ public final class RecordApplier {
         this.resolver = settings.sourceResolver();
         this.handler = settings.invalidRecordHandler();
         this.format = settings.codeFormat();
+        this.checkFormatFirst = !(handler instanceof SkipHandler);
         this.bulkValues = settings.bulkValues();
         this.maxValueBytes = settings.maxValueBytes();
         this.maxSources = settings.maxSources();
@@ -221,19 +228,24 @@ public final class RecordApplier {
         }
 
         private void add(ConsumerRecord<byte[], byte[]> record, byte[] value, int offset, int length, int sourceId) {
-            InvalidCouponCodeException.Reason violation = format.violation(value, offset, length);
-            if (violation != null) {
-                // seen before the state would: the same reason, and the batch keeps only good codes, so that a
-                // handler that throws for this record stops the call before any later record is applied
-                flush(false);
-                dispatch(record, reasonOf(violation));
-                badBeforeApplying = true;
-                return;
+            if (checkFormatFirst) {
+                InvalidCouponCodeException.Reason violation = format.violation(value, offset, length);
+                if (violation != null) {
+                    // seen before the state would: the same reason, and the batch keeps only good codes, so that a
+                    // handler that throws for this record (or looks at the state) sees no later record applied
+                    flush(false);
+                    dispatch(record, reasonOf(violation));
+                    badBeforeApplying = true;
+                    return;
+                }
             }
             if (router != null && router.partitionOf(value, offset, length) != record.partition()) {
-                // a shard only holds its partition's codes: elsewhere no read would look for this one
+                // a shard only holds its partition's codes: elsewhere no read would look for this one. A malformed
+                // code keeps the format's reason, as when the format is checked first (a rare path)
+                InvalidCouponCodeException.Reason violation = checkFormatFirst ? null
+                        : format.violation(value, offset, length);
                 flush(false);
-                dispatch(record, InvalidRecordReason.WRONG_PARTITION);
+                dispatch(record, violation != null ? reasonOf(violation) : InvalidRecordReason.WRONG_PARTITION);
                 badBeforeApplying = true;
                 return;
             }

@@ -113,6 +113,29 @@ class RecordApplierTest {
     }
 
     @Test
+    void withTheDefaultHandler_eachCodeIsEncodedOnceByTheState_withTheSameCountsAsWhenTheFormatIsCheckedFirst() {
+        // the default handler cannot tell when it is called, so malformed codes are left to the state's batch
+        byte[][] values = {ascii("GOODCODE1"), ascii("ABC"), ascii("abcdefgh"), ascii("TOOLONGCODE12"), null,
+            ascii("GOODCODE2"), ascii("CAF\u00c9CODE").clone(), ascii("GOODCODE1")};
+        values[6][3] = (byte) 0xC9; // not ASCII
+        StripedLockCouponState once = new StripedLockCouponState();
+        RecordApplier skipping = applier(once, InvalidRecordHandler.skip(), null, false);
+        skipping.apply(records(TP, values));
+        StripedLockCouponState checked = new StripedLockCouponState();
+        List<InvalidRecordReason> handled = new ArrayList<>();
+        RecordApplier checking = applier(checked, (r, reason) -> handled.add(reason), null, false);
+        checking.apply(records(TP, values));
+        assertThat(skipping.invalidCounts()).isEqualTo(checking.invalidCounts())
+                .containsEntry(InvalidRecordReason.TOO_SHORT, 1L).containsEntry(InvalidRecordReason.TOO_LONG, 1L)
+                .containsEntry(InvalidRecordReason.NOT_ASCII, 1L)
+                .containsEntry(InvalidRecordReason.ILLEGAL_CHARACTER, 1L);
+        assertThat(handled).hasSize(5);
+        assertThat(skipping.codesApplied()).isEqualTo(checking.codesApplied()).isEqualTo(3);
+        assertThat(skipping.recordsConsumed()).isEqualTo(checking.recordsConsumed()).isEqualTo(8);
+        assertThat(once.size()).isEqualTo(checked.size()).isEqualTo(2);
+    }
+
+    @Test
     void anUnresolvedSource_isABadRecord() {
         StripedLockCouponState state = new StripedLockCouponState();
         RecordApplier applier = applier(state, InvalidRecordHandler.skip(), (r, s) -> SourceResolver.UNRESOLVED,
