@@ -79,6 +79,7 @@ public final class CodePartitioner {
      * or, when {@code bytes} is null, of the chars of {@code chars}: one loop for both, without a key array (the JIT
      * hoists the null check out of the loop).
      */
+    @SuppressWarnings("fallthrough") // the tail bytes, as in Kafka's murmur2
     private static int murmur2(byte[] bytes, CharSequence chars, int offset, int length) {
         int h = SEED ^ length;
         int length4 = length / 4;

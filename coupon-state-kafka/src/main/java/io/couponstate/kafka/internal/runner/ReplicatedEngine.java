@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -134,26 +135,23 @@ public final class ReplicatedEngine implements Engine {
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         // end offsets come from an admin client on the waiting thread, never from the poll thread: a poll may block
         // for pollTimeout (minutes, say), and a waiter must still answer within its own timeout
-        Map<TopicPartition, Long>[] targets = newTargets();
+        // read once per wait: the end offsets when the wait began
+        AtomicReference<Map<TopicPartition, Long>> targets = new AtomicReference<>();
         return lifecycle.awaitCaughtUp(timeout, settings.apiTimeout(), ask -> {
             if (tracker.isEmpty()) {
                 return false; // never caught up before a partition is assigned
             }
             ClusterClient cl = cluster;
-            if (targets[0] == null && cl != null && !ask.isZero()) {
+            if (targets.get() == null && cl != null && !ask.isZero()) {
                 try {
-                    targets[0] = cl.endOffsets(tracker.assignedSnapshot(), ask);
+                    targets.set(cl.endOffsets(tracker.assignedSnapshot(), ask));
                 } catch (KafkaException e) {
                     LOG.debug("{}: end offsets for awaitCaughtUp not available yet: {}", name, e.toString());
                 }
             }
-            return targets[0] != null && tracker.caughtUp(targets[0]);
+            Map<TopicPartition, Long> t = targets.get();
+            return t != null && tracker.caughtUp(t);
         });
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<TopicPartition, Long>[] newTargets() {
-        return new Map[1]; // read once per wait: the end offsets when the wait began
     }
 
     @Override
