@@ -394,28 +394,12 @@ public final class PartitionedEngine implements Engine {
      */
     private void checkCoPartitioned() {
         Map<String, Integer> counts = new TreeMap<>();
-        boolean bad = false;
         for (String topic : settings.topics()) {
             List<PartitionInfo> parts = coordinator.partitionsFor(topic, settings.apiTimeout());
-            int n = parts == null ? 0 : parts.size();
-            counts.put(topic, n);
-            bad |= n != state.partitions();
+            counts.put(topic, parts == null ? 0 : parts.size());
         }
-        if (bad) {
-            throw new IllegalStateException("partitioned mode: the topics are not co-partitioned: partition counts "
-                    + counts + " (0: missing) (expected: every topic with the PartitionedCouponState's "
-                    + state.partitions() + " partitions, so that partition p of every topic holds the same codes)");
-        }
-        Map<Integer, Set<String>> byNumber = new TreeMap<>();
-        for (TopicPartition tp : owned) {
-            byNumber.computeIfAbsent(tp.partition(), k -> new TreeSet<>()).add(tp.topic());
-        }
-        Map<Integer, Set<String>> partial = new TreeMap<>();
-        byNumber.forEach((p, topics) -> {
-            if (topics.size() != settings.topics().size()) {
-                partial.put(p, topics);
-            }
-        });
+        CoPartitioning.requireCounts(counts, state.partitions());
+        Map<Integer, Set<String>> partial = CoPartitioning.partial(owned, settings.topics());
         if (!partial.isEmpty() && consumerProtocol) {
             // incremental: a partition reaches its new owner once the old one released it, so partition p of the
             // topics may arrive in steps; the shard starts once all of them are here
@@ -434,16 +418,7 @@ public final class PartitionedEngine implements Engine {
      * numbers no longer owned, starts those of new ones, and advertises the owned set.
      */
     private void reconcile(String why) {
-        Map<Integer, Integer> topicsOf = new HashMap<>();
-        for (TopicPartition tp : owned) {
-            topicsOf.merge(tp.partition(), 1, Integer::sum);
-        }
-        Set<Integer> target = new TreeSet<>(); // numbers of which every topic's partition is here
-        topicsOf.forEach((p, n) -> {
-            if (n == settings.topics().size()) {
-                target.add(p);
-            }
-        });
+        Set<Integer> target = CoPartitioning.complete(owned, settings.topics().size()); // every topic's here
         List<Shard> gone = new ArrayList<>();
         for (Shard s : shards.values()) {
             if (!target.contains(s.partition)) {
