@@ -1,40 +1,29 @@
 package io.couponstate.kafka;
 
-import io.couponstate.kafka.internal.CountingInputStream;
-import java.io.BufferedInputStream;
+import io.couponstate.kafka.internal.publish.CountingInputStream;
+import io.couponstate.kafka.internal.partition.CodePartitioner;
+import io.couponstate.kafka.internal.publish.FileCheck;
+import io.couponstate.kafka.internal.publish.LineSplitter;
+import io.couponstate.kafka.internal.publish.TopicPreparer;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
-import java.util.zip.GZIPInputStream;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -94,8 +83,9 @@ public final class CouponFilePublisher implements AutoCloseable {
 
     /* design notes
      *
-     * Reading: the file is read in 64 KiB chunks and split into lines by hand, so a line is never a String and an
-     * oversized line costs no memory beyond the bound. Byte progress counts the bytes of the file itself (compressed
+     * Parts: FileCheck refuses what is not a file of code lines before anything is sent, TopicPreparer makes the
+     * topic, LineSplitter splits the file into lines without a String per line, CodePartitioner places each code's
+     * record where the partitioned state looks for it; this class sends and reports. Byte progress counts the bytes of the file itself (compressed
      * bytes for gzip), because that is what the file size, and so the ETA, is measured in.
      *
      * Failures: a send failure is reported on the producer's I/O thread; the first one is kept and the read loop
@@ -112,35 +102,26 @@ public final class CouponFilePublisher implements AutoCloseable {
     private static final Pattern LEGAL_TOPIC = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
     private static final Set<String> OWNED_PRODUCER_PROPERTIES =
             Set.of(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);
-    private static final int CHUNK = 64 * 1024;
     private static final int PROGRESS_CHECK_LINES = 4096;
 
     /** How much of a file (decompressed) is checked for being text lines before anything is sent. */
-    public static final int PREFIX_CHECK_BYTES = 64 * 1024;
+    public static final int PREFIX_CHECK_BYTES = FileCheck.PREFIX_BYTES;
 
-    private final String bootstrapServers;
-    private final int partitions;
-    private final Optional<Short> replicationFactor;
-    private final boolean createTopics;
+    private final TopicPreparer topics;
     private final int maxLineLength;
     private final double maxOversizedShare;
     private final boolean skipEmptyFiles;
-    private final Map<String, Object> clientProperties;
     private final Consumer<? super PublishProgress> progressListener;
     private final long progressIntervalNanos;
     private final KafkaProducer<byte[], byte[]> producer;
-    private final Set<String> topicsChecked = new HashSet<>();
-    private Admin admin;
 
     private CouponFilePublisher(Builder b) {
-        this.bootstrapServers = b.bootstrapServers;
-        this.partitions = b.partitions;
-        this.replicationFactor = b.replicationFactor;
-        this.createTopics = b.createTopics;
+        Map<String, Object> clientProperties = Map.copyOf(b.clientProperties);
+        this.topics = new TopicPreparer(b.bootstrapServers, clientProperties, b.partitions, b.replicationFactor,
+                b.createTopics);
         this.maxLineLength = b.maxLineLength;
         this.maxOversizedShare = b.maxOversizedShare;
         this.skipEmptyFiles = b.skipEmptyFiles;
-        this.clientProperties = Map.copyOf(b.clientProperties);
         this.progressListener = b.progressListener;
         this.progressIntervalNanos = b.progressInterval.toNanos();
 
@@ -156,7 +137,7 @@ public final class CouponFilePublisher implements AutoCloseable {
         config.put(ProducerConfig.CLIENT_ID_CONFIG, "coupon-file-publisher");
         config.putAll(clientProperties);
         config.putAll(b.producerProperties);
-        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, b.bootstrapServers);
         config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         this.producer = new KafkaProducer<>(config);
@@ -207,141 +188,15 @@ public final class CouponFilePublisher implements AutoCloseable {
                     "topic: '" + topic + "' (expected: a legal Kafka topic name, 1..249 of [a-zA-Z0-9._-])");
         }
         long startNanos = System.nanoTime();
-        long totalBytes = checkFile(file);
-        Prefix prefix = checkPrefix(file);
+        long totalBytes = FileCheck.checkFile(file);
+        FileCheck.Prefix prefix = FileCheck.checkPrefix(file, maxLineLength, maxOversizedShare);
         if (prefix.empty() && skipEmptyFiles) {
             LOG.warn("file {} holds no code line: skipped, topic {} not created", file, topic);
             return new PublishResult(file, topic, prefix.lines, 0, prefix.lines, 0, totalBytes,
                     Duration.ofNanos(System.nanoTime() - startNanos), true);
         }
-        ensureTopic(topic);
+        topics.ensure(topic);
         return new FileRun(file, topic, totalBytes).run();
-    }
-
-    /** The file's size; refuses a directory or a missing or unreadable file in words. */
-    private static long checkFile(Path file) throws PublishException {
-        if (Files.isDirectory(file)) {
-            throw refused(file, "cannot publish " + file + ": a directory (expected: a coupon file, one code per "
-                    + "line)");
-        }
-        try {
-            if (!Files.isRegularFile(file) && Files.exists(file)) {
-                // a FIFO or a device: readable, but its size means nothing; allowed, the prefix check decides
-                return -1;
-            }
-            return Files.size(file);
-        } catch (IOException e) {
-            throw refused(file, "cannot read " + file + ": " + fileProblem(e), e);
-        }
-    }
-
-    /** What the first {@value #PREFIX_CHECK_BYTES} bytes of a file say about it. */
-    private static final class Prefix {
-        long lines;
-        long codeLines;
-        long oversized;
-        boolean wholeFile;
-
-        boolean empty() {
-            return wholeFile && codeLines == 0 && oversized == 0;
-        }
-    }
-
-    /**
-     * Reads the start of the file (decompressed) and refuses it unless it looks like text lines: no NUL byte, and at
-     * most {@code maxOversizedShare} of its lines longer than the bound. Nothing is sent, no topic made.
-     */
-    private Prefix checkPrefix(Path file) throws PublishException {
-        Prefix p = new Prefix();
-        try (InputStream raw = Files.newInputStream(file)) {
-            BufferedInputStream buffered = new BufferedInputStream(raw, CHUNK);
-            InputStream in = isGzip(file, buffered) ? new GZIPInputStream(buffered, CHUNK) : buffered;
-            byte[] buf = in.readNBytes(PREFIX_CHECK_BYTES);
-            p.wholeFile = buf.length < PREFIX_CHECK_BYTES || in.read() < 0;
-            int lineLength = 0;   // content bytes of the current line, trimmed on the left
-            int trailingSpace = 0;
-            for (int i = 0; i <= buf.length; i++) {
-                boolean end = i == buf.length;
-                if (end && (lineLength == 0 || !p.wholeFile)) {
-                    if (!p.wholeFile && lineLength > maxLineLength) {
-                        p.lines++;
-                        p.oversized++;   // a cut-off line already over the bound is over it whole
-                    }
-                    break;
-                }
-                byte b = end ? (byte) '\n' : buf[i];
-                if (b == 0) {
-                    throw refused(file, "cannot publish " + file + ": not a text file (a NUL byte at byte " + i
-                            + (p.wholeFile ? "" : " of the first " + PREFIX_CHECK_BYTES) + "; expected: one code "
-                            + "per line)");
-                }
-                if (b == '\n') {
-                    int content = lineLength - trailingSpace;
-                    p.lines++;
-                    if (content > maxLineLength) {
-                        p.oversized++;
-                    } else if (content > 0) {
-                        p.codeLines++;
-                    }
-                    lineLength = 0;
-                    trailingSpace = 0;
-                } else if (isWhitespace(b)) {
-                    if (lineLength > 0) {
-                        lineLength++;
-                        trailingSpace++;
-                    }
-                } else {
-                    lineLength++;
-                    trailingSpace = 0;
-                }
-            }
-        } catch (PublishException e) {
-            throw e;
-        } catch (IOException e) {
-            throw refused(file, "cannot read " + file + ": " + fileProblem(e), e);
-        }
-        long withContent = p.codeLines + p.oversized;
-        if (p.oversized > 0 && p.oversized > maxOversizedShare * withContent) {
-            throw refused(file, "cannot publish " + file + ": not a coupon file (" + p.oversized + " of "
-                    + withContent + " lines " + (p.wholeFile ? "" : "in the first " + PREFIX_CHECK_BYTES
-                    + " bytes ") + "are longer than " + maxLineLength + " bytes; expected: one code per line, "
-                    + "at most " + Math.round(maxOversizedShare * 100) + " % of lines oversized)");
-        }
-        return p;
-    }
-
-    private static PublishException refused(Path file, String message) {
-        return new PublishException(file, 0, 0, message, null);
-    }
-
-    private static PublishException refused(Path file, String message, Throwable cause) {
-        return new PublishException(file, 0, 0, message, cause);
-    }
-
-    /** An I/O failure in a few words: {@code no such file}, {@code permission denied}, the JDK's own message. */
-    static String fileProblem(IOException e) {
-        if (e instanceof java.nio.file.NoSuchFileException) {
-            return "no such file";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        if (e instanceof java.util.zip.ZipException) {
-            return "not valid gzip data (" + e.getMessage() + ")";
-        }
-        if (e instanceof java.io.EOFException) {
-            return "truncated" + (e.getMessage() == null ? "" : ": " + e.getMessage());
-        }
-        return e.getMessage() == null ? "I/O error" : e.getMessage();
-    }
-
-    /** A throwable's message, or what it is in words when it has none: for people, no class names. */
-    private static String words(Throwable t) {
-        String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
     /** Flushes and closes the producer and the admin client. */
@@ -352,127 +207,20 @@ public final class CouponFilePublisher implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("closing the producer failed", e);
         }
-        if (admin != null) {
-            try {
-                admin.close();
-            } catch (RuntimeException e) {
-                LOG.warn("closing the admin client failed", e);
-            }
-        }
+        topics.close();
     }
 
-    private void ensureTopic(String topic) throws IOException {
-        if (topicsChecked.contains(topic)) {
-            return;
-        }
-        if (admin == null) {
-            Map<String, Object> config = new HashMap<>(clientProperties);
-            config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-            config.put(AdminClientConfig.CLIENT_ID_CONFIG, "coupon-file-publisher-admin");
-            admin = Admin.create(config);
-        }
-        if (!createTopics) {
-            requireTopic(topic);
-            topicsChecked.add(topic);
-            return;
-        }
-        NewTopic newTopic = new NewTopic(topic, Optional.of(partitions), replicationFactor)
-                .configs(Map.of("retention.ms", "-1"));
-        try {
-            admin.createTopics(List.of(newTopic)).all().get(2, TimeUnit.MINUTES);
-            LOG.info("created topic {} with {} partitions and retention.ms=-1", topic, partitions);
-            awaitLeaders(topic);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("topic " + topic + ": could not be created or described: "
-                        + words(e.getCause()), e.getCause());
-            }
-        } catch (TimeoutException e) {
-            throw new IOException("topic " + topic + ": creating it timed out (is " + bootstrapServers
-                    + " reachable?): " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("topic " + topic + ": interrupted while creating it", e);
-        }
-        topicsChecked.add(topic);
-    }
-
-    /** With topic creation off: the topic must exist, else nothing is sent (the producer would block a minute). */
-    private void requireTopic(String topic) throws IOException {
-        try {
-            admin.describeTopics(List.of(topic)).allTopicNames().get(2, TimeUnit.MINUTES);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
-                throw new IOException("topic " + topic + " does not exist, and creating topics is off");
-            }
-            throw new IOException("topic " + topic + ": could not be described: " + words(e.getCause()),
-                    e.getCause());
-        } catch (TimeoutException e) {
-            throw new IOException("topic " + topic + ": describing it timed out (is " + bootstrapServers
-                    + " reachable?)", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("topic " + topic + ": interrupted while describing it", e);
-        }
-    }
-
-    /** A just-created topic answers NOT_LEADER_OR_FOLLOWER for a moment; wait until every partition has a leader. */
-    private void awaitLeaders(String topic) throws ExecutionException, TimeoutException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-        while (true) {
-            try {
-                TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
-                        .get(1, TimeUnit.MINUTES).get(topic);
-                boolean ready = description.partitions().stream()
-                        .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
-                if (ready) {
-                    return;
-                }
-            } catch (ExecutionException e) {
-                // right after creation the broker's metadata may not know the topic yet: ask again
-                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-                    throw e;
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                throw new TimeoutException("partitions of " + topic + " still have no leader after 1 minute");
-            }
-            Thread.sleep(50);
-        }
-    }
-
-    private static boolean isGzip(Path file, BufferedInputStream in) throws IOException {
-        if (file.toString().toLowerCase(Locale.ROOT).endsWith(".gz")) {
-            return true;
-        }
-        in.mark(2);
-        int b0 = in.read();
-        int b1 = in.read();
-        in.reset();
-        return b0 == 0x1f && b1 == 0x8b;
+    /** The record key of a code (see {@link CodePartitioner#key}). */
+    static byte[] canonicalKey(byte[] code) {
+        return CodePartitioner.key(code);
     }
 
     /**
-     * The record key of a code: the code with {@code a-z} upper-cased (the array itself when it has none), so that
-     * the spellings of one code under a case-insensitive format share a partition, the one
-     * {@link PartitionedCouponState#partitionOf(CharSequence)} names.
+     * The partition a code's record goes to on a topic of {@code partitions}: the one the producer's default
+     * partitioner would pick for its key, and {@link PartitionedCouponState#partitionOf} names, by construction.
      */
-    static byte[] canonicalKey(byte[] code) {
-        byte[] key = code;
-        for (int i = 0; i < code.length; i++) {
-            byte b = code[i];
-            if (b >= 'a' && b <= 'z') {
-                if (key == code) {
-                    key = code.clone();
-                }
-                key[i] = (byte) (b - ('a' - 'A'));
-            }
-        }
-        return key;
-    }
-
-    private static boolean isWhitespace(byte b) {
-        return b == ' ' || b == '\t' || b == '\r' || b == '\f' || b == 0x0b;
+    static int partitionOf(byte[] code, int partitions) {
+        return CodePartitioner.partition(code, 0, code.length, partitions);
     }
 
     /** The state of publishing one file. */
@@ -497,6 +245,7 @@ public final class CouponFilePublisher implements AutoCloseable {
         private long blank;
         private long oversized;
         private long lastProgressNanos = startNanos;
+        private int partitionCount; // of the topic, read before the first send
 
         private FileRun(Path file, String topic, long totalBytes) throws IOException {
             this.file = file;
@@ -511,15 +260,15 @@ public final class CouponFilePublisher implements AutoCloseable {
                     readAll();
                 } catch (IOException e) {
                     flushQuietly();
-                    throw failure("unreadable after line " + lines + " (" + fileProblem(e) + ")", e);
+                    throw failure("unreadable after line " + lines + " (" + FileCheck.fileProblem(e) + ")", e);
                 } catch (KafkaException e) {
                     flushQuietly();
-                    throw failure("sending line " + (lines + 1) + " failed: " + words(e), e);
+                    throw failure("sending line " + (lines + 1) + " failed: " + FileCheck.words(e), e);
                 }
                 producer.flush();
                 Exception failed = sendFailure.get();
                 if (failed != null) {
-                    throw failure("the broker refused a record (" + words(failed) + ")", failed);
+                    throw failure("the broker refused a record (" + FileCheck.words(failed) + ")", failed);
                 }
                 report(true);
                 return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count(),
@@ -528,46 +277,7 @@ public final class CouponFilePublisher implements AutoCloseable {
         }
 
         private void readAll() throws IOException {
-            BufferedInputStream buffered = new BufferedInputStream(counted, CHUNK);
-            InputStream in = isGzip(file, buffered) ? new GZIPInputStream(buffered, CHUNK) : buffered;
-            byte[] chunk = new byte[CHUNK];
-            byte[] line = new byte[maxLineLength];
-            int len = 0;                 // bytes in line: content, possibly followed by white space
-            int contentLen = 0;          // bytes in line up to its last non-white byte
-            boolean spaceBeyond = false; // white space seen past the bound: harmless unless content follows
-            boolean tooLong = false;
-            int n;
-            while ((n = in.read(chunk)) > 0) {
-                for (int i = 0; i < n; i++) {
-                    byte b = chunk[i];
-                    if (b == '\n') {
-                        endLine(line, contentLen, tooLong);
-                        len = 0;
-                        contentLen = 0;
-                        spaceBeyond = false;
-                        tooLong = false;
-                    } else if (tooLong) {
-                        continue;
-                    } else if (isWhitespace(b)) {
-                        if (len == 0) {
-                            continue;
-                        }
-                        if (len < line.length) {
-                            line[len++] = b;
-                        } else {
-                            spaceBeyond = true;
-                        }
-                    } else if (spaceBeyond || len == line.length) {
-                        tooLong = true;
-                    } else {
-                        line[len++] = b;
-                        contentLen = len;
-                    }
-                }
-            }
-            if (len > 0 || tooLong) {
-                endLine(line, contentLen, tooLong);
-            }
+            new LineSplitter(maxLineLength).split(FileCheck.open(file, counted), this::endLine);
         }
 
         private void endLine(byte[] line, int contentLen, boolean tooLong) throws PublishException {
@@ -578,14 +288,18 @@ public final class CouponFilePublisher implements AutoCloseable {
                 blank++;
             } else {
                 byte[] code = Arrays.copyOf(line, contentLen);
-                producer.send(new ProducerRecord<>(topic, canonicalKey(code), code), onAck);
+                if (partitionCount == 0) {
+                    partitionCount = producer.partitionsFor(topic).size();
+                }
+                producer.send(new ProducerRecord<>(topic, partitionOf(code, partitionCount), canonicalKey(code),
+                        code), onAck);
                 sentAttempted++;
             }
             if (lines % PROGRESS_CHECK_LINES == 0) {
                 Exception failed = sendFailure.get();
                 if (failed != null) {
                     flushQuietly();
-                    throw failure("the broker refused a record (" + words(failed) + ")", failed);
+                    throw failure("the broker refused a record (" + FileCheck.words(failed) + ")", failed);
                 }
                 long now = System.nanoTime();
                 if (now - lastProgressNanos >= progressIntervalNanos) {

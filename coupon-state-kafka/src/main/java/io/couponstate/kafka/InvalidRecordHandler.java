@@ -1,5 +1,6 @@
 package io.couponstate.kafka;
 
+import io.couponstate.kafka.internal.runner.SkipHandler;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -41,6 +42,6 @@ public interface InvalidRecordHandler extends AutoCloseable {
 
     /** The default handler: drops the record (it was already counted and logged). */
     static InvalidRecordHandler skip() {
-        return (record, reason) -> { };
+        return SkipHandler.INSTANCE;
     }
 }

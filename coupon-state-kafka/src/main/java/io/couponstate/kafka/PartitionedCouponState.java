@@ -6,6 +6,7 @@ import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.ObservationBatch;
 import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.kafka.internal.partition.CodePartitioner;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -123,7 +124,6 @@ public final class PartitionedCouponState implements CouponState {
      *   default; the generation/epoch in the value lets a reader ignore an older owner's late write.
      */
 
-    private static final int CASE_OFFSET = 'a' - 'A';
 
     private final int partitions;
     private final CouponStateConfig config;
@@ -187,109 +187,12 @@ public final class PartitionedCouponState implements CouponState {
      * any text (a non-ASCII code hashes its UTF-8 bytes); allocates nothing for ASCII.
      */
     public int partitionOf(CharSequence code) {
-        Objects.requireNonNull(code, "code");
-        int length = code.length();
-        for (int i = 0; i < length; i++) {
-            if (code.charAt(i) > 0x7F) {
-                byte[] utf8 = code.toString().getBytes(StandardCharsets.UTF_8);
-                return partitionOf(utf8, 0, utf8.length);
-            }
-        }
-        return toPartition(murmur2(code, length));
+        return CodePartitioner.partition(Objects.requireNonNull(code, "code"), partitions);
     }
 
     /** {@link #partitionOf(CharSequence)} of the code {@code code[offset, offset + length)}; allocates nothing. */
     public int partitionOf(byte[] code, int offset, int length) {
-        Objects.requireNonNull(code, "code");
-        Objects.checkFromIndexSize(offset, length, code.length);
-        return toPartition(murmur2(code, offset, length));
-    }
-
-    private int toPartition(int hash) {
-        return (hash & 0x7fffffff) % partitions; // Utils.toPositive(hash) % numPartitions
-    }
-
-    /**
-     * Kafka's {@code Utils.murmur2} (seed 0x9747b28c) over the bytes with {@code a-z} upper-cased, reading the array
-     * in place so that no key array is made.
-     */
-    static int murmur2(byte[] data, int offset, int length) {
-        final int m = 0x5bd1e995;
-        final int r = 24;
-        int h = 0x9747b28c ^ length;
-        int length4 = length / 4;
-        for (int i = 0; i < length4; i++) {
-            int i4 = offset + i * 4;
-            int k = upper(data[i4]) + (upper(data[i4 + 1]) << 8) + (upper(data[i4 + 2]) << 16)
-                    + (upper(data[i4 + 3]) << 24);
-            k *= m;
-            k ^= k >>> r;
-            k *= m;
-            h *= m;
-            h ^= k;
-        }
-        int tail = offset + (length & ~3);
-        switch (length % 4) {
-            case 3:
-                h ^= upper(data[tail + 2]) << 16;
-                // fall through
-            case 2:
-                h ^= upper(data[tail + 1]) << 8;
-                // fall through
-            case 1:
-                h ^= upper(data[tail]);
-                h *= m;
-                break;
-            default:
-                break;
-        }
-        h ^= h >>> 13;
-        h *= m;
-        h ^= h >>> 15;
-        return h;
-    }
-
-    /** The same over ASCII characters. */
-    private static int murmur2(CharSequence data, int length) {
-        final int m = 0x5bd1e995;
-        final int r = 24;
-        int h = 0x9747b28c ^ length;
-        int length4 = length / 4;
-        for (int i = 0; i < length4; i++) {
-            int i4 = i * 4;
-            int k = upper(data.charAt(i4)) + (upper(data.charAt(i4 + 1)) << 8) + (upper(data.charAt(i4 + 2)) << 16)
-                    + (upper(data.charAt(i4 + 3)) << 24);
-            k *= m;
-            k ^= k >>> r;
-            k *= m;
-            h *= m;
-            h ^= k;
-        }
-        int tail = length & ~3;
-        switch (length % 4) {
-            case 3:
-                h ^= upper(data.charAt(tail + 2)) << 16;
-                // fall through
-            case 2:
-                h ^= upper(data.charAt(tail + 1)) << 8;
-                // fall through
-            case 1:
-                h ^= upper(data.charAt(tail));
-                h *= m;
-                break;
-            default:
-                break;
-        }
-        h ^= h >>> 13;
-        h *= m;
-        h ^= h >>> 15;
-        return h;
-    }
-
-    /** The unsigned byte value of an ASCII byte or char, {@code a-z} upper-cased. */
-    private static int upper(int c) {
-        int b = c & 0xff;
-        return b >= 'a' && b <= 'z' ? b - CASE_OFFSET : b;
+        return CodePartitioner.partition(Objects.requireNonNull(code, "code"), offset, length, partitions);
     }
 
     // -------------------------------------------------------------------------------------------------- ownership
@@ -439,15 +342,13 @@ public final class PartitionedCouponState implements CouponState {
         }
     }
 
+    /** The shard's configuration; a shard must also tell its source names, which only the library's states do. */
     private static CouponStateConfig configOf(int partition, CouponState shard) {
-        if (shard instanceof LockFreeCouponState) {
-            return ((LockFreeCouponState) shard).config();
+        if (!(shard instanceof LockFreeCouponState || shard instanceof StripedLockCouponState)) {
+            throw new IllegalArgumentException("partition " + partition + ": a shard of type "
+                    + shard.getClass().getName() + " (expected: LockFreeCouponState or StripedLockCouponState)");
         }
-        if (shard instanceof StripedLockCouponState) {
-            return ((StripedLockCouponState) shard).config();
-        }
-        throw new IllegalArgumentException("partition " + partition + ": a shard of type "
-                + shard.getClass().getName() + " (expected: LockFreeCouponState or StripedLockCouponState)");
+        return shard.config();
     }
 
     private static List<String> sourceNames(CouponState shard) {

@@ -1,6 +1,6 @@
 package io.couponstate.kafka;
 
-import java.util.Collections;
+import io.couponstate.kafka.internal.runner.MetricsSnapshot;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Optional;
@@ -13,25 +13,7 @@ import java.util.OptionalLong;
 public final class RunnerMetrics {
 
     private final CouponConsumerRunner.State state;
-    private final long recordsConsumed;
-    private final long codesApplied;
-    private final double recordsPerSecond;
-    private final Map<InvalidRecordReason, Long> invalid;
-    private final long distinctCodes;
-    private final long validCodes;
-    private final long lag;
-    private final long checkpointsWritten;
-    private final long checkpointFailures;
-    private final long restoredCheckpointSequence;
-    private final boolean durable;
-    private final OptionalLong lastDurableCheckpointAgeMillis;
-    private final Optional<String> lastCheckpointFailure;
-    private final Optional<String> problem;
-    private final RunnerPhase phase;
-    private final long restoredBytes;
-    private final long restoreTotalBytes;
-    private final double restoreBytesPerSecond;
-    private final double recentRecordsPerSecond;
+    private final MetricsSnapshot m;
 
     /**
      * Counters without a watcher's view: the phase is derived from the state and the lag ({@code RUNNING} with lag 0
@@ -42,10 +24,9 @@ public final class RunnerMetrics {
             long checkpointsWritten, long checkpointFailures, long restoredCheckpointSequence, boolean durable,
             OptionalLong lastDurableCheckpointAgeMillis, Optional<String> lastCheckpointFailure,
             Optional<String> problem) {
-        this(state, recordsConsumed, codesApplied, recordsPerSecond, invalid, distinctCodes, validCodes, lag,
-                checkpointsWritten, checkpointFailures, restoredCheckpointSequence, durable,
-                lastDurableCheckpointAgeMillis, lastCheckpointFailure, problem, RunnerPhase.of(state, lag == 0), 0, 0,
-                0, recordsPerSecond);
+        this(MetricsSnapshot.summary(state.stage(), recordsConsumed, codesApplied, recordsPerSecond, invalid,
+                distinctCodes, validCodes, lag, checkpointsWritten, checkpointFailures, restoredCheckpointSequence,
+                durable, lastDurableCheckpointAgeMillis, lastCheckpointFailure, problem));
     }
 
     RunnerMetrics(CouponConsumerRunner.State state, long recordsConsumed, long codesApplied, double recordsPerSecond,
@@ -54,26 +35,16 @@ public final class RunnerMetrics {
             OptionalLong lastDurableCheckpointAgeMillis, Optional<String> lastCheckpointFailure,
             Optional<String> problem, RunnerPhase phase, long restoredBytes, long restoreTotalBytes,
             double restoreBytesPerSecond, double recentRecordsPerSecond) {
-        this.phase = phase;
-        this.restoredBytes = restoredBytes;
-        this.restoreTotalBytes = restoreTotalBytes;
-        this.restoreBytesPerSecond = restoreBytesPerSecond;
-        this.recentRecordsPerSecond = recentRecordsPerSecond;
-        this.durable = durable;
-        this.lastDurableCheckpointAgeMillis = lastDurableCheckpointAgeMillis;
-        this.lastCheckpointFailure = lastCheckpointFailure;
-        this.problem = problem;
-        this.state = state;
-        this.recordsConsumed = recordsConsumed;
-        this.codesApplied = codesApplied;
-        this.recordsPerSecond = recordsPerSecond;
-        this.invalid = Collections.unmodifiableMap(invalid);
-        this.distinctCodes = distinctCodes;
-        this.validCodes = validCodes;
-        this.lag = lag;
-        this.checkpointsWritten = checkpointsWritten;
-        this.checkpointFailures = checkpointFailures;
-        this.restoredCheckpointSequence = restoredCheckpointSequence;
+        this(new MetricsSnapshot(state.stage(), recordsConsumed, codesApplied, recordsPerSecond, invalid,
+                distinctCodes, validCodes, lag, checkpointsWritten, checkpointFailures, restoredCheckpointSequence,
+                durable, lastDurableCheckpointAgeMillis, lastCheckpointFailure, problem, phase, restoredBytes,
+                restoreTotalBytes, restoreBytesPerSecond, recentRecordsPerSecond));
+    }
+
+    /** A view of an engine's snapshot. */
+    RunnerMetrics(MetricsSnapshot snapshot) {
+        this.m = snapshot;
+        this.state = CouponConsumerRunner.State.of(snapshot.stage());
     }
 
     /** The runner's state when the snapshot was taken. */
@@ -83,33 +54,33 @@ public final class RunnerMetrics {
 
     /** Records consumed and processed (applied or found invalid) since this runner started: the replay measure. */
     public long recordsConsumed() {
-        return recordsConsumed;
+        return m.recordsConsumed();
     }
 
     /** Codes applied to the state since this runner started (in bulk mode, several per record). */
     public long codesApplied() {
-        return codesApplied;
+        return m.codesApplied();
     }
 
     /** Records consumed per second over the last progress interval (or since start, before the first one). */
     public double recordsPerSecond() {
-        return recordsPerSecond;
+        return m.recordsPerSecond();
     }
 
     /** Invalid records (bulk mode: lines) since start, by reason; every reason is present, most with 0. */
     public Map<InvalidRecordReason, Long> invalidRecords() {
-        return invalid;
+        return m.invalidRecords();
     }
 
     /** Invalid records (bulk mode: lines) for one reason. */
     public long invalidRecords(InvalidRecordReason reason) {
-        return invalid.get(reason);
+        return m.invalidRecords().get(reason);
     }
 
     /** All invalid records (bulk mode: lines) since start. */
     public long invalidRecordsTotal() {
         long n = 0;
-        for (long v : invalid.values()) {
+        for (long v : m.invalidRecords().values()) {
             n += v;
         }
         return n;
@@ -117,7 +88,7 @@ public final class RunnerMetrics {
 
     /** Distinct codes in the state ({@code CouponState.size()}). */
     public long distinctCodes() {
-        return distinctCodes;
+        return m.distinctCodes();
     }
 
     /**
@@ -125,17 +96,17 @@ public final class RunnerMetrics {
      * its own {@code addObservation} calls caused. Crossings caused by other writers of the same state are not seen.
      */
     public long validCodes() {
-        return validCodes;
+        return m.validCodes();
     }
 
     /** Records in the assigned partitions not yet applied, as of the last poll; -1 while unknown. */
     public long lag() {
-        return lag;
+        return m.lag();
     }
 
     /** Checkpoints made durable since start (including the one written on close). */
     public long checkpointsWritten() {
-        return checkpointsWritten;
+        return m.checkpointsWritten();
     }
 
     /**
@@ -143,17 +114,17 @@ public final class RunnerMetrics {
      * durable checkpoint); true otherwise, also before the first attempt and without a checkpoint directory.
      */
     public boolean durable() {
-        return durable;
+        return m.durable();
     }
 
     /** Milliseconds since this run's last durable checkpoint was written; empty if none was yet. */
     public OptionalLong lastDurableCheckpointAgeMillis() {
-        return lastDurableCheckpointAgeMillis;
+        return m.lastDurableCheckpointAgeMillis();
     }
 
     /** The newest checkpoint failure's cause while {@link #durable()} is false; empty otherwise. */
     public Optional<String> lastCheckpointFailure() {
-        return lastCheckpointFailure;
+        return m.lastCheckpointFailure();
     }
 
     /**
@@ -161,17 +132,17 @@ public final class RunnerMetrics {
      * {@code cannot reach a Kafka broker at host:port: <cause>} after three API timeouts without metadata.
      */
     public Optional<String> problem() {
-        return problem;
+        return m.problem();
     }
 
     /** Checkpoint writes that failed since start (each is retried at the next interval). */
     public long checkpointFailures() {
-        return checkpointFailures;
+        return m.checkpointFailures();
     }
 
     /** Where the runner is, for a watcher: RESTORING, CATCHING_UP, UP or a life-cycle state; see {@link RunnerPhase}. */
     public RunnerPhase phase() {
-        return phase;
+        return m.phase();
     }
 
     /**
@@ -179,7 +150,7 @@ public final class RunnerMetrics {
      * all it read. 0 before the restore starts and without a checkpoint.
      */
     public long restoredBytes() {
-        return restoredBytes;
+        return m.restoredBytes();
     }
 
     /**
@@ -188,12 +159,12 @@ public final class RunnerMetrics {
      * before the restore starts and without a checkpoint.
      */
     public long restoreTotalBytes() {
-        return restoreTotalBytes;
+        return m.restoreTotalBytes();
     }
 
     /** Checkpoint bytes read per second by the restore, over its whole duration so far; 0 before it starts. */
     public double restoreBytesPerSecond() {
-        return restoreBytesPerSecond;
+        return m.restoreBytesPerSecond();
     }
 
     /**
@@ -202,7 +173,7 @@ public final class RunnerMetrics {
      * steadier rate over the progress interval.
      */
     public double recentRecordsPerSecond() {
-        return recentRecordsPerSecond;
+        return m.recentRecordsPerSecond();
     }
 
     /**
@@ -210,56 +181,17 @@ public final class RunnerMetrics {
      * is 0; empty while the lag is unknown, or the rate is 0 with records still to consume.
      */
     public OptionalLong etaSeconds() {
-        if (lag < 0) {
-            return OptionalLong.empty();
-        }
-        if (lag == 0) {
-            return OptionalLong.of(0);
-        }
-        if (!(recentRecordsPerSecond > 0)) {
-            return OptionalLong.empty();
-        }
-        return OptionalLong.of((long) Math.ceil(lag / recentRecordsPerSecond));
+        return m.etaSeconds();
     }
 
     /** The sequence number of the checkpoint restored at start, or 0 if none was. */
     public long restoredCheckpointSequence() {
-        return restoredCheckpointSequence;
+        return m.restoredCheckpointSequence();
     }
 
+    /** The progress line's text: the state, the rates and counters, the phase and, when known, the ETA. */
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder(String.format("state %s, %.0f records/s over the last interval, "
-                + "consumed %d, applied %d, invalid %s, distinct codes %d, valid codes %d, lag %s, checkpoints %d",
-                state, recordsPerSecond, recordsConsumed, codesApplied, nonZero(), distinctCodes, validCodes,
-                lag < 0 ? "unknown" : Long.toString(lag), checkpointsWritten));
-        if (checkpointFailures > 0) {
-            sb.append(", checkpoint failures ").append(checkpointFailures);
-        }
-        sb.append(", durable ").append(durable);
-        if (lastDurableCheckpointAgeMillis.isPresent()) {
-            sb.append(", last durable checkpoint ").append(lastDurableCheckpointAgeMillis.getAsLong()).append(" ms ago");
-        }
-        lastCheckpointFailure.ifPresent(f -> sb.append(", last checkpoint failure: ").append(f));
-        problem.ifPresent(p -> sb.append(", problem: ").append(p));
-        sb.append(", phase ").append(phase);
-        if (phase == RunnerPhase.RESTORING && restoreTotalBytes > 0) {
-            sb.append(String.format(", restored %d of %d bytes", restoredBytes, restoreTotalBytes));
-        }
-        OptionalLong eta = etaSeconds();
-        if (phase == RunnerPhase.CATCHING_UP && eta.isPresent()) {
-            sb.append(", ETA ").append(eta.getAsLong()).append(" s");
-        }
-        return sb.toString();
-    }
-
-    private Map<InvalidRecordReason, Long> nonZero() {
-        EnumMap<InvalidRecordReason, Long> out = new EnumMap<>(InvalidRecordReason.class);
-        invalid.forEach((k, v) -> {
-            if (v != 0) {
-                out.put(k, v);
-            }
-        });
-        return out;
+        return m.toString();
     }
 }

@@ -35,19 +35,6 @@ public enum RunnerPhase {
      * @return the phase
      */
     public static RunnerPhase of(CouponConsumerRunner.State state, boolean caughtUp) {
-        switch (state) {
-            case CREATED:
-                return CREATED;
-            case STARTING:
-                return RESTORING;
-            case RUNNING:
-                return caughtUp ? UP : CATCHING_UP;
-            case PENDING_SHUTDOWN:
-                return PENDING_SHUTDOWN;
-            case STOPPED:
-                return STOPPED;
-            default:
-                return FAILED;
-        }
+        return state.stage().phase(caughtUp);
     }
 }

@@ -1,8 +1,8 @@
 package io.couponstate.kafka;
 
 import io.couponstate.core.CouponState;
-import io.couponstate.kafka.internal.HeaderSourceResolver;
-import io.couponstate.kafka.internal.TopicSourceResolver;
+import io.couponstate.kafka.internal.runner.HeaderSourceResolver;
+import io.couponstate.kafka.internal.runner.TopicSourceResolver;
 import java.util.Collection;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.core.internal.DurableFiles;
-import io.couponstate.kafka.internal.RateLimitedLog;
-import io.couponstate.kafka.internal.RunnerSettings;
 import io.couponstate.kafka.internal.checkpoint.ChainRestore;
 import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
 import io.couponstate.kafka.internal.runner.Checkpointer;
+import io.couponstate.kafka.internal.runner.RateLimitedLog;
+import io.couponstate.kafka.internal.runner.RunnerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

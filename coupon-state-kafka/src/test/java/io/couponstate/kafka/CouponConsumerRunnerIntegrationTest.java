@@ -424,15 +424,15 @@ class CouponConsumerRunnerIntegrationTest {
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         try (CouponConsumerRunner runner = runner(bootstrap, topics, new StripedLockCouponState()).groupId(group)
-                .checkpointInterval(Duration.ofMillis(100)).checkpointDirectory(checkpoints).build()) {
-            runner.checkpointHook((tmp, target) -> {
-                entered.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+                .checkpointInterval(Duration.ofMillis(100)).checkpointDirectory(checkpoints)
+                .checkpointHook((tmp, target) -> {
+                    entered.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }).build()) {
             runner.start();
             produce(bootstrap, List.of(new ProducerRecord<>(tp.topic(), ascii("STUCKONE1"))));
             assertThat(entered.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();

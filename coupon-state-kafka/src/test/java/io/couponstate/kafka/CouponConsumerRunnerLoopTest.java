@@ -289,12 +289,12 @@ class CouponConsumerRunnerLoopTest {
         AtomicReference<CouponConsumerRunner> ref = new AtomicReference<>();
         try {
             CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState()).groupId("g")
-                    .checkpointDirectory(dir).build();
+                    .checkpointDirectory(dir)
+                    .checkpointHook((tmp, target) -> {
+                        // the first checkpoint is still in flight when close() comes
+                        await().atMost(WAIT).until(() -> ref.get().runnerState() == State.PENDING_SHUTDOWN);
+                    }).build();
             ref.set(runner);
-            runner.checkpointHook((tmp, target) -> {
-                // the first checkpoint is still in flight when close() comes
-                await().atMost(WAIT).until(() -> ref.get().runnerState() == State.PENDING_SHUTDOWN);
-            });
             runner.start();
             await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);
             kafka.append(T0, "FIRSTCODE");
@@ -318,15 +318,15 @@ class CouponConsumerRunnerLoopTest {
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         CouponConsumerRunner runner = kafka.runner(List.of("t1"), new StripedLockCouponState())
-                .checkpointInterval(Duration.ofHours(1)).checkpointDirectory(dir).build();
-        runner.checkpointHook((tmp, target) -> {
-            entered.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+                .checkpointInterval(Duration.ofHours(1)).checkpointDirectory(dir)
+                .checkpointHook((tmp, target) -> {
+                    entered.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }).build();
         try {
             runner.start();
             await().atMost(WAIT).until(() -> runner.assignedPartitions().size() == 1);

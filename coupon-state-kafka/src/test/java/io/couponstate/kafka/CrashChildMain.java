@@ -75,21 +75,21 @@ public final class CrashChildMain {
                 .progressLogInterval(Duration.ZERO)
                 .consumerProperty("max.poll.records", 40)
                 .consumerProperty("fetch.max.wait.ms", 50)
+                .checkpointHook((tmp, target) -> {
+                    if (journal && !isDelta(tmp)) {
+                        return; // with a journal, only deltas count: the kill lands between a delta's fsync and rename
+                    }
+                    if (writes.incrementAndGet() == pauseAt) {
+                        System.out.println("FSYNCED " + tmp.getFileName());
+                        System.out.flush();
+                        try {
+                            Thread.sleep(Duration.ofMinutes(2).toMillis()); // the parent kills us here
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                })
                 .build();
-        runner.checkpointHook((tmp, target) -> {
-            if (journal && !isDelta(tmp)) {
-                return; // with a journal, only delta writes are counted: the kill lands between a delta's fsync and rename
-            }
-            if (writes.incrementAndGet() == pauseAt) {
-                System.out.println("FSYNCED " + tmp.getFileName());
-                System.out.flush();
-                try {
-                    Thread.sleep(Duration.ofMinutes(2).toMillis()); // the parent kills us here
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        });
         runner.start();
         while (runner.assignedPartitions().size() < partitions) {
             if (runner.runnerState().isTerminal()) {

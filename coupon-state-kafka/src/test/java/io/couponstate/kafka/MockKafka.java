@@ -1,7 +1,7 @@
 package io.couponstate.kafka;
 
 import io.couponstate.core.CouponState;
-import io.couponstate.kafka.internal.ClusterClient;
+import io.couponstate.kafka.internal.runner.ClusterClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -10,6 +10,7 @@ import io.couponstate.core.InvalidCouponCodeException;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.ObservationBatch;
 import io.couponstate.core.StripedLockCouponState;
+import io.couponstate.kafka.internal.partition.CodePartitioner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -78,7 +79,7 @@ class PartitionedCouponStateTest {
                     byte b = buffer[offset + j];
                     key[j] = b >= 'a' && b <= 'z' ? (byte) (b - 32) : b;
                 }
-                assertThat(PartitionedCouponState.murmur2(buffer, offset, length)).isEqualTo(Utils.murmur2(key));
+                assertThat(CodePartitioner.hash(buffer, offset, length)).isEqualTo(Utils.murmur2(key));
                 assertThat(state.partitionOf(buffer, offset, length))
                         .isEqualTo(BuiltInPartitioner.partitionForKey(key, n));
                 String code = code(rnd, MIXED);
@@ -90,6 +91,24 @@ class PartitionedCouponStateTest {
             String nonAscii = "CAFÉ1234";
             assertThat(state.partitionOf(nonAscii)).isEqualTo(
                     BuiltInPartitioner.partitionForKey(nonAscii.getBytes(StandardCharsets.UTF_8), n));
+        }
+    }
+
+    @Test
+    void thePublishersPartition_andTheStates_areKafkasDefaultPartitioningOfTheKey_forManyRandomCodes() {
+        SplittableRandom rnd = new SplittableRandom(seed("thePublishersPartition_andTheStates"));
+        for (int n : new int[] {1, 2, 3, 6, 7, 12, 64, 1000}) {
+            PartitionedCouponState state = PartitionedCouponState.lockFree(n, CouponStateConfig.defaults());
+            for (int i = 0; i < 20_000; i++) {
+                String code = code(rnd, MIXED);
+                byte[] bytes = code.getBytes(StandardCharsets.US_ASCII);
+                byte[] key = CouponFilePublisher.canonicalKey(bytes);
+                // what the producer's default partitioner did with the publisher's keyed record
+                int kafka = Utils.toPositive(Utils.murmur2(key)) % n;
+                assertThat(CouponFilePublisher.partitionOf(bytes, n)).as("%s on %d partitions", code, n)
+                        .isEqualTo(kafka).isEqualTo(BuiltInPartitioner.partitionForKey(key, n))
+                        .isEqualTo(state.partitionOf(code)).isEqualTo(state.partitionOf(bytes, 0, bytes.length));
+            }
         }
     }
 

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.StripedLockCouponState;
 import io.couponstate.kafka.CouponConsumerRunner.State;
-import io.couponstate.kafka.internal.ApplyStage;
+import io.couponstate.kafka.internal.runner.ApplyStage;
 import io.couponstate.kafka.internal.checkpoint.ChainRestore;
 import io.couponstate.kafka.internal.checkpoint.CheckpointDirectory;
 import io.couponstate.kafka.internal.checkpoint.CheckpointFormat;

@@ -3,8 +3,6 @@ package io.couponstate.kafka.internal.runner;
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.CouponCheckpoints;
 import io.couponstate.kafka.InvalidRecordHandler;
-import io.couponstate.kafka.internal.RateLimitedLog;
-import io.couponstate.kafka.internal.RunnerSettings;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.SourceResolver;

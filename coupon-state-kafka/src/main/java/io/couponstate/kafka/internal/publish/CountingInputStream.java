@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.publish;
 
 import java.io.FilterInputStream;
 import java.io.IOException;

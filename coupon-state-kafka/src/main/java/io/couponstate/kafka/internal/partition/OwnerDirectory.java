@@ -1,6 +1,6 @@
-package io.couponstate.kafka;
+package io.couponstate.kafka.internal.partition;
 
-import io.couponstate.kafka.internal.RunnerSettings;
+import io.couponstate.kafka.internal.runner.RunnerSettings;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  */
 final class OwnerDirectory implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(CouponConsumerRunner.class);
+    private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
 
     private final RunnerSettings settings;
     private final String topic;

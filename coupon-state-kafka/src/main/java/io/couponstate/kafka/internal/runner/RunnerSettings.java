@@ -1,18 +1,17 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CodeFormat;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
-import io.couponstate.kafka.internal.checkpoint.CheckpointWriter;
-import io.couponstate.kafka.CouponConsumerRunner;
 import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.SourceResolver;
 import io.couponstate.kafka.StateListener;
+import io.couponstate.kafka.CouponCheckpoints;
+import io.couponstate.kafka.internal.checkpoint.CheckpointWriter;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -30,11 +29,21 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
- * A runner's settings, validated once by {@link Builder#build()}; immutable and thread-safe afterwards. Holds what
- * is derived from them too: the consumer configuration (with the properties the runner owns), the client name, the
- * state's code format and source limit, and the sources the runner is known to need.
+ * A runner's settings: one immutable value, validated once by {@link Builder#build()}, thread-safe afterwards. A
+ * shard's settings are a copy with changes ({@link #forShard}). Holds what is derived from them too: the consumer
+ * configuration (with the properties the runner owns), the client name and the state's configuration.
  */
-public final class RunnerSettings {
+public final class RunnerSettings implements Cloneable {
+
+    /*
+     * design notes
+     *
+     * Each setting is one field below, with its default, one accessor and one builder setter: the builder fills a
+     * private draft, and build() validates the draft and hands out a clone of it, so no list of every setting is
+     * spelt a second time (no constructor, no copy method). The fields are not final, but no one writes them once a
+     * value has left build() or forShard(); every value reaches another thread through Thread.start() or a volatile
+     * write, which publishes it.
+     */
 
     /** Consumer properties the runner sets itself, and why. */
     public static final Map<String, String> OWNED;
@@ -63,77 +72,95 @@ public final class RunnerSettings {
         OWNED = Collections.unmodifiableMap(owned);
     }
 
+    /** Group settings a shard runner (which never joins a group) leaves out. */
+    private static final List<String> SHARD_DROPPED = List.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG,
+            ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, ConsumerConfig.CLIENT_ID_CONFIG);
+
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
-    private final String bootstrapServers;
-    private final String groupId;
-    private final List<String> topics;
-    private final CouponState state;
-    private final Path checkpointDirectory;
-    private final Duration checkpointInterval;
-    private final double baseRolloverFraction;
-    private final Duration pollTimeout;
-    private final Duration apiTimeout;
-    private final Duration partitionDiscoveryInterval;
-    private final Duration progressLogInterval;
-    private final int progressValidCodes;
-    private final java.util.function.Consumer<String> progressSink;
-    private final SourceResolver sourceResolver;
-    private final InvalidRecordHandler invalidRecordHandler;
-    private final StateListener stateListener;
-    private final boolean bulkValues;
-    private final int maxValueBytes;
-    private final boolean allowMissingTopics;
-    private final boolean rebuildRecreatedTopics;
-    private final Clock clock;
-    private final Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory;
-    private final Function<Map<String, Object>, ClusterClient> clusterClientFactory;
-    private final Map<String, Object> consumerConfig;
-    private final String name;
-    private final CodeFormat codeFormat;
-    private final int maxSources;
-    private final int applyThreads;
-    private final CouponConsumerRunner.Mode mode;
-    private final String applicationEndpoint;
-    private final String membershipTopic;
-    private final int onlyPartition;
-    private final PartitionedCouponState router;
-    private final Builder origin;
+    // ---------------------------------------------------------------------------------- the settings, with defaults
+    private String bootstrapServers;
+    private String groupId;
+    private List<String> topics;
+    private CouponState state;
+    private Path checkpointDirectory;
+    private Duration checkpointInterval = Duration.ofMinutes(1);
+    private double baseRolloverFraction = CheckpointWriter.DEFAULT_BASE_ROLLOVER_FRACTION;
+    private Duration pollTimeout = Duration.ofMillis(500);
+    private Duration apiTimeout = Duration.ofSeconds(5);
+    private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
+    private Duration progressLogInterval = Duration.ofSeconds(30);
+    private int progressValidCodes = 20;
+    private java.util.function.Consumer<String> progressSink;
+    private Map<String, Object> consumerProperties = new LinkedHashMap<>();
+    private SourceResolver sourceResolver = SourceResolver.topicName();
+    private InvalidRecordHandler invalidRecordHandler = InvalidRecordHandler.skip();
+    private StateListener stateListener;
+    private boolean bulkValues;
+    private int applyThreads = 1;
+    private int maxValueBytes = 1 << 20;
+    private boolean allowMissingTopics;
+    private boolean rebuildRecreatedTopics;
+    private Clock clock = Clock.systemUTC();
+    private Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory =
+            config -> new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    private CheckpointsOpener checkpointsOpener = CouponCheckpoints::open;
+    private Function<Map<String, Object>, ClusterClient> clusterClientFactory =
+            config -> ClusterClient.admin(config, config.get(ConsumerConfig.CLIENT_ID_CONFIG) + "-admin");
+    private boolean partitioned;
+    private String applicationEndpoint;
+    private String membershipTopic;
+    private int onlyPartition = -1;
+    private PartitionedCouponState router;
 
-    private RunnerSettings(Builder b) {
-        this.origin = b.copy();
-        this.mode = b.mode;
-        this.applicationEndpoint = b.applicationEndpoint;
-        this.membershipTopic = b.membershipTopic != null ? b.membershipTopic
-                : b.groupId == null ? null : b.groupId + "-couponstate-owners";
-        this.onlyPartition = b.onlyPartition;
-        this.router = b.router;
-        this.bootstrapServers = b.bootstrapServers;
-        this.groupId = b.groupId;
-        this.topics = List.copyOf(b.topics);
-        this.state = b.state;
-        this.checkpointDirectory = b.checkpointDirectory;
-        this.checkpointInterval = b.checkpointInterval;
-        this.baseRolloverFraction = b.baseRolloverFraction;
-        this.pollTimeout = b.pollTimeout;
-        this.apiTimeout = b.apiTimeout;
-        this.partitionDiscoveryInterval = b.partitionDiscoveryInterval;
-        this.progressLogInterval = b.progressLogInterval;
-        this.progressValidCodes = b.progressValidCodes;
-        this.progressSink = b.progressSink;
-        this.sourceResolver = b.sourceResolver == null ? SourceResolver.topicName() : b.sourceResolver;
-        this.invalidRecordHandler = b.invalidRecordHandler == null ? InvalidRecordHandler.skip()
-                : b.invalidRecordHandler;
-        this.stateListener = b.stateListener;
-        this.bulkValues = b.bulkValues;
-        this.applyThreads = b.applyThreads;
-        this.maxValueBytes = b.maxValueBytes;
-        this.allowMissingTopics = b.allowMissingTopics;
-        this.rebuildRecreatedTopics = b.rebuildRecreatedTopics;
-        this.clock = b.clock;
-        this.consumerFactory = b.consumerFactory;
-        this.clusterClientFactory = b.clusterClientFactory;
-        Map<String, Object> config = new HashMap<>(b.consumerProperties);
+    // ------------------------------------------------------------------------------- derived by build(), never set
+    private Map<String, Object> consumerConfig;
+    private String name;
+    private CouponStateConfig stateConfig;
+
+    private RunnerSettings() {
+    }
+
+    /** A new, empty builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The settings of the shard runner of {@code partition} in partitioned mode: a copy of these with partition
+     * {@code partition} of every topic, {@code shard} as the state, {@code directory} (null: none) for checkpoints,
+     * no group (a shard never joins one or commits), {@code handler} for bad records, no state listener, and a
+     * client id of its own.
+     */
+    public RunnerSettings forShard(int partition, CouponState shard, Path directory, InvalidRecordHandler handler) {
+        RunnerSettings s = copy();
+        s.partitioned = false;
+        s.onlyPartition = partition;
+        s.router = (PartitionedCouponState) state; // build() let only a PartitionedCouponState into partitioned mode
+        s.state = Objects.requireNonNull(shard, "shard");
+        s.checkpointDirectory = directory;
+        s.groupId = null;
+        s.invalidRecordHandler = Objects.requireNonNull(handler, "handler");
+        s.stateListener = null;
+        SHARD_DROPPED.forEach(s.consumerProperties::remove);
+        s.consumerProperties.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-p" + partition);
+        return s.derive();
+    }
+
+    private RunnerSettings copy() {
+        try {
+            RunnerSettings s = (RunnerSettings) super.clone();
+            s.consumerProperties = new LinkedHashMap<>(consumerProperties); // the one mutable field
+            return s;
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Fills in what follows from the settings; the last step of every value handed out. */
+    private RunnerSettings derive() {
+        Map<String, Object> config = new HashMap<>(consumerProperties);
         config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         if (groupId != null) {
             config.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
@@ -142,21 +169,23 @@ public final class RunnerSettings {
         config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         config.putIfAbsent(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
         config.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "coupon-state-runner-" + INSTANCES.incrementAndGet());
-        this.consumerConfig = Collections.unmodifiableMap(config);
-        this.name = String.valueOf(config.get(ConsumerConfig.CLIENT_ID_CONFIG));
-        CouponStateConfig stateConfig = configOf(state);
-        this.codeFormat = stateConfig == null ? null : stateConfig.codeFormat();
-        this.maxSources = stateConfig == null ? 0 : stateConfig.maxSources();
+        consumerConfig = Collections.unmodifiableMap(config);
+        name = String.valueOf(config.get(ConsumerConfig.CLIENT_ID_CONFIG));
+        stateConfig = state.config();
+        if (sourceResolver instanceof TopicSourceResolver) {
+            sourceResolver = new TopicSourceResolver(); // it caches one state's source ids: one per value
+        }
+        if (membershipTopic == null && groupId != null) {
+            membershipTopic = groupId + "-couponstate-owners";
+        }
+        return this;
     }
 
-    /** A new, empty builder. */
-    public static Builder builder() {
-        return new Builder();
-    }
+    // ------------------------------------------------------------------------------------------------- accessors
 
-    /** REPLICATED (every partition here) or PARTITIONED (a share of the partition numbers, by a consumer group). */
-    public CouponConsumerRunner.Mode mode() {
-        return mode;
+    /** Whether the instances of a group share the partition numbers (mode PARTITIONED); false: every partition. */
+    public boolean partitioned() {
+        return partitioned;
     }
 
     /** The {@code host:port} this instance advertises; null for none. */
@@ -187,33 +216,6 @@ public final class RunnerSettings {
         Object v = consumerConfig.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG);
         return v != null && "consumer".equalsIgnoreCase(String.valueOf(v).trim());
     }
-
-    /**
-     * The settings of the shard runner of {@code partition} in partitioned mode: partition {@code partition} of every
-     * topic, {@code shard} as the state, {@code directory} (null: none) for checkpoints, no group (a shard never
-     * joins one or commits), {@code handler} for bad records, no state listener, a client id of its own.
-     */
-    public RunnerSettings forShard(int partition, CouponState shard, Path directory, InvalidRecordHandler handler) {
-        Builder b = origin.copy();
-        b.mode = CouponConsumerRunner.Mode.REPLICATED;
-        b.onlyPartition = partition;
-        b.router = (PartitionedCouponState) state;
-        b.state = shard;
-        b.checkpointDirectory = directory;
-        b.groupId = null;
-        b.invalidRecordHandler = handler;
-        b.stateListener = null;
-        for (String key : SHARD_DROPPED) {
-            b.consumerProperties.remove(key);
-        }
-        b.consumerProperties.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-p" + partition);
-        return b.build();
-    }
-
-    /** Group settings a shard runner (which never joins a group) leaves out. */
-    private static final List<String> SHARD_DROPPED = List.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG,
-            ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
-            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, ConsumerConfig.CLIENT_ID_CONFIG);
 
     /** {@code host:port[,host:port...]}. */
     public String bootstrapServers() {
@@ -331,6 +333,11 @@ public final class RunnerSettings {
     }
 
     /** Makes the cluster client from {@link #consumerConfig()}. */
+    /** Opens the checkpoint directory (a test injects a crash hook here). */
+    public CheckpointsOpener checkpointsOpener() {
+        return checkpointsOpener;
+    }
+
     public Function<Map<String, Object>, ClusterClient> clusterClientFactory() {
         return clusterClientFactory;
     }
@@ -345,14 +352,14 @@ public final class RunnerSettings {
         return name;
     }
 
-    /** The state's code format, or null when the state does not expose it (then bad codes are caught). */
+    /** The state's code format: records are checked against it as the state would. */
     public CodeFormat codeFormat() {
-        return codeFormat;
+        return stateConfig.codeFormat();
     }
 
-    /** The state's {@code maxSources}, or 0 when the state does not expose it. */
+    /** The state's {@code maxSources}. */
     public int maxSources() {
-        return maxSources;
+        return stateConfig.maxSources();
     }
 
     /**
@@ -366,98 +373,18 @@ public final class RunnerSettings {
         return sourceResolver.declaredSources();
     }
 
-    /**
-     * The state's public {@code config()} (on the implementation classes), so that bad codes are found without an
-     * exception and the source limit is known up front; null for a state without one.
-     */
-    private static CouponStateConfig configOf(CouponState state) {
-        try {
-            java.lang.reflect.Method method = state.getClass().getMethod("config");
-            // declared by a package-private base class: reachable through the public subclass, not reflectively
-            method.trySetAccessible();
-            Object config = method.invoke(state);
-            return config instanceof CouponStateConfig ? (CouponStateConfig) config : null;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return null;
-        }
-    }
+    // --------------------------------------------------------------------------------------------------- builder
 
-    /** Collects settings unchecked; {@link #build()} checks them all. Not thread-safe. */
+    /** Collects settings, checking each argument's presence at once and the whole in {@link #build()}. */
     public static final class Builder {
-        private String bootstrapServers;
-        private String groupId;
-        private List<String> topics;
-        private CouponState state;
-        private Path checkpointDirectory;
-        private Duration checkpointInterval = Duration.ofMinutes(1);
-        private double baseRolloverFraction = CheckpointWriter.DEFAULT_BASE_ROLLOVER_FRACTION;
-        private Duration pollTimeout = Duration.ofMillis(500);
-        private Duration apiTimeout = Duration.ofSeconds(5);
-        private Duration partitionDiscoveryInterval = Duration.ofSeconds(30);
-        private Duration progressLogInterval = Duration.ofSeconds(30);
-        private int progressValidCodes = 20;
-        private java.util.function.Consumer<String> progressSink;
-        private final Map<String, Object> consumerProperties = new LinkedHashMap<>();
-        private SourceResolver sourceResolver;
-        private InvalidRecordHandler invalidRecordHandler;
-        private StateListener stateListener;
-        private boolean bulkValues;
-        private int applyThreads = 1;
-        private int maxValueBytes = 1 << 20;
-        private boolean allowMissingTopics;
-        private boolean rebuildRecreatedTopics;
-        private Clock clock = Clock.systemUTC();
-        private Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory =
-                config -> new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        private Function<Map<String, Object>, ClusterClient> clusterClientFactory =
-                config -> ClusterClient.admin(config, config.get(ConsumerConfig.CLIENT_ID_CONFIG) + "-admin");
-        private CouponConsumerRunner.Mode mode = CouponConsumerRunner.Mode.REPLICATED;
-        private String applicationEndpoint;
-        private String membershipTopic;
-        private int onlyPartition = -1;
-        private PartitionedCouponState router;
+        private final RunnerSettings draft = new RunnerSettings();
 
         private Builder() {
         }
 
-        private Builder copy() {
-            Builder b = new Builder();
-            b.bootstrapServers = bootstrapServers;
-            b.groupId = groupId;
-            b.topics = topics == null ? null : new ArrayList<>(topics);
-            b.state = state;
-            b.checkpointDirectory = checkpointDirectory;
-            b.checkpointInterval = checkpointInterval;
-            b.baseRolloverFraction = baseRolloverFraction;
-            b.pollTimeout = pollTimeout;
-            b.apiTimeout = apiTimeout;
-            b.partitionDiscoveryInterval = partitionDiscoveryInterval;
-            b.progressLogInterval = progressLogInterval;
-            b.progressValidCodes = progressValidCodes;
-            b.progressSink = progressSink;
-            b.consumerProperties.putAll(consumerProperties);
-            b.sourceResolver = sourceResolver;
-            b.invalidRecordHandler = invalidRecordHandler;
-            b.stateListener = stateListener;
-            b.bulkValues = bulkValues;
-            b.applyThreads = applyThreads;
-            b.maxValueBytes = maxValueBytes;
-            b.allowMissingTopics = allowMissingTopics;
-            b.rebuildRecreatedTopics = rebuildRecreatedTopics;
-            b.clock = clock;
-            b.consumerFactory = consumerFactory;
-            b.clusterClientFactory = clusterClientFactory;
-            b.mode = mode;
-            b.applicationEndpoint = applicationEndpoint;
-            b.membershipTopic = membershipTopic;
-            b.onlyPartition = onlyPartition;
-            b.router = router;
-            return b;
-        }
-
-        /** See {@link RunnerSettings#mode()}. */
-        public Builder mode(CouponConsumerRunner.Mode v) {
-            this.mode = Objects.requireNonNull(v, "mode");
+        /** See {@link RunnerSettings#partitioned()}. */
+        public Builder partitioned(boolean v) {
+            draft.partitioned = v;
             return this;
         }
 
@@ -466,7 +393,7 @@ public final class RunnerSettings {
          * and a port in 1..65535 (an IPv6 host in brackets).
          */
         public Builder applicationEndpoint(String v) {
-            this.applicationEndpoint = checkedEndpoint(v);
+            draft.applicationEndpoint = checkedEndpoint(v);
             return this;
         }
 
@@ -476,109 +403,109 @@ public final class RunnerSettings {
             if (v.isBlank()) {
                 throw new IllegalArgumentException("membershipTopic: \"" + v + "\" (expected: a topic name)");
             }
-            this.membershipTopic = v;
+            draft.membershipTopic = v;
             return this;
         }
 
         /** See {@link RunnerSettings#bootstrapServers()}. */
         public Builder bootstrapServers(String v) {
-            this.bootstrapServers = Objects.requireNonNull(v, "bootstrapServers");
+            draft.bootstrapServers = Objects.requireNonNull(v, "bootstrapServers");
             return this;
         }
 
         /** See {@link RunnerSettings#groupId()}. */
         public Builder groupId(String v) {
-            this.groupId = Objects.requireNonNull(v, "groupId");
+            draft.groupId = Objects.requireNonNull(v, "groupId");
             return this;
         }
 
         /** See {@link RunnerSettings#topics()}. */
         public Builder topics(Collection<String> v) {
-            this.topics = new ArrayList<>(Objects.requireNonNull(v, "topics"));
+            draft.topics = new java.util.ArrayList<>(Objects.requireNonNull(v, "topics"));
             return this;
         }
 
         /** See {@link RunnerSettings#state()}. */
         public Builder state(CouponState v) {
-            this.state = Objects.requireNonNull(v, "state");
+            draft.state = Objects.requireNonNull(v, "state");
             return this;
         }
 
         /** See {@link RunnerSettings#checkpointDirectory()}. */
         public Builder checkpointDirectory(Path v) {
-            this.checkpointDirectory = Objects.requireNonNull(v, "checkpointDirectory");
+            draft.checkpointDirectory = Objects.requireNonNull(v, "checkpointDirectory");
             return this;
         }
 
         /** See {@link RunnerSettings#checkpointInterval()}. */
         public Builder checkpointInterval(Duration v) {
-            this.checkpointInterval = Objects.requireNonNull(v, "checkpointInterval");
+            draft.checkpointInterval = Objects.requireNonNull(v, "checkpointInterval");
             return this;
         }
 
         /** See {@link RunnerSettings#baseRolloverFraction()}; checked at once (finite, > 0). */
         public Builder baseRolloverFraction(double v) {
-            this.baseRolloverFraction = CheckpointWriter.checkedFraction(v);
+            draft.baseRolloverFraction = CheckpointWriter.checkedFraction(v);
             return this;
         }
 
         /** See {@link RunnerSettings#pollTimeout()}. */
         public Builder pollTimeout(Duration v) {
-            this.pollTimeout = Objects.requireNonNull(v, "pollTimeout");
+            draft.pollTimeout = Objects.requireNonNull(v, "pollTimeout");
             return this;
         }
 
         /** See {@link RunnerSettings#apiTimeout()}. */
         public Builder apiTimeout(Duration v) {
-            this.apiTimeout = Objects.requireNonNull(v, "apiTimeout");
+            draft.apiTimeout = Objects.requireNonNull(v, "apiTimeout");
             return this;
         }
 
         /** See {@link RunnerSettings#partitionDiscoveryInterval()}. */
         public Builder partitionDiscoveryInterval(Duration v) {
-            this.partitionDiscoveryInterval = Objects.requireNonNull(v, "partitionDiscoveryInterval");
+            draft.partitionDiscoveryInterval = Objects.requireNonNull(v, "partitionDiscoveryInterval");
             return this;
         }
 
         /** See {@link RunnerSettings#progressSink()}. */
         public Builder progressSink(java.util.function.Consumer<String> v) {
-            this.progressSink = Objects.requireNonNull(v, "progressSink");
+            draft.progressSink = Objects.requireNonNull(v, "progressSink");
             return this;
         }
 
         /** See {@link RunnerSettings#progressValidCodes()}. */
         public Builder progressValidCodes(int v) {
-            this.progressValidCodes = v;
+            draft.progressValidCodes = v;
             return this;
         }
 
         /** See {@link RunnerSettings#progressLogInterval()}. */
         public Builder progressLogInterval(Duration v) {
-            this.progressLogInterval = Objects.requireNonNull(v, "progressLogInterval");
+            draft.progressLogInterval = Objects.requireNonNull(v, "progressLogInterval");
             return this;
         }
 
         /** A consumer property; later calls win. */
         public Builder consumerProperty(String key, Object value) {
-            consumerProperties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+            draft.consumerProperties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
             return this;
         }
 
         /** See {@link RunnerSettings#sourceResolver()}. */
         public Builder sourceResolver(SourceResolver v) {
-            this.sourceResolver = Objects.requireNonNull(v, "sourceResolver");
+            draft.sourceResolver = Objects.requireNonNull(v, "sourceResolver");
             return this;
         }
 
         /** See {@link RunnerSettings#invalidRecordHandler()}. */
         public Builder invalidRecordHandler(InvalidRecordHandler v) {
-            this.invalidRecordHandler = Objects.requireNonNull(v, "invalidRecordHandler");
+            draft.invalidRecordHandler = Objects.requireNonNull(v, "invalidRecordHandler");
             return this;
         }
 
         /** See {@link RunnerSettings#stateListener()}. */
         public Builder stateListener(StateListener v) {
-            this.stateListener = Objects.requireNonNull(v, "stateListener");
+            draft.stateListener = Objects.requireNonNull(v, "stateListener");
             return this;
         }
 
@@ -589,63 +516,77 @@ public final class RunnerSettings {
                 throw new IllegalArgumentException("applyThreads: " + v + " (expected: 1.." + most
                         + ", at most 4 per available processor)");
             }
-            this.applyThreads = v;
+            draft.applyThreads = v;
             return this;
         }
 
         /** See {@link RunnerSettings#bulkValues()}. */
         public Builder bulkValues(boolean v) {
-            this.bulkValues = v;
+            draft.bulkValues = v;
             return this;
         }
 
         /** See {@link RunnerSettings#maxValueBytes()}. */
         public Builder maxValueBytes(int v) {
-            this.maxValueBytes = v;
+            draft.maxValueBytes = v;
             return this;
         }
 
         /** See {@link RunnerSettings#allowMissingTopics()}. */
         public Builder allowMissingTopics(boolean v) {
-            this.allowMissingTopics = v;
+            draft.allowMissingTopics = v;
             return this;
         }
 
         /** See {@link RunnerSettings#rebuildRecreatedTopics()}. */
         public Builder rebuildRecreatedTopics(boolean v) {
-            this.rebuildRecreatedTopics = v;
+            draft.rebuildRecreatedTopics = v;
             return this;
         }
 
         /** See {@link RunnerSettings#clock()}. */
         public Builder clock(Clock v) {
-            this.clock = Objects.requireNonNull(v, "clock");
+            draft.clock = Objects.requireNonNull(v, "clock");
             return this;
         }
 
         /** See {@link RunnerSettings#consumerFactory()}. */
         public Builder consumerFactory(Function<Map<String, Object>, Consumer<byte[], byte[]>> v) {
-            this.consumerFactory = Objects.requireNonNull(v, "consumerFactory");
+            draft.consumerFactory = Objects.requireNonNull(v, "consumerFactory");
+            return this;
+        }
+
+        /** See {@link RunnerSettings#checkpointsOpener()}. */
+        public Builder checkpointsOpener(CheckpointsOpener v) {
+            draft.checkpointsOpener = Objects.requireNonNull(v, "checkpointsOpener");
             return this;
         }
 
         /** See {@link RunnerSettings#clusterClientFactory()}. */
         public Builder clusterClientFactory(Function<Map<String, Object>, ClusterClient> v) {
-            this.clusterClientFactory = Objects.requireNonNull(v, "clusterClientFactory");
+            draft.clusterClientFactory = Objects.requireNonNull(v, "clusterClientFactory");
             return this;
         }
 
         /**
-         * The settings.
+         * The settings: a copy of what was set, so that later calls on this builder change nothing built.
          *
          * @throws IllegalArgumentException naming the first bad or missing value and its rule, or a consumer
          *     property the runner owns and why it does
          */
         public RunnerSettings build() {
-            if (bootstrapServers == null || bootstrapServers.isBlank()) {
+            check(draft);
+            RunnerSettings s = draft.copy();
+            s.topics = List.copyOf(s.topics);
+            return s.derive();
+        }
+
+        private static void check(RunnerSettings d) {
+            if (d.bootstrapServers == null || d.bootstrapServers.isBlank()) {
                 throw new IllegalArgumentException(
-                        "bootstrapServers: " + bootstrapServers + " (expected: host:port[,host:port...])");
+                        "bootstrapServers: " + d.bootstrapServers + " (expected: host:port[,host:port...])");
             }
+            List<String> topics = d.topics;
             if (topics == null || topics.isEmpty()) {
                 throw new IllegalArgumentException("topics: " + topics + " (expected: at least one topic)");
             }
@@ -657,56 +598,56 @@ public final class RunnerSettings {
             if (new HashSet<>(topics).size() != topics.size()) {
                 throw new IllegalArgumentException("topics: " + topics + " (expected: no duplicates)");
             }
-            if (state == null) {
+            if (d.state == null) {
                 throw new IllegalArgumentException("state: null (expected: the CouponState to keep current)");
             }
-            positive("checkpointInterval", checkpointInterval);
-            positive("pollTimeout", pollTimeout);
-            positive("apiTimeout", apiTimeout);
-            positive("partitionDiscoveryInterval", partitionDiscoveryInterval);
-            if (progressLogInterval.isNegative()) {
-                throw new IllegalArgumentException("progressLogInterval: " + progressLogInterval
+            positive("checkpointInterval", d.checkpointInterval);
+            positive("pollTimeout", d.pollTimeout);
+            positive("apiTimeout", d.apiTimeout);
+            positive("partitionDiscoveryInterval", d.partitionDiscoveryInterval);
+            if (d.progressLogInterval.isNegative()) {
+                throw new IllegalArgumentException("progressLogInterval: " + d.progressLogInterval
                         + " (expected: >= 0, 0 turns it off)");
             }
-            if (progressValidCodes < 0) {
-                throw new IllegalArgumentException("progressValidCodes: " + progressValidCodes
+            if (d.progressValidCodes < 0) {
+                throw new IllegalArgumentException("progressValidCodes: " + d.progressValidCodes
                         + " (expected: >= 0, 0 never names them)");
             }
-            if (maxValueBytes < 1) {
-                throw new IllegalArgumentException("maxValueBytes: " + maxValueBytes + " (expected: >= 1)");
+            if (d.maxValueBytes < 1) {
+                throw new IllegalArgumentException("maxValueBytes: " + d.maxValueBytes + " (expected: >= 1)");
             }
-            for (String key : consumerProperties.keySet()) {
-                String why = OWNED.get(key);
-                if (key.equals(ConsumerConfig.GROUP_PROTOCOL_CONFIG) && mode == CouponConsumerRunner.Mode.PARTITIONED) {
-                    String protocol = String.valueOf(consumerProperties.get(key)).trim();
+            for (Map.Entry<String, Object> e : d.consumerProperties.entrySet()) {
+                String key = e.getKey();
+                if (key.equals(ConsumerConfig.GROUP_PROTOCOL_CONFIG) && d.partitioned) {
+                    String protocol = String.valueOf(e.getValue()).trim();
                     if (!protocol.equalsIgnoreCase("classic") && !protocol.equalsIgnoreCase("consumer")) {
                         throw new IllegalArgumentException("consumerProperty " + key + ": \"" + protocol
                                 + "\" (expected: classic or consumer)");
                     }
                     continue;
                 }
+                String why = OWNED.get(key);
                 if (why != null) {
                     throw new IllegalArgumentException("consumerProperty " + key + ": owned by the runner (" + why
                             + ")");
                 }
             }
-            if (mode == CouponConsumerRunner.Mode.PARTITIONED) {
-                if (!(state instanceof PartitionedCouponState)) {
-                    throw new IllegalArgumentException("state: a " + state.getClass().getName() + " (expected: a "
+            if (d.partitioned) {
+                if (!(d.state instanceof PartitionedCouponState)) {
+                    throw new IllegalArgumentException("state: a " + d.state.getClass().getName() + " (expected: a "
                             + "PartitionedCouponState in mode PARTITIONED, one shard per partition number)");
                 }
-                if (groupId == null || groupId.isBlank()) {
-                    throw new IllegalArgumentException("groupId: " + groupId + " (expected: the consumer group the "
+                if (d.groupId == null || d.groupId.isBlank()) {
+                    throw new IllegalArgumentException("groupId: " + d.groupId + " (expected: the consumer group the "
                             + "instances share, required in mode PARTITIONED)");
                 }
-                if (!(sourceResolver == null || sourceResolver instanceof TopicSourceResolver)
-                        && sourceResolver.declaredSources().isEmpty()) {
+                if (!(d.sourceResolver instanceof TopicSourceResolver)
+                        && d.sourceResolver.declaredSources().isEmpty()) {
                     throw new IllegalArgumentException("sourceResolver: declares no sources (expected in mode "
                             + "PARTITIONED: the topic resolver, or SourceResolver.header(key, allowedSources), so that "
                             + "every shard numbers the sources alike)");
                 }
             }
-            return new RunnerSettings(this);
         }
 
         /** {@code host:port}, or an IllegalArgumentException naming the value and the rule. */

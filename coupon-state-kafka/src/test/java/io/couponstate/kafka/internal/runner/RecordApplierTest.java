@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -64,13 +64,14 @@ class RecordApplierTest {
     }
 
     @Test
-    void apply_countsThresholdCrossings_asValidCodes() {
+    void apply_crossesTheThreshold_asTheStateCountsIt() {
+        // the runner's valid-code metric is the state's O(1) validCount(): no count of its own to keep in step
         StripedLockCouponState state = new StripedLockCouponState();
         RecordApplier applier = applier(state, InvalidRecordHandler.skip(), null, false);
         applier.apply(records(TP, ascii("TWICECODE"), ascii("ONCECODE1")));
         applier.apply(records(new TopicPartition("src2", 0), ascii("TWICECODE")));
-        applier.addValidCodes(5);
-        assertThat(applier.validCodes()).isEqualTo(6);
+        assertThat(state.validCount()).isEqualTo(1);
+        assertThat(applier.codesApplied()).isEqualTo(3);
     }
 
     @Test
@@ -109,6 +110,29 @@ class RecordApplierTest {
         assertThat(state.observationCount("SML000009")).isEqualTo(1);
         assertThat(handled).containsExactly("0:TOO_SHORT", "1:EMPTY_VALUE", "2:TOO_LONG");
         assertThat(applier.recordsConsumed()).isEqualTo(3);
+    }
+
+    @Test
+    void withTheDefaultHandler_eachCodeIsEncodedOnceByTheState_withTheSameCountsAsWhenTheFormatIsCheckedFirst() {
+        // the default handler cannot tell when it is called, so malformed codes are left to the state's batch
+        byte[][] values = {ascii("GOODCODE1"), ascii("ABC"), ascii("abcdefgh"), ascii("TOOLONGCODE12"), null,
+            ascii("GOODCODE2"), ascii("CAF\u00c9CODE").clone(), ascii("GOODCODE1")};
+        values[6][3] = (byte) 0xC9; // not ASCII
+        StripedLockCouponState once = new StripedLockCouponState();
+        RecordApplier skipping = applier(once, InvalidRecordHandler.skip(), null, false);
+        skipping.apply(records(TP, values));
+        StripedLockCouponState checked = new StripedLockCouponState();
+        List<InvalidRecordReason> handled = new ArrayList<>();
+        RecordApplier checking = applier(checked, (r, reason) -> handled.add(reason), null, false);
+        checking.apply(records(TP, values));
+        assertThat(skipping.invalidCounts()).isEqualTo(checking.invalidCounts())
+                .containsEntry(InvalidRecordReason.TOO_SHORT, 1L).containsEntry(InvalidRecordReason.TOO_LONG, 1L)
+                .containsEntry(InvalidRecordReason.NOT_ASCII, 1L)
+                .containsEntry(InvalidRecordReason.ILLEGAL_CHARACTER, 1L);
+        assertThat(handled).hasSize(5);
+        assertThat(skipping.codesApplied()).isEqualTo(checking.codesApplied()).isEqualTo(3);
+        assertThat(skipping.recordsConsumed()).isEqualTo(checking.recordsConsumed()).isEqualTo(8);
+        assertThat(once.size()).isEqualTo(checked.size()).isEqualTo(2);
     }
 
     @Test

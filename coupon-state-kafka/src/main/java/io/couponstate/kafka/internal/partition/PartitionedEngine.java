@@ -1,27 +1,34 @@
-package io.couponstate.kafka;
+package io.couponstate.kafka.internal.partition;
 
 import io.couponstate.core.CouponState;
+import io.couponstate.kafka.InvalidRecordHandler;
+import io.couponstate.kafka.InvalidRecordReason;
+import io.couponstate.kafka.PartitionedCouponState;
+import io.couponstate.kafka.ShardStatus;
 import io.couponstate.kafka.internal.checkpoint.PartitionedMarker;
-import io.couponstate.kafka.internal.ClusterClient;
-import io.couponstate.kafka.internal.RunnerSettings;
+import io.couponstate.kafka.internal.runner.ClusterClient;
+import io.couponstate.kafka.internal.runner.Engine;
+import io.couponstate.kafka.internal.runner.Lifecycle;
+import io.couponstate.kafka.internal.runner.MetricsSnapshot;
+import io.couponstate.kafka.internal.runner.ReplicatedEngine;
+import io.couponstate.kafka.internal.runner.RunnerSettings;
+import io.couponstate.kafka.internal.runner.SkipHandler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -37,14 +44,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The partitioned mode of a {@link CouponConsumerRunner} (see its class javadoc for the contract): a coordinator
- * consumer that only holds group membership, and one shard runner per assigned partition number.
+ * The partitioned engine (the contract is the public runner's, in the package description of
+ * {@code io.couponstate.kafka}): a coordinator consumer that only holds group membership, and one
+ * {@link ReplicatedEngine} per assigned partition number.
  *
  * <p><b>Parts.</b> The coordinator is a {@code KafkaConsumer} subscribed to the topics with the range assignor
  * (classic protocol: {@code partition.assignment.strategy=RangeAssignor}; {@code group.protocol=consumer}:
  * {@code group.remote.assignor=range}); every partition it is assigned stays paused, so its {@code poll()} fetches
  * nothing and only drives heartbeats and rebalances. Each assigned partition number <i>p</i> gets a shard runner: a
- * replicated-style {@link CouponConsumerRunner} restricted to partition <i>p</i> of every topic, with no group (it
+ * {@link ReplicatedEngine} restricted to partition <i>p</i> of every topic, with no group (it
  * never commits), its state {@link PartitionedCouponState#newShard(int)} and its checkpoints in
  * {@code <checkpointDirectory>/partition-<p>/}. It restores or rebuilds on its own threads, so a rebalance callback
  * only starts it and never waits for a restore; the coordinator's loop adds the shard to the
@@ -55,13 +63,12 @@ import org.slf4j.LoggerFactory;
  * tails the membership topic on a thread of its own. {@link #ownerOf}, {@link #shards}, {@link #metrics} and
  * {@link #awaitCaughtUp} may be called from any thread: they read volatile snapshots and a concurrent map.
  */
-final class PartitionedRunner {
+public final class PartitionedEngine implements Engine {
 
-    private static final Logger LOG = LoggerFactory.getLogger(CouponConsumerRunner.class);
-    private static final Duration WAIT_STEP = Duration.ofMillis(5);
+    private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
     private static final Duration PENDING_POLL = Duration.ofMillis(50);
 
-    private final CouponConsumerRunner outer;
+    private final Lifecycle lifecycle;
     private final RunnerSettings settings;
     private final PartitionedCouponState state;
     private final String name;
@@ -87,30 +94,33 @@ final class PartitionedRunner {
     private volatile OwnerDirectory directory;
     private volatile Thread thread;
     /** Counters of shard runners closed since start (monotonic metrics survive a move); coordinator thread writes. */
-    private volatile RunnerMetrics retired;
+    private volatile MetricsSnapshot retired;
 
     /** One assigned partition number: its shard runner and whether its shard is in the state. */
     private static final class Shard {
         final int partition;
-        final CouponConsumerRunner runner;
+        final ReplicatedEngine runner;
         final CouponState state;
         volatile boolean queryable;
 
-        Shard(int partition, CouponConsumerRunner runner, CouponState state) {
+        Shard(int partition, ReplicatedEngine runner, CouponState state) {
             this.partition = partition;
             this.runner = runner;
             this.state = state;
         }
     }
 
-    PartitionedRunner(CouponConsumerRunner outer, RunnerSettings settings) {
-        this.outer = outer;
+    /** An engine over {@code settings}; {@code listener} (nullable) is told of every state move, (new, old). */
+    public PartitionedEngine(RunnerSettings settings, BiConsumer<Lifecycle.Stage, Lifecycle.Stage> listener) {
+        this.lifecycle = new Lifecycle(settings.name(), listener);
         this.settings = settings;
         this.state = (PartitionedCouponState) settings.state();
         this.name = settings.name();
         this.consumerProtocol = settings.consumerGroupProtocol();
         InvalidRecordHandler handler = settings.invalidRecordHandler();
-        this.sharedHandler = new InvalidRecordHandler() { // shared by the shards; closed once, by this runner
+        // shared by the shards and closed once, by this engine; the default handler is passed as it is, as it holds
+        // nothing to close and the shards' appliers recognise it (see SkipHandler)
+        this.sharedHandler = handler instanceof SkipHandler ? handler : new InvalidRecordHandler() {
             @Override
             public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
                     InvalidRecordReason reason) {
@@ -130,31 +140,53 @@ final class PartitionedRunner {
      * On the caller of {@code start()}: checks and marks the checkpoint directory, registers the declared sources
      * (before any shard exists, so every shard numbers them alike), starts the coordinator thread.
      */
-    void start() {
-        if (settings.checkpointDirectory() != null) {
-            claimDirectory(settings.checkpointDirectory(), state.partitions());
-        }
-        Collection<String> declared = settings.declaredSources().orElseThrow();
-        for (String source : declared) {
-            state.sourceId(source);
-        }
-        Thread t = new Thread(this::run, "coupon-runner-partitioned-" + name);
-        t.setDaemon(false); // shard runners' final checkpoints must not be cut off
-        thread = t;
-        t.start();
+    @Override
+    public void start() {
+        lifecycle.start(() -> {
+            try {
+                ReplicatedEngine.checkSourceLimit(settings);
+                if (settings.checkpointDirectory() != null) {
+                    claimDirectory(settings.checkpointDirectory(), state.partitions());
+                }
+                Collection<String> declared = settings.declaredSources().orElseThrow();
+                for (String source : declared) {
+                    state.sourceId(source);
+                }
+            } catch (RuntimeException e) {
+                lifecycle.fail(e);
+                closeHandler();
+                throw e instanceof IllegalStateException ? e : new IllegalStateException(e.getMessage(), e);
+            }
+            Thread t = new Thread(this::run, "coupon-runner-partitioned-" + name);
+            t.setDaemon(false); // shard runners' final checkpoints must not be cut off
+            thread = t;
+            t.start();
+        });
     }
 
-    /**
-     * Claims {@code dir} for this runner: no marker and no replicated checkpoint yet (then marks it), or the marker of
-     * the same partition count.
-     *
-     * @throws IncompatibleCheckpointException naming the directory and both values otherwise
-     */
-    private static void claimDirectory(Path dir, int partitions) {
+    @Override
+    public Lifecycle lifecycle() {
+        return lifecycle;
+    }
+
+    @Override
+    public void close() {
+        lifecycle.close(this::closeHandler, () -> {
+            KafkaConsumer<byte[], byte[]> c = coordinator;
+            if (c != null) {
+                c.wakeup(); // out of its poll
+            }
+        }, () -> thread);
+    }
+
+    /** Closes the handler; returns what it threw (logged), or null. */
+    private Throwable closeHandler() {
         try {
-            PartitionedMarker.claimForPartitions(dir, partitions);
-        } catch (IOException e) {
-            throw new IllegalStateException("checkpoint directory " + dir + ": cannot be used: " + e, e);
+            settings.invalidRecordHandler().close();
+            return null;
+        } catch (Throwable t) {
+            LOG.warn("{}: closing the invalid-record handler failed", name, t);
+            return t;
         }
     }
 
@@ -166,29 +198,29 @@ final class PartitionedRunner {
             cluster = settings.clusterClientFactory().apply(settings.consumerConfig());
             OwnerDirectory dir = new OwnerDirectory(settings, state.partitions());
             directory = dir;
-            if (outer.isClosing()) {
+            if (lifecycle.closing()) {
                 return;
             }
             dir.start();
             KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(coordinatorConfig(), new ByteArrayDeserializer(),
                     new ByteArrayDeserializer());
             coordinator = c;
-            if (outer.isClosing()) {
+            if (lifecycle.closing()) {
                 return;
             }
             c.subscribe(settings.topics(), new Listener());
-            if (!outer.startedRunning()) {
+            if (!lifecycle.moveIf(Lifecycle.Stage.STARTING, Lifecycle.Stage.RUNNING)) {
                 return; // closed while starting
             }
             LOG.info("{}: partitioned mode, group {}, topics {}, {} partitions, protocol {}, endpoint {}", name,
                     settings.groupId(), settings.topics(), state.partitions(), consumerProtocol ? "consumer"
                     : "classic", settings.applicationEndpoint());
-            while (!outer.isClosing()) {
+            while (!lifecycle.closing()) {
                 boolean pending = advertisePending || shards.values().stream().anyMatch(s -> !s.queryable);
                 try {
                     c.poll(pending ? PENDING_POLL : settings.pollTimeout());
                 } catch (WakeupException e) {
-                    if (outer.isClosing()) {
+                    if (lifecycle.closing()) {
                         break;
                     }
                     throw e;
@@ -210,7 +242,7 @@ final class PartitionedRunner {
                 }
             }
         } catch (WakeupException | InterruptException e) {
-            if (!outer.isClosing()) {
+            if (!lifecycle.closing()) {
                 error = e;
             }
         } catch (Throwable t) {
@@ -236,22 +268,23 @@ final class PartitionedRunner {
     /** Fails on a failed shard runner; makes caught-up shards queryable. */
     private void watchShards() {
         for (Shard s : shards.values()) {
-            CouponConsumerRunner.State st = s.runner.runnerState();
-            if (st == CouponConsumerRunner.State.FAILED) {
-                Throwable cause = s.runner.failureCause().orElse(null);
+            Lifecycle.Stage st = s.runner.lifecycle().stage();
+            if (st == Lifecycle.Stage.FAILED) {
+                Throwable cause = s.runner.lifecycle().failure();
                 throw new IllegalStateException("partition " + s.partition + ": its shard runner FAILED: " + cause,
                         cause);
             }
-            if (st.isTerminal() || st == CouponConsumerRunner.State.PENDING_SHUTDOWN) {
+            if (st.isTerminal() || st == Lifecycle.Stage.PENDING_SHUTDOWN) {
                 throw new IllegalStateException("partition " + s.partition + ": its shard runner stopped ("
                         + st + ") while the partition is assigned here");
             }
             if (!s.queryable && s.runner.caughtUpToDiscovery()) {
                 state.addShard(s.partition, s.state);
                 s.queryable = true; // after addShard: a status that says queryable is true
+                long restored = s.runner.restoredSequence(s.partition);
                 LOG.info("{}: partition {} is queryable ({}, restored checkpoint {})", name, s.partition,
-                        s.runner.appliedPositions(), s.runner.restoredSequence() == 0 ? "none, rebuilt from the "
-                        + "topics" : String.valueOf(s.runner.restoredSequence()));
+                        s.runner.appliedPositions(), restored == 0 ? "none, rebuilt from the topics"
+                        : String.valueOf(restored));
             }
         }
     }
@@ -362,28 +395,12 @@ final class PartitionedRunner {
      */
     private void checkCoPartitioned() {
         Map<String, Integer> counts = new TreeMap<>();
-        boolean bad = false;
         for (String topic : settings.topics()) {
             List<PartitionInfo> parts = coordinator.partitionsFor(topic, settings.apiTimeout());
-            int n = parts == null ? 0 : parts.size();
-            counts.put(topic, n);
-            bad |= n != state.partitions();
+            counts.put(topic, parts == null ? 0 : parts.size());
         }
-        if (bad) {
-            throw new IllegalStateException("partitioned mode: the topics are not co-partitioned: partition counts "
-                    + counts + " (0: missing) (expected: every topic with the PartitionedCouponState's "
-                    + state.partitions() + " partitions, so that partition p of every topic holds the same codes)");
-        }
-        Map<Integer, Set<String>> byNumber = new TreeMap<>();
-        for (TopicPartition tp : owned) {
-            byNumber.computeIfAbsent(tp.partition(), k -> new TreeSet<>()).add(tp.topic());
-        }
-        Map<Integer, Set<String>> partial = new TreeMap<>();
-        byNumber.forEach((p, topics) -> {
-            if (topics.size() != settings.topics().size()) {
-                partial.put(p, topics);
-            }
-        });
+        CoPartitioning.requireCounts(counts, state.partitions());
+        Map<Integer, Set<String>> partial = CoPartitioning.partial(owned, settings.topics());
         if (!partial.isEmpty() && consumerProtocol) {
             // incremental: a partition reaches its new owner once the old one released it, so partition p of the
             // topics may arrive in steps; the shard starts once all of them are here
@@ -402,16 +419,7 @@ final class PartitionedRunner {
      * numbers no longer owned, starts those of new ones, and advertises the owned set.
      */
     private void reconcile(String why) {
-        Map<Integer, Integer> topicsOf = new HashMap<>();
-        for (TopicPartition tp : owned) {
-            topicsOf.merge(tp.partition(), 1, Integer::sum);
-        }
-        Set<Integer> target = new TreeSet<>(); // numbers of which every topic's partition is here
-        topicsOf.forEach((p, n) -> {
-            if (n == settings.topics().size()) {
-                target.add(p);
-            }
-        });
+        Set<Integer> target = CoPartitioning.complete(owned, settings.topics().size()); // every topic's here
         List<Shard> gone = new ArrayList<>();
         for (Shard s : shards.values()) {
             if (!target.contains(s.partition)) {
@@ -435,7 +443,7 @@ final class PartitionedRunner {
         CouponState shardState = state.newShard(p);
         Path base = settings.checkpointDirectory();
         Path dir = base == null ? null : base.resolve("partition-" + p);
-        CouponConsumerRunner r = CouponConsumerRunner.shard(settings.forShard(p, shardState, dir, sharedHandler));
+        ReplicatedEngine r = new ReplicatedEngine(settings.forShard(p, shardState, dir, sharedHandler), null);
         r.start(); // restores on its own poll thread; throws only when the directory cannot be used
         shards.put(p, new Shard(p, r, shardState));
     }
@@ -471,17 +479,17 @@ final class PartitionedRunner {
                 state.dropShard(s.partition); // after the shard runner stopped writing it
             }
             retire(s.runner.metrics());
-            if (s.runner.runnerState() == CouponConsumerRunner.State.FAILED && pendingFailure == null) {
-                Throwable cause = s.runner.failureCause().orElse(null);
+            if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
+                Throwable cause = s.runner.lifecycle().failure();
                 pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
                         + "runner failed: " + cause, cause);
             }
         }
     }
 
-    private void retire(RunnerMetrics m) {
-        RunnerMetrics r = retired;
-        retired = r == null ? m : combine(List.of(r, m), m.state(), 0, 0);
+    private void retire(MetricsSnapshot m) {
+        MetricsSnapshot r = retired;
+        retired = r == null ? m : MetricsSnapshot.sum(List.of(r, m), m.stage(), state.size(), 0, 0);
     }
 
     /** Writes this instance's owned partition numbers to the membership topic, synchronously; retried if it fails. */
@@ -501,23 +509,10 @@ final class PartitionedRunner {
         }
     }
 
-    /** Wakes the coordinator out of its poll ({@code close()}); any thread. */
-    void wakeup() {
-        KafkaConsumer<byte[], byte[]> c = coordinator;
-        if (c != null) {
-            c.wakeup();
-        }
-    }
-
-    /** The coordinator thread, for close() to join; null before start. */
-    Thread thread() {
-        return thread;
-    }
-
     private void shutdown(Throwable error) {
         stopping = true;
         if (error != null) {
-            outer.fail(error);
+            lifecycle.fail(error);
         }
         List<Shard> all = new ArrayList<>(shards.values());
         try {
@@ -544,24 +539,21 @@ final class PartitionedRunner {
         if (cl != null) {
             cl.close();
         }
-        Throwable handlerFailure = null;
-        try {
-            settings.invalidRecordHandler().close();
-        } catch (Throwable t) {
-            LOG.warn("{}: closing the invalid-record handler failed", name, t);
-            handlerFailure = t;
-        }
+        Throwable handlerFailure = closeHandler();
         if (error == null && closeFailure != null) {
-            outer.fail(closeFailure);
+            lifecycle.fail(closeFailure);
         } else if (error == null && handlerFailure != null) {
-            outer.fail(handlerFailure);
+            lifecycle.fail(handlerFailure);
         }
-        outer.stoppedCleanly();
+        if (lifecycle.stopped()) {
+            LOG.info("{}: stopped; {}", name, metrics());
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ any thread
 
-    Optional<String> ownerOf(CharSequence code) {
+    @Override
+    public Optional<String> ownerOf(CharSequence code) {
         int p = state.partitionOf(code);
         if (ownedNumbers.contains(p)) {
             return Optional.ofNullable(settings.applicationEndpoint());
@@ -570,7 +562,8 @@ final class PartitionedRunner {
         return dir == null ? Optional.empty() : dir.ownerOf(p);
     }
 
-    Map<Integer, ShardStatus> shards() {
+    @Override
+    public Map<Integer, ShardStatus> shards() {
         Map<Integer, ShardStatus> out = new TreeMap<>();
         for (int p : ownedNumbers) {
             Shard s = shards.get(p);
@@ -582,12 +575,14 @@ final class PartitionedRunner {
     }
 
     /** The partitions assigned here now (of every topic). */
-    List<TopicPartition> assignedPartitions() {
+    @Override
+    public List<TopicPartition> assignedPartitions() {
         return ownedView;
     }
 
     /** Per partition of the shards here now, the next offset to apply. */
-    Map<TopicPartition, Long> appliedPositions() {
+    @Override
+    public Map<TopicPartition, Long> appliedPositions() {
         Map<TopicPartition, Long> out = new HashMap<>();
         for (Shard s : shards.values()) {
             out.putAll(s.runner.appliedPositions());
@@ -596,50 +591,44 @@ final class PartitionedRunner {
     }
 
     /** The restored checkpoint sequence of the shard of {@code partition} here, or 0 (for tests). */
-    long restoredSequence(int partition) {
+    @Override
+    public long restoredSequence(int partition) {
         Shard s = shards.get(partition);
-        return s == null ? 0 : s.runner.restoredSequence();
+        return s == null ? 0 : s.runner.restoredSequence(s.partition);
     }
 
-    /** See {@link CouponConsumerRunner#awaitCaughtUp}; {@code usable} throws when FAILED, false when stopping. */
-    boolean awaitCaughtUp(Duration timeout, java.util.function.BooleanSupplier usable) throws InterruptedException {
-        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+    /**
+     * True once at least one partition is assigned here and every assigned partition number's shard is queryable
+     * and has applied, in every topic, up to the end offset read when the wait began (or, for a partition assigned
+     * during the wait, when it was first seen).
+     */
+    @Override
+    public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         Map<TopicPartition, Long> targets = new HashMap<>();
-        while (true) {
-            if (!usable.getAsBoolean()) {
-                return false;
-            }
+        return lifecycle.awaitCaughtUp(timeout, settings.apiTimeout(), ask -> {
             Set<Integer> numbers = ownedNumbers;
-            if (!numbers.isEmpty()) {
-                List<TopicPartition> missing = new ArrayList<>();
-                for (int p : numbers) {
-                    for (String topic : settings.topics()) {
-                        TopicPartition tp = new TopicPartition(topic, p);
-                        if (!targets.containsKey(tp)) {
-                            missing.add(tp);
-                        }
-                    }
-                }
-                ClusterClient cl = cluster;
-                long left = deadline - System.nanoTime();
-                if (!missing.isEmpty() && cl != null && left > 0) {
-                    try {
-                        Duration ask = Duration.ofNanos(Math.min(left, settings.apiTimeout().toNanos()));
-                        targets.putAll(cl.endOffsets(missing, ask));
-                    } catch (KafkaException e) {
-                        LOG.debug("{}: end offsets for awaitCaughtUp not available yet: {}", name, e.toString());
-                    }
-                }
-                if (caughtUp(numbers, targets)) {
-                    return true;
-                }
-            }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (numbers.isEmpty()) {
                 return false;
             }
-            TimeUnit.NANOSECONDS.sleep(Math.min(left, WAIT_STEP.toNanos()));
-        }
+            List<TopicPartition> missing = new ArrayList<>();
+            for (int p : numbers) {
+                for (String topic : settings.topics()) {
+                    TopicPartition tp = new TopicPartition(topic, p);
+                    if (!targets.containsKey(tp)) {
+                        missing.add(tp);
+                    }
+                }
+            }
+            ClusterClient cl = cluster;
+            if (!missing.isEmpty() && cl != null && !ask.isZero()) {
+                try {
+                    targets.putAll(cl.endOffsets(missing, ask));
+                } catch (KafkaException e) {
+                    LOG.debug("{}: end offsets for awaitCaughtUp not available yet: {}", name, e.toString());
+                }
+            }
+            return caughtUp(numbers, targets);
+        });
     }
 
     private boolean caughtUp(Set<Integer> numbers, Map<TopicPartition, Long> targets) {
@@ -662,65 +651,35 @@ final class PartitionedRunner {
     }
 
     /** The metrics summed over the shard runners here now and those closed since start. */
-    RunnerMetrics metrics(CouponConsumerRunner.State runnerState) {
-        List<RunnerMetrics> parts = new ArrayList<>();
+    @Override
+    public MetricsSnapshot metrics() {
+        Lifecycle.Stage runnerState = lifecycle.stage();
+        List<MetricsSnapshot> parts = new ArrayList<>();
         long lag = 0;
         boolean any = false;
         for (Shard s : shards.values()) {
-            RunnerMetrics m = s.runner.metrics();
+            MetricsSnapshot m = s.runner.metrics();
             parts.add(m);
             any = true;
             lag = lag < 0 || m.lag() < 0 ? -1 : lag + m.lag();
         }
         long valid = 0;
-        for (RunnerMetrics m : parts) {
+        for (MetricsSnapshot m : parts) {
             valid += m.validCodes();
         }
-        RunnerMetrics r = retired;
+        MetricsSnapshot r = retired;
         if (r != null) {
             parts.add(r);
         }
-        return combine(parts, runnerState, any ? lag : -1, valid);
+        return MetricsSnapshot.sum(parts, runnerState, state.size(), any ? lag : -1, valid);
     }
 
-    /**
-     * Sums counters over {@code parts}; distinct codes from the state, valid codes and lag as given (they describe
-     * the shards here now, not those gone).
-     */
-    private RunnerMetrics combine(List<RunnerMetrics> parts, CouponConsumerRunner.State runnerState, long lag,
-            long validCodes) {
-        long records = 0;
-        long codes = 0;
-        double rate = 0;
-        EnumMap<InvalidRecordReason, Long> invalid = new EnumMap<>(InvalidRecordReason.class);
-        long written = 0;
-        long failures = 0;
-        long restored = 0;
-        boolean durable = true;
-        OptionalLong age = OptionalLong.empty();
-        Optional<String> lastFailure = Optional.empty();
-        Optional<String> problem = Optional.empty();
-        for (RunnerMetrics m : parts) {
-            records += m.recordsConsumed();
-            codes += m.codesApplied();
-            rate += m.recordsPerSecond();
-            m.invalidRecords().forEach((k, v) -> invalid.merge(k, v, Long::sum));
-            written += m.checkpointsWritten();
-            failures += m.checkpointFailures();
-            restored = Math.max(restored, m.restoredCheckpointSequence());
-            durable &= m.durable();
-            if (m.lastDurableCheckpointAgeMillis().isPresent()) {
-                long a = m.lastDurableCheckpointAgeMillis().getAsLong();
-                age = OptionalLong.of(age.isPresent() ? Math.max(age.getAsLong(), a) : a);
-            }
-            if (lastFailure.isEmpty()) {
-                lastFailure = m.lastCheckpointFailure();
-            }
-            if (problem.isEmpty()) {
-                problem = m.problem();
-            }
+    /** Marks the checkpoint directory as this runner's shards, or refuses one of another mode or partition count. */
+    private static void claimDirectory(Path dir, int partitions) {
+        try {
+            PartitionedMarker.claimForPartitions(dir, partitions);
+        } catch (IOException e) {
+            throw new IllegalStateException("checkpoint directory " + dir + ": cannot be used: " + e, e);
         }
-        return new RunnerMetrics(runnerState, records, codes, rate, invalid, state.size(), validCodes, lag, written,
-                failures, restored, durable, age, lastFailure, problem);
     }
 }

@@ -1,4 +1,4 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CodeFormat;
 import io.couponstate.core.CouponState;
@@ -28,18 +28,23 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p><b>Order.</b> Within one call of {@link Lane#apply}, records are applied in the order given, and the
  * {@link InvalidRecordHandler} sees the bad records in that order with the same reasons as one-at-a-time applying
- * would give: a record found bad before applying (null, empty, oversized, no source) first flushes the codes batched
- * before it; a code the state's format rejects is handed over once its batch is applied.
+ * would give: a record found bad before applying (null, empty, oversized, no source, malformed, wrong partition)
+ * first flushes the codes batched before it; a code the state still rejects is handed over once its batch is
+ * applied.
  *
  * <p><b>Failures.</b> A bad record is counted and handed to the {@link InvalidRecordHandler}. Anything thrown by a
  * user callback (the handler, the {@link SourceResolver}, the state's validity listener) propagates unchanged,
  * whatever its type, so the runner fails instead of skipping records; a record whose source would exceed the
  * state's {@code maxSources} throws {@link IllegalStateException} (a configuration error, never a bad record), after
  * the records before it are applied. A handler that throws for a record stops the call before any later record is
- * applied when the bad code was seen before applying (every check but a state's own format check when the runner
- * does not know the state's format); a code rejected only by the state is found once its batch is applied, so a
- * handler throwing for it leaves some later records of that batch applied: harmless, as observations are a union
- * and the caller never counts the failed call's records as applied.
+ * applied when the bad code was seen before applying (every check here, the state's code format included, as the
+ * state tells it through {@code config()}); a code rejected only by the state is found once its batch is applied,
+ * so a handler throwing for it leaves some later records of that batch applied: harmless, as observations are a
+ * union and the caller never counts the failed call's records as applied.
+ *
+ * <p><b>Encoding once.</b> With the default handler ({@link SkipHandler}, which neither throws nor looks at the
+ * state) the format is not checked before batching: the state encodes each code once, from the record's bytes, and
+ * the batch's results ({@code -1 - reason.ordinal()}) name the malformed ones, with the same counts and reasons.
  */
 public final class RecordApplier {
 
@@ -50,10 +55,11 @@ public final class RecordApplier {
     private final SourceResolver resolver;
     private final InvalidRecordHandler handler;
     private final CodeFormat format;
+    /** Whether each code is checked against the format before it is batched (see {@link SkipHandler}). */
+    private final boolean checkFormatFirst;
     private final boolean bulkValues;
     private final int maxValueBytes;
     private final int maxSources;
-    private final int threshold;
     private final RateLimitedLog badRecordLog;
     private final String name;
     /** Serializes the user's callbacks across apply threads (null with one thread: nothing to serialize). */
@@ -62,7 +68,6 @@ public final class RecordApplier {
     private final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
     private final AtomicLong recordsConsumed = new AtomicLong();
     private final AtomicLong codesApplied = new AtomicLong();
-    private final AtomicLong validCodes = new AtomicLong();
     private Lane own; // apply() only
     private final io.couponstate.kafka.PartitionedCouponState router; // a shard runner's: checks each code's partition
 
@@ -72,10 +77,10 @@ public final class RecordApplier {
         this.resolver = settings.sourceResolver();
         this.handler = settings.invalidRecordHandler();
         this.format = settings.codeFormat();
+        this.checkFormatFirst = !(handler instanceof SkipHandler);
         this.bulkValues = settings.bulkValues();
         this.maxValueBytes = settings.maxValueBytes();
         this.maxSources = settings.maxSources();
-        this.threshold = state.threshold();
         this.badRecordLog = badRecordLog;
         this.name = settings.name();
         this.callbackLock = settings.applyThreads() > 1 ? new Object() : null;
@@ -112,9 +117,8 @@ public final class RecordApplier {
         private final ConsumerRecord<byte[], byte[]>[] entryRecord = new ConsumerRecord[BATCH_CODES];
         private ConsumerRecord<byte[], byte[]> current; // the record whose entries are being dispatched
         private InvalidRecordReason currentFirstBad;
-        private boolean badBeforeApplying; // the record being added has a code the format rejects
+        private boolean badBeforeApplying; // the record being added has a code found bad before applying
         private long batchApplied;
-        private long batchValid;
 
         private Lane() {
         }
@@ -126,7 +130,6 @@ public final class RecordApplier {
         public void apply(ConsumerRecords<byte[], byte[]> records, Iterable<TopicPartition> partitions) {
             long consumed = 0;
             batchApplied = 0;
-            batchValid = 0;
             try {
                 for (TopicPartition tp : partitions) {
                     for (ConsumerRecord<byte[], byte[]> record : records.records(tp)) {
@@ -143,7 +146,6 @@ public final class RecordApplier {
                 // once per call: the counters are read by other threads
                 recordsConsumed.addAndGet(consumed);
                 codesApplied.addAndGet(batchApplied);
-                validCodes.addAndGet(batchValid);
             }
         }
 
@@ -226,10 +228,11 @@ public final class RecordApplier {
         }
 
         private void add(ConsumerRecord<byte[], byte[]> record, byte[] value, int offset, int length, int sourceId) {
-            if (format != null) {
+            if (checkFormatFirst) {
                 InvalidCouponCodeException.Reason violation = format.violation(value, offset, length);
                 if (violation != null) {
-                    // seen before the state would: the same reason, and the batch keeps only good codes
+                    // seen before the state would: the same reason, and the batch keeps only good codes, so that a
+                    // handler that throws for this record (or looks at the state) sees no later record applied
                     flush(false);
                     dispatch(record, reasonOf(violation));
                     badBeforeApplying = true;
@@ -237,9 +240,12 @@ public final class RecordApplier {
                 }
             }
             if (router != null && router.partitionOf(value, offset, length) != record.partition()) {
-                // a shard only holds its partition's codes: elsewhere no read would look for this one
+                // a shard only holds its partition's codes: elsewhere no read would look for this one. A malformed
+                // code keeps the format's reason, as when the format is checked first (a rare path)
+                InvalidCouponCodeException.Reason violation = checkFormatFirst ? null
+                        : format.violation(value, offset, length);
                 flush(false);
-                dispatch(record, InvalidRecordReason.WRONG_PARTITION);
+                dispatch(record, violation != null ? reasonOf(violation) : InvalidRecordReason.WRONG_PARTITION);
                 badBeforeApplying = true;
                 return;
             }
@@ -264,9 +270,6 @@ public final class RecordApplier {
                     } else {
                         startDispatch(record);
                         batchApplied++;
-                        if (result == threshold) {
-                            batchValid++;
-                        }
                     }
                 }
                 batch.clear();
@@ -305,11 +308,6 @@ public final class RecordApplier {
                 record.offset(), reason);
     }
 
-    /** Adds codes found valid outside {@link #apply} (those restored from a checkpoint). */
-    public void addValidCodes(long n) {
-        validCodes.addAndGet(n);
-    }
-
     /** Records consumed and processed (applied or found invalid). */
     public long recordsConsumed() {
         return recordsConsumed.get();
@@ -318,11 +316,6 @@ public final class RecordApplier {
     /** Codes applied to the state. */
     public long codesApplied() {
         return codesApplied.get();
-    }
-
-    /** Codes valid after restore plus the threshold crossings {@link #apply} caused. */
-    public long validCodes() {
-        return validCodes.get();
     }
 
     /** Invalid records (bulk mode: lines) by reason; every reason present. */

@@ -1,8 +1,7 @@
-package io.couponstate.kafka.internal;
+package io.couponstate.kafka.internal.runner;
 
 import io.couponstate.core.CouponState;
 import io.couponstate.kafka.CouponCheckpoints;
-import io.couponstate.kafka.internal.runner.Checkpointer;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -120,7 +119,7 @@ public final class ConsumerLoop {
 
     /**
      * Restores the newest usable checkpoint, warns about topics it covers that are no longer read, registers the
-     * sources the runner is known to need, and counts the restored valid codes.
+     * sources the runner is known to need.
      *
      * @throws IllegalStateException if the state cannot hold the sources needed
      */
@@ -146,10 +145,6 @@ public final class ConsumerLoop {
         }
         fellBack = storeFellBack() || (r.isEmpty() && quarantinedFilesExist());
         registerSources();
-        long[] valid = {0};
-        CouponState state = settings.state();
-        state.forEachCouponCode(state.threshold(), code -> valid[0]++);
-        applier.addValidCodes(valid[0]);
         rateMarkMillis = clock.millis();
         runningSinceMillis = rateMarkMillis;
     }
