@@ -5,7 +5,7 @@ import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.ObservationBatch;
-import io.couponstate.kafka.internal.CheckpointStore;
+import io.couponstate.kafka.CouponCheckpoints;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -22,7 +22,7 @@ import org.apache.kafka.common.TopicPartition;
  * The runner's checkpoint restore against the bare snapshot read, without Kafka: builds the
  * reference-shaped state of {@link ReferenceScaleRun} ({@code --scale}, its 3 sources and code generation, by
  * {@code --threads} threads in batches of 256), writes it (a) as a base with {@link CouponSnapshots#writeBase} and
- * (b) as a checkpoint with {@link CheckpointStore#write} (then {@code --delta} new codes and the delta checkpoint
+ * (b) as a checkpoint with {@link CouponCheckpoints#write} (then {@code --delta} new codes and the delta checkpoint
  * after them, as a warm restart of the runner finds), drops it, and then restores each into a fresh state,
  * alternating a and b for {@code --rounds} rounds with {@code System.gc()} between two restores, printing the
  * seconds of each, the restoring thread's CPU seconds (which the load of a shared machine moves far less than the
@@ -174,11 +174,11 @@ public final class RestoreRun {
         System.out.printf(Locale.ROOT, "(a) bare base: %,d entries, %s in %.2f s%n", written, Heap.mb(Files.size(bare)),
                 seconds(w0));
         Map<TopicPartition, Long> offsets = Map.of(new TopicPartition("reference", 0), generated);
-        try (CheckpointStore store = new CheckpointStore(checkpoints)) {
+        try (CouponCheckpoints store = CouponCheckpoints.open(checkpoints)) {
             long w1 = System.nanoTime();
-            Path base = store.write(offsets, Map.of(), state, System.currentTimeMillis());
-            System.out.printf(Locale.ROOT, "(b) checkpoint base: %s, %s in %.2f s%n", base.getFileName(),
-                    Heap.mb(Files.size(base)), seconds(w1));
+            CouponCheckpoints.Checkpoint base = store.write(state, offsets, Map.of());
+            System.out.printf(Locale.ROOT, "(b) checkpoint base: %s, %s in %.2f s%n", base.file().getFileName(),
+                    Heap.mb(base.bytes()), seconds(w1));
             if (delta > 0) {
                 byte[] buf = new byte[16];
                 long space = ReferenceScaleRun.space(10);
@@ -189,10 +189,10 @@ public final class RestoreRun {
                 }
                 state.addObservations(batch);
                 long w2 = System.nanoTime();
-                Path d = store.write(Map.of(new TopicPartition("reference", 0), generated + delta), Map.of(), state,
-                        System.currentTimeMillis());
+                CouponCheckpoints.Checkpoint d = store.write(state,
+                        Map.of(new TopicPartition("reference", 0), generated + delta), Map.of());
                 System.out.printf(Locale.ROOT, "(b) checkpoint delta: %s (delta: %s), %s in %.2f s%n",
-                        d.getFileName(), CheckpointStore.isDelta(d), Heap.mb(Files.size(d)), seconds(w2));
+                        d.file().getFileName(), d.delta(), Heap.mb(d.bytes()), seconds(w2));
             }
         }
         return state.size();
@@ -219,8 +219,8 @@ public final class RestoreRun {
         long t0 = System.nanoTime();
         long entries;
         if (checkpoint) {
-            try (CheckpointStore store = new CheckpointStore(checkpoints)) {
-                entries = store.restore(state).orElseThrow().entries();
+            try (CouponCheckpoints store = CouponCheckpoints.open(checkpoints)) {
+                entries = store.restoreCheckpoint(state).orElseThrow().entries();
             }
         } else {
             entries = CouponSnapshots.read(bare, state);
