@@ -92,39 +92,11 @@ public final class CheckpointWriter {
         }
     }
 
-    /** A written checkpoint. Immutable. */
-    public static final class Written {
-        private final Path file;
-        private final long sequence;
-        private final boolean delta;
-        private final long bytes;
-
-        Written(Path file, long sequence, boolean delta, long bytes) {
-            this.file = file;
-            this.sequence = sequence;
-            this.delta = delta;
-            this.bytes = bytes;
-        }
-
-        /** Its file. */
-        public Path file() {
-            return file;
-        }
-
-        /** Its sequence number. */
-        public long sequence() {
-            return sequence;
-        }
-
-        /** Whether it is a delta (else a base). */
-        public boolean delta() {
-            return delta;
-        }
-
-        /** Its file's size. */
-        public long bytes() {
-            return bytes;
-        }
+    /**
+     * A written checkpoint: its file, sequence number (later checkpoints have higher ones), whether it is a delta (else
+     * a base), and its file's size.
+     */
+    public record Written(Path file, long sequence, boolean delta, long bytes) {
     }
 
     /**

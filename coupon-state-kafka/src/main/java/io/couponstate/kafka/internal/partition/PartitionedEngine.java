@@ -179,15 +179,8 @@ public final class PartitionedEngine implements Engine {
         }, () -> thread);
     }
 
-    /** Closes the handler; returns what it threw (logged), or null. */
     private Throwable closeHandler() {
-        try {
-            settings.invalidRecordHandler().close();
-            return null;
-        } catch (Throwable t) {
-            LOG.warn("{}: closing the invalid-record handler failed", name, t);
-            return t;
-        }
+        return ReplicatedEngine.closeHandler(settings);
     }
 
     // ----------------------------------------------------------------------------------------- coordinator thread

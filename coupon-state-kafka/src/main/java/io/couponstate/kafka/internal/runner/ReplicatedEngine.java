@@ -347,13 +347,18 @@ public final class ReplicatedEngine implements Engine {
         }
     }
 
-    /** Closes the handler; returns what it threw (logged), or null. */
     private Throwable closeHandler() {
+        return closeHandler(settings);
+    }
+
+    /** Closes the settings' invalid-record handler; returns what it threw (logged), or null. Both engines close
+     *  it this way, once, at the end of their shutdown. */
+    public static Throwable closeHandler(RunnerSettings settings) {
         try {
             settings.invalidRecordHandler().close();
             return null;
         } catch (Throwable t) {
-            LOG.warn("{}: closing the invalid-record handler failed", name, t);
+            LOG.warn("{}: closing the invalid-record handler failed", settings.name(), t);
             return t;
         }
     }
