@@ -27,6 +27,7 @@ import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,6 +51,8 @@ class CrashRecoveryIntegrationTest {
     @RegisterExtension
     static final KafkaBrokerExtension KAFKA = new KafkaBrokerExtension();
     private static volatile RuntimeException produceFailure;
+    /** Bounds the records fed after a chunk while a child has not yet paused (about 25 s at 25 ms each). */
+    private static final int MAX_FEED_BATCHES = 1000;
 
     @TempDir
     Path dir;
@@ -97,11 +100,17 @@ class CrashRecoveryIntegrationTest {
                 assertThat(restored).as("a checkpoint never renamed must never be restored")
                         .isLessThan(unfinishedSequence);
                 unfinishedSequence = Long.MAX_VALUE;
-                Thread producer = new Thread(() -> produceSlowly(bootstrap, chunk), "crash-producer-" + rep);
+                // a kill at a rename needs the child to checkpoint pauseAt times after its first base, each time with
+                // new records: until it reports the pause, the producer adds a few records at a time after the chunk
+                AtomicBoolean feed = new AtomicBoolean(atRename);
+                Random fill = new Random(SEED + rep);
+                Thread producer = new Thread(() -> produceSlowly(bootstrap, chunk, feed, fill, topics, model),
+                        "crash-producer-" + rep);
                 producer.start();
                 String moment;
                 if (atRename) {
                     String fsynced = expectLine(lines, "FSYNCED", child, log);
+                    feed.set(false);
                     Path tmp = checkpoints.resolve(fsynced.substring("FSYNCED ".length()));
                     assertThat(tmp).as("the fsynced, not yet renamed checkpoint").exists();
                     if (journal) {
@@ -118,6 +127,7 @@ class CrashRecoveryIntegrationTest {
                 }
                 child.destroyForcibly(); // SIGKILL
                 assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                feed.set(false);
                 producer.join();
                 assertThat(produceFailure).as("producing the chunk").isNull();
                 System.out.println("crash rep " + rep + ": " + ready + ", killed " + moment + "; files "
@@ -183,11 +193,20 @@ class CrashRecoveryIntegrationTest {
     }
 
     /** Produces in small flushed batches, so that the child checkpoints several times while records arrive. */
-    private static void produceSlowly(String bootstrap, List<ProducerRecord<byte[], byte[]>> records) {
+    /**
+     * Sends {@code records} in ten batches, then, while {@code feed} is set, one record per topic at a time (drawn
+     * from {@code fill}, added to {@code model}), at most {@link #MAX_FEED_BATCHES} times.
+     */
+    private static void produceSlowly(String bootstrap, List<ProducerRecord<byte[], byte[]>> records,
+            AtomicBoolean feed, Random fill, List<String> topics, Model model) {
         try (KafkaProducer<byte[], byte[]> producer = KafkaTestSupport.producer(bootstrap)) {
             int batch = Math.max(1, records.size() / 10);
             for (int from = 0; from < records.size(); from += batch) {
                 KafkaTestSupport.send(producer, records.subList(from, Math.min(records.size(), from + batch)));
+                Thread.sleep(25);
+            }
+            for (int i = 0; i < MAX_FEED_BATCHES && feed.get(); i++) {
+                KafkaTestSupport.send(producer, randomRecords(fill, topics, 1, model));
                 Thread.sleep(25);
             }
         } catch (InterruptedException e) {
