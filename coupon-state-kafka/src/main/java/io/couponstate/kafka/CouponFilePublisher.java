@@ -459,6 +459,10 @@ public final class CouponFilePublisher implements AutoCloseable {
             if (ProducerConfig.BOOTSTRAP_SERVERS_CONFIG.equals(name)) {
                 throw new IllegalArgumentException(name + ": use bootstrapServers(...)");
             }
+            if (ProducerConfig.PARTITIONER_CLASS_CONFIG.equals(name)) {
+                throw new IllegalArgumentException(name + ": set by the publisher (each record goes to its code's "
+                        + "partition, so that the topics stay co-partitioned; expected: no partitioner.class)");
+            }
             return name;
         }
     }

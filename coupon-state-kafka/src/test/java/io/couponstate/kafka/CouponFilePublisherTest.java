@@ -168,6 +168,14 @@ class CouponFilePublisherTest {
     }
 
     @Test
+    void aPartitionerProperty_isRefused_asThePublisherPlacesEachCode() {
+        assertThatThrownBy(() -> CouponFilePublisher.builder().producerProperty("partitioner.class",
+                "org.apache.kafka.clients.producer.RoundRobinPartitioner"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("partitioner.class: set by the publisher");
+    }
+
+    @Test
     void publish_missingFile_saysNoSuchFile() throws Exception {
         Path missing = dir.resolve("nofile.txt");
         try (CouponFilePublisher publisher = publisher(1).build()) {
