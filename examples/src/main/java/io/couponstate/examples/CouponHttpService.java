@@ -152,7 +152,7 @@ final class CouponHttpService implements AutoCloseable {
     private static final HttpString PARTITIONS = new HttpString("X-Couponstate-Partitions");
     /** A host name, an IPv4 address or an IPv6 address in brackets, then a port: nothing that changes a URL. */
     private static final Pattern HOST_PORT = Pattern.compile(
-            "(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?):([0-9]{1,5})");
+            "(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9._-]{0,252}[A-Za-z0-9])?):([0-9]{1,5})");
 
     /** Where the state stands, for the answers. */
     enum Readiness {
@@ -256,6 +256,19 @@ final class CouponHttpService implements AutoCloseable {
     CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
                       Supplier<String> metrics, Supplier<RunnerMetrics> runnerMetrics, int threads,
                       Partitioning partitioning) throws IOException {
+        this(address, state, readiness, metrics, runnerMetrics, threads, partitioning,
+                Duration.ofSeconds(MAX_REQUEST_SECONDS));
+    }
+
+    /**
+     * Starts serving, with another bound for a client to send its request: for tests that must tell "no thread is
+     * held" from "the thread was freed by the timeout".
+     *
+     * @param requestTimeout how long a client has to send its request line and headers
+     */
+    CouponHttpService(InetSocketAddress address, CouponState state, Supplier<Readiness> readiness,
+                      Supplier<String> metrics, Supplier<RunnerMetrics> runnerMetrics, int threads,
+                      Partitioning partitioning, Duration requestTimeout) throws IOException {
         if (partitioning != null && !(state instanceof PartitionedCouponState)) {
             throw new IllegalArgumentException("state: " + state.getClass().getSimpleName() + " (expected: a "
                     + "PartitionedCouponState in partitioned mode)");
@@ -287,7 +300,7 @@ final class CouponHttpService implements AutoCloseable {
                 .setWorkerThreads(threads)
                 // the IO threads never block: a client that sends half a request costs a buffer, not a thread,
                 // and is cut after the parse timeout
-                .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, MAX_REQUEST_SECONDS * 1000)
+                .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, Math.toIntExact(requestTimeout.toMillis()))
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, IDLE_SECONDS * 1000)
                 .setServerOption(UndertowOptions.MAX_HEADERS, 100)
                 .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 64L * 1024)

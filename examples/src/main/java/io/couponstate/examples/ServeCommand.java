@@ -153,18 +153,8 @@ final class ServeCommand implements Callable<Integer> {
 
     /** Usage error naming the value unless it is {@code host:port} with a host and a port in 1..65535. */
     static void checkHostPort(String value) {
-        int colon = value.lastIndexOf(':');
-        String hostPart = colon < 0 ? "" : value.substring(0, colon);
-        String portPart = colon < 0 ? "" : value.substring(colon + 1);
-        int p = -1;
-        try {
-            p = Integer.parseInt(portPart);
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        boolean bracketsOk = !hostPart.contains(":") || (hostPart.startsWith("[") && hostPart.endsWith("]"));
-        if (hostPart.isBlank() || !bracketsOk || hostPart.contains("/") || hostPart.contains(" ") || p < 1
-                || p > 65_535) {
+        // the same rule the other instances apply to what this one advertises, before they forward to it
+        if (!CouponHttpService.isHostPort(value)) {
             throw new CommandFailure("--advertise: " + Json.quote(Messages.cut(value)) + " (expected: host:port "
                     + "with a port in 1..65535, an IPv6 address in brackets)", ExitCodes.USAGE);
         }

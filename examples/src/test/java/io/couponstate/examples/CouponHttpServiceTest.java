@@ -62,7 +62,7 @@ class CouponHttpServiceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"/healthx", "/health/anything", "/", "/coupons/", "/coupons/BIRTHDAY/x", "/metricsx",
+    @ValueSource(strings = {"/healthx", "/health/anything", "/health/live/x", "/health/readyx", "/", "/coupons/", "/coupons/BIRTHDAY/x", "/metricsx",
         "/couponsx"})
     void unknownPaths_are404(String path) throws Exception {
         HttpResponse<String> r = send("GET", path);
@@ -214,6 +214,21 @@ class CouponHttpServiceTest {
                 .isEqualTo("{\"status\":\"UP\",\"codes\":4,\"mode\":\"replicated\"}");
         readiness.set(Readiness.FAILED);
         assertThat(send("GET", "/health").statusCode()).isEqualTo(503);
+    }
+
+    @Test
+    void liveAndReady_followReadiness_besideHealth() throws Exception {
+        for (Readiness r : Readiness.values()) {
+            readiness.set(r);
+            HttpResponse<String> live = send("GET", "/health/live");
+            HttpResponse<String> ready = send("GET", "/health/ready");
+            assertThat(live.statusCode()).as("live while " + r).isEqualTo(r == Readiness.FAILED ? 503 : 200);
+            assertThat(ready.statusCode()).as("ready while " + r).isEqualTo(r == Readiness.UP ? 200 : 503);
+            assertThat(live.body()).isEqualTo("{\"status\":\"" + r + "\"}");
+            assertThat(ready.body()).isEqualTo("{\"status\":\"" + r + "\"}");
+            assertThat(send("GET", "/health").statusCode()).as("/health while " + r)
+                    .isEqualTo(r == Readiness.UP ? 200 : 503);
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.couponstate.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.examples.CouponHttpService.OwnerLookup;
@@ -30,6 +31,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Partitioned mode of the HTTP service without Kafka: two services over two {@link PartitionedCouponState}s that
@@ -235,6 +238,56 @@ class PartitionedHttpServiceTest {
         HttpResponse<String> r = get("127.0.0.1:" + c.port(), codes.get(3));
         assertThat(r.statusCode()).isEqualTo(503);
         assertThat(r.body()).contains("\"partition\":3").contains("did not answer within");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"127.0.0.1", "h:0", "h:65536", "user@h:1", "h:1/x", "h :1", "http://h:1", "h:1?x",
+        "h:1#x", "", "[::1]", "h:-1", "%68:1", "h:1\r\nX: y", "-h:1", "[::1]:1/admin"})
+    void ownerEndpointThatIsNotHostPort_is503_andNothingIsSent(String bad) throws Exception {
+        assertThat(CouponHttpService.isHostPort(bad)).as(bad).isFalse();
+        try (ServerSocket listener = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            // the bad endpoint names a live port: a request built from it would arrive here
+            String owner = bad.isEmpty() ? bad : bad.replace(":1", ":" + listener.getLocalPort());
+            lookupA.set(code -> Optional.of(owner));
+            HttpResponse<String> r = get(endpointA, codes.get(3));
+            assertThat(r.statusCode()).isEqualTo(503);
+            assertThat(r.body()).contains("\"partition\":3").contains("which is not a host:port");
+            listener.setSoTimeout(200);   // a forward would have connected before the answer above was sent
+            assertThatThrownBy(listener::accept).isInstanceOf(java.net.SocketTimeoutException.class);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"127.0.0.1:8080", "host-1.example.com:1", "[::1]:65535", "[2001:db8::7]:80", "h:1"})
+    void hostPort_acceptsHostsAndAddressesWithAPort(String good) {
+        assertThat(CouponHttpService.isHostPort(good)).as(good).isTrue();
+    }
+
+    @Test
+    void ownerReplyOver64KB_is502() throws Exception {
+        com.sun.net.httpserver.HttpServer big = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 8);
+        AtomicInteger size = new AtomicInteger(CouponHttpService.MAX_FORWARDED_BYTES + 1);
+        big.createContext("/", exchange -> {
+            byte[] body = "x".repeat(size.get()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            exchange.sendResponseHeaders(200, body.length);
+            try (var out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        big.start();
+        try {
+            lookupA.set(code -> Optional.of("127.0.0.1:" + big.getAddress().getPort()));
+            HttpResponse<String> r = get(endpointA, codes.get(3));
+            assertThat(r.statusCode()).isEqualTo(502);
+            assertThat(r.body()).contains("\"partition\":3").contains("answered more than 65536 bytes");
+            size.set(CouponHttpService.MAX_FORWARDED_BYTES);   // exactly at the bound: relayed
+            HttpResponse<String> atBound = get(endpointA, codes.get(3));
+            assertThat(atBound.statusCode()).isEqualTo(200);
+            assertThat(atBound.body()).hasSize(CouponHttpService.MAX_FORWARDED_BYTES);
+        } finally {
+            big.stop(0);
+        }
     }
 
     @Test
