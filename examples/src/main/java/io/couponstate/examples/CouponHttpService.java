@@ -779,7 +779,7 @@ final class CouponHttpService implements AutoCloseable {
                         if (++written[0] >= max) {
                             throw new LimitReached();
                         }
-                        if ((written[0] & 1023) == 0 && System.nanoTime() - deadline > 0) {
+                        if ((written[0] & 63) == 0 && System.nanoTime() - deadline > 0) {
                             throw new ListingTooLong();
                         }
                     });

@@ -38,6 +38,8 @@ import picocli.CommandLine.Spec;
             "  /health                 200 {\"status\":\"UP\",...} once caught up; 503 before (status RESTORING "
                 + "with restoredBytes/restoreTotalBytes, or CATCHING_UP with lag and etaSeconds) or after a "
                 + "failure (FAILED)",
+            "  /health/live            200 unless the runner failed (503): for a liveness probe",
+            "  /health/ready           200 once caught up, else 503: for a readiness probe",
             "While restoring and catching up, progress on standard error (a bar on a terminal, else a line every "
                 + "--progress-interval-ms).",
             "  /metrics                the runner's metrics in the Prometheus text format",
@@ -67,7 +69,9 @@ final class ServeCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--http-threads", paramLabel = "N",
-            description = "Threads answering requests, 1..256 (default: ${DEFAULT-VALUE}).", defaultValue = "4")
+            description = "Threads for forwarded lookups and /metrics, 1..256 (default: ${DEFAULT-VALUE}); lookups "
+                + "and health checks are answered on the server's IO threads, listings on a pool of their own.",
+            defaultValue = "4")
     int httpThreads;
 
     @Option(names = "--mode", paramLabel = "MODE", description = "replicated: this instance holds every code; "

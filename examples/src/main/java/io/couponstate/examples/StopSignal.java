@@ -6,7 +6,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Turns Ctrl-C / SIGTERM into a clean stop of a long-running command: the shutdown hook wakes {@link #await()}, runs
  * the stop action (closing the runner wakes a thread in {@code awaitCaughtUp}), then waits for the command to finish
- * closing its resources (a final checkpoint) before the JVM goes on shutting down. Nothing is interrupted: an
+ * closing its resources (a final checkpoint, however long it takes) before the JVM goes on shutting down. Nothing is interrupted: an
  * interrupt would cut short the runner's own close. Used with try-with-resources, opened before what it protects.
  *
  * <p>Exit code: a JVM stopped by a signal exits 128 + the signal (143 for SIGTERM) whatever {@code System.exit} is
@@ -15,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class StopSignal implements AutoCloseable {
 
-    private static final long CLOSE_WAIT_SECONDS = 60;
+    /** How often the hook says it is still waiting for the command to close (it waits as long as that takes). */
+    private static final long CLOSE_NOTE_SECONDS = 30;
     private static final long EXIT_CODE_WAIT_SECONDS = 10;
 
     /** Set by {@link #exitAfterStop(int)}; read by a hook that ran. */
@@ -43,7 +44,13 @@ final class StopSignal implements AutoCloseable {
                 }
             }
             try {
-                closed.await(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+                // however long the final checkpoint takes: cut short, the restart would replay from an older one
+                // (a supervisor that will not wait sends SIGKILL, which no hook sees)
+                while (!closed.await(CLOSE_NOTE_SECONDS, TimeUnit.SECONDS)) {
+                    System.err.println(name + ": still closing (writing the final checkpoint); kill -9 stops at "
+                            + "once, and the next start replays from the last checkpoint written");
+                    System.err.flush();
+                }
                 // main() hands over the command's exit code; halt with it (System.exit would block here)
                 if (EXIT_CODE_KNOWN.await(EXIT_CODE_WAIT_SECONDS, TimeUnit.SECONDS)) {
                     System.out.flush();

@@ -66,13 +66,19 @@ class SignalExitCodeTest {
 
     @Test
     @Timeout(180)
-    void sigterm_toServe_exitsZero() throws Exception {
+    void sigterm_toServe_exitsZero_withAFinalCheckpoint() throws Exception {
         Path err = dir.resolve("serve.err");
-        Process child = start(err, "serve", "--bootstrap-servers", KAFKA.bootstrapServers(), "--port", "0");
+        Path checkpoints = dir.resolve("serve-state");
+        Process child = start(err, "serve", "--bootstrap-servers", KAFKA.bootstrapServers(), "--port", "0",
+                "--checkpoint-dir", checkpoints.toString(), "--checkpoint-interval-ms", "3600000");
         awaitLine(child, err, "serve: caught up");
         child.destroy();
         assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(child.exitValue()).as(Files.readString(err)).isEqualTo(ExitCodes.OK);
+        try (var files = Files.list(checkpoints)) {
+            assertThat(files.map(f -> f.getFileName().toString())).as("the final checkpoint, written on stop")
+                    .anyMatch(n -> n.startsWith("checkpoint-"));
+        }
     }
 
     private static Process start(Path err, String... args) throws IOException {
