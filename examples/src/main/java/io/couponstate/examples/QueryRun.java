@@ -7,7 +7,6 @@ import io.couponstate.examples.CouponHttpService.Readiness;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.util.Headers;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -102,7 +101,7 @@ final class QueryRun {
                 lookups[i] = "/coupons/" + queried[i];
             }
             String[] tiny = {"/baseline"};
-            System.out.println("connections  rate/s  route     achieved/s  p50 us  p99 us  p99.9 us  max us");
+            System.out.println("connections  rate/s  route     achieved/s  p50 us  p90 us  p99 us  p99.9 us  max us");
             for (int r = 0; r < repeats; r++) {
                 print(1, singleRate, "lookup", run(service.port(), lookups, 1, singleRate, warmup, seconds));
                 print(1, singleRate, "baseline", run(baseline.port(), tiny, 1, singleRate, warmup, seconds));
@@ -117,8 +116,8 @@ final class QueryRun {
                     print(64, rate, "lookup", lookup);
                     Result base = run(baseline.port(), tiny, 64, rate, warmup, seconds);
                     print(64, rate, "baseline", base);
-                    lookupOk &= lookup.p99Micros() <= 2_000 && lookup.errors == 0;
-                    baselineOk &= base.p99Micros() <= 2_000 && base.errors == 0;
+                    lookupOk &= lookup.keptUp(rate);
+                    baselineOk &= base.keptUp(rate);
                 }
                 best = lookupOk ? Math.max(best, rate) : best;
                 bestBaseline = baselineOk ? Math.max(bestBaseline, rate) : bestBaseline;
@@ -173,16 +172,25 @@ final class QueryRun {
     }
 
     private static void print(int connections, int rate, String route, Result r) {
-        System.out.printf(Locale.ROOT, "%11d %7d  %-8s %11.0f %7d %7d %9d %7d%s%n", connections, rate, route,
-                r.achieved, r.histogram.getValueAtPercentile(50) / 1000, r.p99Micros(),
-                r.histogram.getValueAtPercentile(99.9) / 1000, r.histogram.getMaxValue() / 1000,
-                r.errors == 0 ? "" : "  errors " + r.errors);
+        System.out.printf(Locale.ROOT, "%11d %7d  %-8s %11.0f %7d %7d %7d %9d %7d%s%s%n", connections, rate, route,
+                r.achieved, r.histogram.getValueAtPercentile(50) / 1000, r.histogram.getValueAtPercentile(90) / 1000,
+                r.p99Micros(), r.histogram.getValueAtPercentile(99.9) / 1000, r.histogram.getMaxValue() / 1000,
+                r.errors == 0 ? "" : "  errors " + r.errors, r.unsent == 0 ? "" : "  unsent " + r.unsent);
     }
 
     /** A round's latencies (nanoseconds from the intended start) and its achieved rate. */
-    private record Result(Histogram histogram, double achieved, long errors) {
+    private record Result(Histogram histogram, double achieved, long errors, long unsent) {
         long p99Micros() {
             return histogram.getValueAtPercentile(99) / 1000;
+        }
+
+        /**
+         * p99 within 2 ms, no error, and (nearly) every request of the schedule sent: a round's last few requests
+         * may still be due when it ends, so up to one in a thousand unsent is tolerated.
+         */
+        boolean keptUp(int rate) {
+            return p99Micros() <= 2_000 && errors == 0 && unsent <= histogram.getTotalCount() / 1000
+                    && achieved >= rate * 0.95;
         }
     }
 
@@ -194,6 +202,7 @@ final class QueryRun {
         Histogram[] perConnection = new Histogram[connections];
         long[] completed = new long[connections];
         long[] errors = new long[connections];
+        long[] unsent = new long[connections];
         Thread[] threads = new Thread[connections];
         long begin = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
         long measureFrom = begin + TimeUnit.SECONDS.toNanos(warmup);
@@ -210,7 +219,7 @@ final class QueryRun {
                     socket.connect(new InetSocketAddress("127.0.0.1", port));
                     socket.setSoTimeout(60_000);
                     OutputStream out = socket.getOutputStream();
-                    InputStream in = new BufferedInputStream(socket.getInputStream(), 16 * 1024);
+                    ResponseReader in = new ResponseReader(socket.getInputStream());
                     // wrk2 style: the round ends on time; requests a slow server kept from being sent are missing
                     // from the achieved rate, and the ones sent carry the whole wait since their intended start
                     while (intended < end && System.nanoTime() < end) {
@@ -237,23 +246,36 @@ final class QueryRun {
                 } catch (IOException e) {
                     errors[id]++;
                 }
+                // the requests of the measured window the server kept from being sent: each waited at least until
+                // now, and is charged that (a server too slow to reach the window must not look fast)
+                long now = System.nanoTime();
+                long slot = intended;
+                if (slot < measureFrom) {
+                    slot += (measureFrom - slot + intervalNanos - 1) / intervalNanos * intervalNanos;
+                }
+                for (; slot < end; slot += intervalNanos) {
+                    perConnection[id].recordValue(Math.min(now - slot, TimeUnit.SECONDS.toNanos(60)));
+                    unsent[id]++;
+                }
             }, "query-load-" + c);
             threads[c].start();
         }
         long count = 0;
         long errorCount = 0;
+        long unsentCount = 0;
         for (int c = 0; c < connections; c++) {
             threads[c].join();
             total.add(perConnection[c]);
             count += completed[c];
             errorCount += errors[c];
+            unsentCount += unsent[c];
         }
         double wall = (Math.max(System.nanoTime(), end) - measureFrom) / 1e9;
-        return new Result(total, count / wall, errorCount);
+        return new Result(total, count / wall, errorCount, unsentCount);
     }
 
     /** Reads one response (headers, then a Content-Length body); returns its status. */
-    private static int readResponse(InputStream in) throws IOException {
+    private static int readResponse(ResponseReader in) throws IOException {
         int status = -1;
         int length = 0;
         StringBuilder line = new StringBuilder(64);
@@ -277,12 +299,40 @@ final class QueryRun {
                 length = Integer.parseInt(line.substring(15).trim());
             }
         }
-        for (int i = 0; i < length; i++) {
-            if (in.read() < 0) {
-                throw new IOException("connection closed in a body");
+        in.skip(length);
+        return status;
+    }
+
+    /** An unsynchronized buffer over a socket's input (one thread per connection). */
+    private static final class ResponseReader {
+        private final InputStream in;
+        private final byte[] buf = new byte[16 * 1024];
+        private int pos;
+        private int lim;
+
+        ResponseReader(InputStream in) {
+            this.in = in;
+        }
+
+        int read() throws IOException {
+            if (pos == lim) {
+                lim = in.read(buf, 0, buf.length);
+                pos = 0;
+                if (lim <= 0) {
+                    lim = 0;
+                    return -1;
+                }
+            }
+            return buf[pos++] & 0xff;
+        }
+
+        void skip(int n) throws IOException {
+            for (int i = 0; i < n; i++) {
+                if (read() < 0) {
+                    throw new IOException("connection closed in a body");
+                }
             }
         }
-        return status;
     }
 
     /** The same tiny answer from the same server library with the same settings, without the state. */
