@@ -122,19 +122,26 @@ class CouponHttpServiceLoadTest {
     }
 
     @Test
-    void keepAlive_sequentialRequestsOnOneConnection_finishFarInsideABound() throws Exception {
+    void keepAlive_sequentialRequestsOnOneConnection_areNotHeldBackByDelayedAcks() throws Exception {
         for (int i = 0; i < 100; i++) {
             assertThat(get(replicated, "/coupons/BIRTHDAY").statusCode()).isEqualTo(200);   // warm, connect once
         }
+        long[] nanos = new long[200];
         long start = System.nanoTime();
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0; i < nanos.length; i++) {
+            long t = System.nanoTime();
             assertThat(get(replicated, "/coupons/BIRTHDAY").statusCode()).isEqualTo(200);
+            nanos[i] = System.nanoTime() - t;
         }
         Duration took = Duration.ofNanos(System.nanoTime() - start);
-        System.out.println("200 keep-alive requests on one connection: " + took.toMillis() + " ms");
-        // a hang guard, not a speed test: Nagle's algorithm meeting delayed ACKs costs ~40 ms a request (8 s
-        // here); a working server takes a few ms for all of them even on one busy core
-        assertThat(took).as("200 keep-alive requests").isLessThan(Duration.ofSeconds(6));
+        java.util.Arrays.sort(nanos);
+        Duration fast = Duration.ofNanos(nanos[nanos.length / 10]);
+        System.out.println("200 keep-alive requests on one connection: " + took.toMillis() + " ms, p10 "
+                + fast.toNanos() / 1000 + " us, p50 " + nanos[nanos.length / 2] / 1000 + " us");
+        // Nagle's algorithm meeting delayed ACKs holds back every response by ~40 ms (the delayed-ACK timer), however
+        // idle the machine; a busy machine makes the typical request slow too, but not the fastest tenth of them
+        assertThat(fast).as("the 10th percentile of 200 keep-alive requests").isLessThan(Duration.ofMillis(30));
+        assertThat(took).as("hang guard").isLessThan(Duration.ofSeconds(60));
     }
 
     @Test
