@@ -63,7 +63,11 @@ public final class CouponStore implements StateStore {
      *   The store manages its changelog offset: commit(offsets) writes the state's image (a CouponCheckpoints base
      *   or delta, in the task directory) with the offsets, at most once per image interval and at close, and
      *   committedOffset returns the image's offset, so a restart loads the image at disk speed and restores only the
-     *   changelog's tail. An offset is stored plus one, because Kafka Streams hands -1 for a changelog it has not
+     *   changelog's tail. The image lives beside the task directory, not in it: under exactly_once_v2 Kafka Streams
+     *   deletes a task's directory after an unclean close (unless its transactional state stores are on), because a
+     *   store there may hold uncommitted writes; this image holds, per its offsets, committed changelog records only
+     *   (plus, at worst, observations applied after them: harmless in a union). KafkaStreams#cleanUp deletes it with
+     *   the application's directory. An offset is stored plus one, because Kafka Streams hands -1 for a changelog it has not
      *   written yet and checkpoints hold offsets >= 0. Under exactly_once_v2 a store that returns an offset is not
      *   wiped after a crash: the image is kept, and the tail read after it is committed data (read_committed).
      *   An image may hold observations past its offset (applied after the commit that wrote it): reading them again
@@ -71,7 +75,8 @@ public final class CouponStore implements StateStore {
      */
 
     private static final Logger LOG = LoggerFactory.getLogger(CouponStore.class);
-    private static final String IMAGE_DIRECTORY_PREFIX = "couponstate-";
+    /** Beside the task directories, in the application's: Kafka Streams lists only names like {@code 0_1}. */
+    static final String IMAGES_DIRECTORY = "couponstate-images";
 
     private final String name;
     private final CouponStores.Settings settings;
@@ -104,7 +109,8 @@ public final class CouponStore implements StateStore {
         }
         this.context = (InternalProcessorContext<?, ?>) stateStoreContext;
         CouponState fresh = new LockFreeCouponState(settings.config());
-        Path directory = stateStoreContext.stateDir().toPath().resolve(IMAGE_DIRECTORY_PREFIX + name);
+        Path directory = imageDirectory(stateStoreContext.stateDir().toPath(), name,
+                stateStoreContext.taskId().toString());
         try {
             checkpoints = CouponCheckpoints.open(directory, CouponCheckpoints.Options.defaults()
                     .restoreLog(line -> LOG.info("store {} task {}: {}", name, stateStoreContext.taskId(), line)));
@@ -121,6 +127,14 @@ public final class CouponStore implements StateStore {
         lastImageNanos = System.nanoTime();
         stateStoreContext.register(root, (BatchingStateRestoreCallback) this::restoreAll);
         open = true;
+    }
+
+    /**
+     * Where a task's image lives: {@code <state.dir>/<application.id>/couponstate-images/<store>/<task>}, outside the
+     * task directory, which Kafka Streams deletes after an unclean close under exactly-once.
+     */
+    static Path imageDirectory(Path taskDirectory, String storeName, String taskId) {
+        return taskDirectory.getParent().resolve(IMAGES_DIRECTORY).resolve(storeName).resolve(taskId);
     }
 
     private void restoreAll(Collection<KeyValue<byte[], byte[]>> records) {
