@@ -151,6 +151,7 @@ final class CouponProcessorSupplier implements ProcessorSupplier<byte[], byte[],
                     }
                 }
             }
+            settings.recordsProcessed.increment();
             if (bad == null) {
                 store.apply(value, sourceId, record.timestamp());
                 return;

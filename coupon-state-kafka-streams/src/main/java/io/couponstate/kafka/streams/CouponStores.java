@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -140,6 +141,15 @@ public final class CouponStores {
             out.put(r, settings.invalidCounts.get(r.ordinal()));
         }
         return out;
+    }
+
+    /**
+     * Records handed to this topology's processors on this instance (applied or bad), since it was built.
+     *
+     * @return the count
+     */
+    public long recordsProcessed() {
+        return settings.recordsProcessed.sum();
     }
 
     /**
@@ -281,6 +291,7 @@ public final class CouponStores {
         final int maxValueBytes;
         final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
         final Object callbackLock = new Object();
+        final LongAdder recordsProcessed = new LongAdder();
 
         Settings(String storeName, CouponStateConfig config, SourceResolver sourceResolver,
                 InvalidRecordHandler handler, long imageIntervalNanos, int maxValueBytes) {

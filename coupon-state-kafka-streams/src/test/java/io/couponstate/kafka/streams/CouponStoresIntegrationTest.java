@@ -8,7 +8,7 @@ import io.couponstate.kafka.CouponCheckpoints;
 import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.internal.partition.CodePartitioner;
-import io.couponstate.kafka.testing.KafkaBrokerExtension;
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -57,10 +57,11 @@ import org.apache.kafka.streams.query.FailureReason;
 import org.apache.kafka.streams.query.QueryResult;
 import org.apache.kafka.streams.query.StateQueryRequest;
 import org.apache.kafka.streams.state.HostInfo;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Real {@link KafkaStreams} instances on the in-JVM broker (one broker for the class): answers through IQv2 and the
@@ -70,14 +71,24 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Tag("integration")
 class CouponStoresIntegrationTest {
 
-    @RegisterExtension
-    static final KafkaBrokerExtension KAFKA = KafkaBrokerExtension.embedded();
+    /** One broker for the class; one transaction-log partition, as the exactly-once test needs no more. */
+    private static EmbeddedKafkaBroker kafka;
 
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final String STORE = "coupons";
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final List<Path> toDelete = new ArrayList<>();
+
+    @BeforeAll
+    static void startBroker() {
+        kafka = EmbeddedKafkaBroker.start(0, null, Map.of("transaction.state.log.num.partitions", "1"));
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        kafka.close();
+    }
 
     @AfterEach
     void tearDown() throws Exception {
@@ -284,7 +295,7 @@ class CouponStoresIntegrationTest {
     private Properties props(String app, Path stateDir) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, app);
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA.bootstrapServers());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         // never served in the single-instance tests, but queryMetadataForKey needs one to name the partition
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, "127.0.0.1:1");
@@ -343,7 +354,7 @@ class CouponStoresIntegrationTest {
     }
 
     private static KafkaProducer<byte[], byte[]> producer() {
-        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA.bootstrapServers(),
+        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName(),
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName()));
     }
@@ -351,7 +362,7 @@ class CouponStoresIntegrationTest {
     private static void createTopics(int partitions, List<String> names)
             throws ExecutionException, InterruptedException {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-                KAFKA.bootstrapServers()))) {
+                kafka.bootstrapServers()))) {
             admin.createTopics(names.stream().map(n -> new NewTopic(n, partitions, (short) 1)).toList()).all().get();
         }
     }
@@ -359,7 +370,7 @@ class CouponStoresIntegrationTest {
     private static void awaitCommitted(String app, TopicPartition tp, long offset) {
         await().atMost(WAIT).until(() -> {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-                    KAFKA.bootstrapServers()))) {
+                    kafka.bootstrapServers()))) {
                 OffsetAndMetadata committed = admin.listConsumerGroupOffsets(app).partitionsToOffsetAndMetadata()
                         .get().get(tp);
                 return committed != null && committed.offset() >= offset;
