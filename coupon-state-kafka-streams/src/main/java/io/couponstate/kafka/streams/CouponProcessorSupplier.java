@@ -5,6 +5,7 @@ import io.couponstate.core.InvalidCouponCodeException;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.SourceResolver;
 import io.couponstate.kafka.internal.partition.CodePartitioner;
+import io.couponstate.kafka.internal.runner.RecordApplier;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -136,7 +137,7 @@ final class CouponProcessorSupplier implements ProcessorSupplier<byte[], byte[],
             } else {
                 InvalidCouponCodeException.Reason violation = format.violation(value, 0, value.length);
                 if (violation != null) {
-                    bad = reasonOf(violation);
+                    bad = RecordApplier.reasonOf(violation);
                 } else if (CodePartitioner.partition(value, 0, value.length, partitionsOf(md.topic()))
                         != md.partition()) {
                     bad = InvalidRecordReason.WRONG_PARTITION;
@@ -208,19 +209,6 @@ final class CouponProcessorSupplier implements ProcessorSupplier<byte[], byte[],
             return new ConsumerRecord<>(md.topic(), md.partition(), md.offset(), record.timestamp(),
                     TimestampType.CREATE_TIME, key == null ? -1 : key.length, value == null ? -1 : value.length, key,
                     value, record.headers(), Optional.empty());
-        }
-    }
-
-    static InvalidRecordReason reasonOf(InvalidCouponCodeException.Reason reason) {
-        switch (reason) {
-            case TOO_SHORT:
-                return InvalidRecordReason.TOO_SHORT;
-            case TOO_LONG:
-                return InvalidRecordReason.TOO_LONG;
-            case NOT_ASCII:
-                return InvalidRecordReason.NOT_ASCII;
-            default:
-                return InvalidRecordReason.ILLEGAL_CHARACTER;
         }
     }
 }

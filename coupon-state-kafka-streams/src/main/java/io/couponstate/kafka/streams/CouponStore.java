@@ -276,6 +276,9 @@ public final class CouponStore implements StateStore {
     public <R> QueryResult<R> query(Query<R> query, PositionBound positionBound, QueryConfig config) {
         Objects.requireNonNull(query, "query");
         CouponState s = state;
+        if (s == null || !open) {
+            return QueryResult.forFailure(FailureReason.NOT_PRESENT, "store " + name + " is not open");
+        }
         boolean standby = context != null && context.taskType() == Task.TaskType.STANDBY; // racy but benign:
         // a task changing type while a query runs answers as either, both true at some instant
         QueryResult<R> result;

@@ -44,6 +44,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -76,6 +77,9 @@ class CouponStoresIntegrationTest {
 
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final String STORE = "coupons";
+    /** A closed instance leaves the group, so the others (or its restart) need not wait for its session to expire. */
+    private static final CloseOptions LEAVE = CloseOptions.groupMembershipOperation(
+            CloseOptions.GroupMembershipOperation.LEAVE_GROUP);
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final List<Path> toDelete = new ArrayList<>();
@@ -167,7 +171,7 @@ class CouponStoresIntegrationTest {
 
         // close the owner of the valid code's partition: the other instance's standby is promoted, answers stay exact
         String ownerEndpoint = hostPort(where.activeHost());
-        byEndpoint.remove(ownerEndpoint).close();
+        byEndpoint.remove(ownerEndpoint).close(LEAVE);
         publish(topics.get(0), codes("TWO", 500, 520), expected); // and it keeps applying
         awaitExact(byEndpoint, expected);
         assertThat(get(client, standbyEndpoint, "/coupons/" + valid))
@@ -188,7 +192,7 @@ class CouponStoresIntegrationTest {
         CouponStores imaged = CouponStores.builder(STORE, topics).imageInterval(Duration.ZERO).build();
         KafkaStreams first = start(imaged.addTo(new Topology()), eos(props(app, stateDir)), null);
         awaitExact(Map.of("local", first), expected);
-        first.close();
+        first.close(LEAVE);
         Path imageDir = CouponStore.imageDirectory(stateDir.resolve(app).resolve("0_0"), STORE, "0_0");
         List<CouponCheckpoints.Checkpoint> imageBefore = CouponCheckpoints.list(imageDir);
         assertThat(imageBefore).isNotEmpty();
@@ -212,7 +216,7 @@ class CouponStoresIntegrationTest {
         publishRaw(topics.get(0), 0, "BAD!".getBytes(StandardCharsets.US_ASCII));
         await().atMost(WAIT).until(() -> died.get() != null);
         assertThat(died.get()).hasStackTraceContaining("simulated crash");
-        second.close();
+        second.close(LEAVE);
 
         // 3. restart: the image is still there; only the committed tail (the 40 codes' records) is restored
         AtomicLong restored = new AtomicLong();
@@ -315,7 +319,7 @@ class CouponStoresIntegrationTest {
             }
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
-        toClose.add(() -> ks.close(Duration.ofSeconds(30)));
+        toClose.add(() -> ks.close(LEAVE.withTimeout(Duration.ofSeconds(30))));
         ks.start();
         return ks;
     }
