@@ -2,7 +2,6 @@ package io.couponstate.kafka.streams;
 
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import org.apache.kafka.streams.query.Query;
 
 /**
@@ -181,9 +180,5 @@ public final class CouponQueries {
         public ValidCodesPage {
             codes = List.copyOf(codes);
         }
-    }
-
-    static Set<Class<?>> types() {
-        return Set.of(CodeQuery.class, ValidCodesQuery.class);
     }
 }
