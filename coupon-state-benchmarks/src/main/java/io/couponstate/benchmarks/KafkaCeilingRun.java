@@ -38,6 +38,7 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KStream;
@@ -376,28 +377,13 @@ public final class KafkaCeilingRun {
         long before = Heap.usedAfterGc();
         AtomicLong applied = new AtomicLong();
         AtomicLong first = new AtomicLong();
-        StreamsBuilder builder = new StreamsBuilder();
-        KStream<byte[], Integer> merged = null;
-        for (int s = 0; s < topics.length; s++) {
-            final int bit = 1 << s; // the source bit comes from the record's topic
-            KStream<byte[], Integer> one = builder.stream(topics[s], Consumed.with(Serdes.ByteArray(),
-                    Serdes.ByteArray())).mapValues(v -> bit);
-            merged = merged == null ? one : merged.merge(one);
-        }
-        merged.groupByKey(Grouped.with(Serdes.ByteArray(), Serdes.Integer()))
-                .aggregate(() -> 0, (code, bit, mask) -> {
-                    if (applied.getAndIncrement() == 0) {
-                        first.set(System.nanoTime());
-                    }
-                    return mask | bit;
-                }, Materialized.<byte[], Integer>as(Stores.inMemoryKeyValueStore("codes"))
-                        .withKeySerde(Serdes.ByteArray()).withValueSerde(Serdes.Integer()));
+        Topology topology = ktable(topics, applied, first);
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "ceiling-streams-" + round + "-" + System.nanoTime());
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         long w0 = System.nanoTime();
-        KafkaStreams streams = new KafkaStreams(builder.build(), p);
+        KafkaStreams streams = new KafkaStreams(topology, p);
         try {
             streams.start();
             long deadline = System.currentTimeMillis() + CATCH_UP_MS;
@@ -417,6 +403,31 @@ public final class KafkaCeilingRun {
             streams.cleanUp();
             deleteRecursively(stateDir);
         }
+    }
+
+    /**
+     * The KTable a Streams user writes for this job: code → source bitmask (the bit from the record's topic) over
+     * {@code topics}, in an in-memory store named {@code codes}; counts the records aggregated in {@code applied} and
+     * notes the time of the first in {@code first}.
+     */
+    static Topology ktable(String[] topics, AtomicLong applied, AtomicLong first) {
+        StreamsBuilder builder = new StreamsBuilder();
+        KStream<byte[], Integer> merged = null;
+        for (int s = 0; s < topics.length; s++) {
+            final int bit = 1 << s; // the source bit comes from the record's topic
+            KStream<byte[], Integer> one = builder.stream(topics[s], Consumed.with(Serdes.ByteArray(),
+                    Serdes.ByteArray())).mapValues(v -> bit);
+            merged = merged == null ? one : merged.merge(one);
+        }
+        merged.groupByKey(Grouped.with(Serdes.ByteArray(), Serdes.Integer()))
+                .aggregate(() -> 0, (code, bit, mask) -> {
+                    if (applied.getAndIncrement() == 0) {
+                        first.set(System.nanoTime());
+                    }
+                    return mask | bit;
+                }, Materialized.<byte[], Integer>as(Stores.inMemoryKeyValueStore("codes"))
+                        .withKeySerde(Serdes.ByteArray()).withValueSerde(Serdes.Integer()));
+        return builder.build();
     }
 
     static void deleteRecursively(Path dir) {

@@ -327,8 +327,8 @@ public final class RecordApplier {
         return out;
     }
 
-    /** The runner's reason for a core format violation. */
-    static InvalidRecordReason reasonOf(InvalidCouponCodeException.Reason reason) {
+    /** The runner's reason for a core format violation (the Kafka Streams processor's too). */
+    public static InvalidRecordReason reasonOf(InvalidCouponCodeException.Reason reason) {
         switch (reason) {
             case TOO_SHORT:
                 return InvalidRecordReason.TOO_SHORT;

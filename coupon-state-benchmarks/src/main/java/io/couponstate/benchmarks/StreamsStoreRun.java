@@ -1,0 +1,234 @@
+package io.couponstate.benchmarks;
+
+import io.couponstate.core.CouponStateConfig;
+import io.couponstate.kafka.internal.partition.CodePartitioner;
+import io.couponstate.kafka.streams.CouponQueries;
+import io.couponstate.kafka.streams.CouponStores;
+import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.query.KeyQuery;
+import org.apache.kafka.streams.query.QueryResult;
+import org.apache.kafka.streams.query.StateQueryRequest;
+
+/**
+ * The couponstate store inside Kafka Streams against the KTable aggregate a Streams user writes for this job and
+ * against the runner, on the same three topics, rounds side by side (as {@link KafkaCeilingRun}):
+ * <ul>
+ *   <li>(a) {@code ktable}: {@link KafkaCeilingRun#ktable} (in-memory store, default config);</li>
+ *   <li>(b) {@code store}: {@code CouponStores.addTo(topology)} (default config, one stream thread);</li>
+ *   <li>(c) {@code runner}: {@code CouponConsumerRunner}, one apply thread.</li>
+ * </ul>
+ * Records/s from the first record applied to the last, heap bytes per code while the app still holds its state.
+ * Then the restart of (a) and (b) on the same state directory after a clean close: from {@code start()} to
+ * {@code RUNNING} (the restore: (a) reads its whole changelog into the in-memory store; (b) loads its image and the
+ * changelog's tail), and from {@code start()} to the first exact answer for the last code loaded.
+ *
+ * <pre>
+ * java -Xmx6g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.StreamsStoreRun \
+ *      [--records 3000000] [--rounds 3] [--partitions 3] [--restart-records 3000000]
+ * </pre>
+ */
+public final class StreamsStoreRun {
+
+    private static final String[] TOPICS = {"coupons-1", "coupons-2", "coupons-3"};
+    private static final String[] RESTART_TOPICS = {"restart-1", "restart-2", "restart-3"};
+    private static final long WAIT_MS = TimeUnit.MINUTES.toMillis(20);
+    private static final CloseOptions LEAVE = CloseOptions.groupMembershipOperation(
+            CloseOptions.GroupMembershipOperation.LEAVE_GROUP);
+
+    private StreamsStoreRun() {
+    }
+
+    /** Runs it; see the class comment for the arguments. */
+    public static void main(String[] args) throws Exception {
+        long records = 3_000_000;
+        int rounds = 3;
+        int partitions = 3;
+        long restartRecords = -1;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--records" -> records = Long.parseLong(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--partitions" -> partitions = Integer.parseInt(args[++i]);
+                case "--restart-records" -> restartRecords = Long.parseLong(args[++i]);
+                default -> throw new IllegalArgumentException("argument: " + args[i] + " (expected: --records N, "
+                        + "--rounds N, --partitions N, --restart-records N)");
+            }
+        }
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start()) {
+            String servers = broker.bootstrapServers();
+            KafkaCeilingRun.createTopics(servers, partitions, TOPICS);
+            long loaded = KafkaCeilingRun.load(servers, records, TOPICS);
+            System.out.printf(Locale.ROOT, "loaded %,d records into %s, %d partitions each; machine shared with "
+                    + "other work: read the ratios of each round%n", loaded, Arrays.toString(TOPICS), partitions);
+            Map<String, List<KafkaCeilingRun.Result>> results = new HashMap<>();
+            List<String> runs = List.of("ktable", "store", "runner");
+            for (int round = 1; round <= rounds; round++) {
+                for (String which : runs) {
+                    KafkaCeilingRun.Result r = switch (which) {
+                        case "ktable" -> KafkaCeilingRun.streams(servers, loaded, round, TOPICS);
+                        case "store" -> store(servers, loaded, round);
+                        default -> KafkaCeilingRun.runner(servers, loaded, round, 1);
+                    };
+                    results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
+                    System.out.printf(Locale.ROOT, "round %d %-7s %,12.0f records/s  (%,d records, %.2f s first→last, "
+                            + "%.2f s wall)  heap/code %.1f B%n", round, which, r.recordsPerSecond(), r.records(),
+                            r.seconds(), r.wallSeconds(), r.bytesPerCode());
+                }
+                KafkaCeilingRun.Result a = results.get("ktable").get(round - 1);
+                KafkaCeilingRun.Result b = results.get("store").get(round - 1);
+                KafkaCeilingRun.Result c = results.get("runner").get(round - 1);
+                System.out.printf(Locale.ROOT, "round %d ratios: store/ktable %.1fx, runner/store %.1fx; heap/code "
+                        + "ktable/store %.1fx%n", round, b.recordsPerSecond() / a.recordsPerSecond(),
+                        c.recordsPerSecond() / b.recordsPerSecond(), a.bytesPerCode() / b.bytesPerCode());
+            }
+            if (restartRecords != 0) {
+                long n = restartRecords < 0 ? records : restartRecords;
+                KafkaCeilingRun.createTopics(servers, partitions, RESTART_TOPICS);
+                long restartLoaded = KafkaCeilingRun.load(servers, n, RESTART_TOPICS);
+                System.out.printf(Locale.ROOT, "%nrestart after a clean close, %,d codes:%n", restartLoaded);
+                restartKtable(servers, restartLoaded);
+                restartStore(servers, restartLoaded);
+            }
+        }
+    }
+
+    /** (b) the couponstate store: the default store, one stream thread, a fresh application id. */
+    static KafkaCeilingRun.Result store(String servers, long expected, int round) throws Exception {
+        Path stateDir = Files.createTempDirectory("streams-store-");
+        long before = Heap.usedAfterGc();
+        CouponStores coupons = CouponStores.builder("coupons", List.of(TOPICS)).build();
+        long w0 = System.nanoTime();
+        KafkaStreams streams = new KafkaStreams(coupons.addTo(new Topology()),
+                props(servers, "store-" + round + "-" + System.nanoTime(), stateDir));
+        try {
+            streams.start();
+            await(() -> coupons.recordsProcessed() > 0, streams, "store: first record");
+            long first = System.nanoTime();
+            await(() -> coupons.recordsProcessed() >= expected, streams, "store: all records");
+            long end = System.nanoTime();
+            long retained = Heap.usedAfterGc() - before;
+            return new KafkaCeilingRun.Result("store", coupons.recordsProcessed(), (end - first) / 1e9,
+                    (end - w0) / 1e9, retained, expected);
+        } finally {
+            streams.close();
+            streams.cleanUp();
+            KafkaCeilingRun.deleteRecursively(stateDir);
+        }
+    }
+
+    private static void restartKtable(String servers, long expected) throws Exception {
+        Path stateDir = Files.createTempDirectory("streams-ktable-restart-");
+        String app = "ktable-restart-" + System.nanoTime();
+        AtomicLong applied = new AtomicLong();
+        KafkaStreams first = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, applied, new AtomicLong()),
+                props(servers, app, stateDir));
+        first.start();
+        await(() -> applied.get() >= expected, first, "ktable: all records");
+        first.close(LEAVE); // else the restart waits a session timeout for the old member
+        byte[] last = lastCode(expected);
+        long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
+        KafkaStreams second = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, new AtomicLong(),
+                new AtomicLong()), props(servers, app, stateDir));
+        second.start();
+        await(() -> second.state() == KafkaStreams.State.RUNNING, second, "ktable: running");
+        long running = System.nanoTime();
+        await(() -> {
+            KeyQueryMetadata where = second.queryMetadataForKey("codes", last, (topic, key, value, n) ->
+                    Optional.of(Set.of(CodePartitioner.partition(key, 0, key.length, n))));
+            if (where.partition() < 0) {
+                return false;
+            }
+            QueryResult<Integer> r = second.query(StateQueryRequest.inStore("codes")
+                    .withQuery(KeyQuery.<byte[], Integer>withKey(last)).withPartitions(Set.of(where.partition())))
+                    .getPartitionResults().get(where.partition());
+            return r != null && r.isSuccess() && r.getResult() != null && r.getResult() == 4;
+        }, second, "ktable: first answer");
+        long answered = System.nanoTime();
+        System.out.printf(Locale.ROOT, "restart ktable: start→RUNNING (changelog restore) %.2f s, start→first exact "
+                + "answer %.2f s%n", (running - t0) / 1e9, (answered - t0) / 1e9);
+        second.close();
+        second.cleanUp();
+        KafkaCeilingRun.deleteRecursively(stateDir);
+    }
+
+    private static void restartStore(String servers, long expected) throws Exception {
+        Path stateDir = Files.createTempDirectory("streams-store-restart-");
+        String app = "store-restart-" + System.nanoTime();
+        CouponStores coupons = CouponStores.builder("coupons", List.of(RESTART_TOPICS))
+                .config(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build()).build();
+        KafkaStreams first = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir));
+        first.start();
+        await(() -> coupons.recordsProcessed() >= expected, first, "store: all records");
+        first.close(LEAVE); // else the restart waits a session timeout for the old member
+        String last = new String(lastCode(expected), StandardCharsets.US_ASCII);
+        long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
+        KafkaStreams second = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir));
+        second.start();
+        await(() -> second.state() == KafkaStreams.State.RUNNING, second, "store: running");
+        long running = System.nanoTime();
+        await(() -> {
+            KeyQueryMetadata where = CouponStores.queryMetadata(second, "coupons", last);
+            if (where.partition() < 0) {
+                return false;
+            }
+            QueryResult<CouponQueries.CodeAnswer> r = second.query(StateQueryRequest.inStore("coupons")
+                    .withQuery(CouponQueries.code(last)).withPartitions(Set.of(where.partition())))
+                    .getPartitionResults().get(where.partition());
+            return r != null && r.isSuccess() && r.getResult().sources().equals(List.of(RESTART_TOPICS[2]));
+        }, second, "store: first answer");
+        long answered = System.nanoTime();
+        System.out.printf(Locale.ROOT, "restart store:  start→RUNNING (image + changelog tail) %.2f s, start→first "
+                + "exact answer %.2f s%n", (running - t0) / 1e9, (answered - t0) / 1e9);
+        second.close();
+        second.cleanUp();
+        KafkaCeilingRun.deleteRecursively(stateDir);
+    }
+
+    /** The last code {@link KafkaCeilingRun#load} wrote (in the third topic). */
+    private static byte[] lastCode(long records) {
+        int length = 8 + 2;
+        byte[] code = new byte[length];
+        ReferenceScaleRun.code(code, length, ReferenceScaleRun.space(length), ReferenceScaleRun.B[2], records - 1);
+        return code;
+    }
+
+    private static Properties props(String servers, String app, Path stateDir) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, app);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, "127.0.0.1:1"); // for queryMetadataForKey; never served
+        return p;
+    }
+
+    private static void await(BooleanSupplier condition, KafkaStreams streams, String what) throws Exception {
+        long deadline = System.currentTimeMillis() + WAIT_MS;
+        while (!condition.getAsBoolean()) {
+            if (System.currentTimeMillis() > deadline || streams.state() == KafkaStreams.State.ERROR) {
+                throw new IllegalStateException(what + ": not reached, streams " + streams.state());
+            }
+            Thread.sleep(1);
+        }
+    }
+
+}
