@@ -81,12 +81,18 @@ class CouponSampleApplicationTest {
             assertThat(early.statusCode()).isEqualTo(503);
             assertThat(early.headers().firstValue("Retry-After")).hasValue("1");
             assertThat(json(early).get("error").asString()).startsWith("not ready: CATCHING_UP");
+            CouponLookup lookup = app.getBean(CouponLookup.class);
+            assertThat(lookup.isValid("BIRTHDAY1")).isEmpty();
 
             createAndSend(bootstrap, topics, Map.of(
                     topics.get(0), List.of("BIRTHDAY1", "SINGLE001"),
                     topics.get(1), List.of("BIRTHDAY1")));
             await().atMost(WAIT).until(() -> get("/actuator/health/readiness").statusCode() == 200);
             readiness = get("/actuator/health/readiness");
+            // UP means caught up with what the partitions held when they were assigned: partition discovery may
+            // have found the topics before the records were sent, so wait for the records as well
+            await().atMost(WAIT).until(() -> json(get("/actuator/health")).get("components").get("couponState")
+                    .get("details").get("validCodes").asLong() == 1);
             System.out.println("after catch-up:  GET /actuator/health/readiness -> " + readiness.statusCode() + " "
                     + readiness.body());
             assertThat(json(readiness).get("status").asString()).isEqualTo("UP");
@@ -101,6 +107,8 @@ class CouponSampleApplicationTest {
             assertThat(valid.statusCode()).isEqualTo(200);
             assertThat(valid.body())
                     .isEqualTo("{\"code\":\"BIRTHDAY1\",\"valid\":true,\"sources\":[\"sample-base1\",\"sample-base2\"]}");
+            assertThat(lookup.isValid("BIRTHDAY1")).hasValue(true);
+            assertThat(lookup.isValid("SINGLE001")).hasValue(false);
             assertThat(get("/coupons/SINGLE001").body())
                     .isEqualTo("{\"code\":\"SINGLE001\",\"valid\":false,\"sources\":[\"sample-base1\"]}");
             assertThat(get("/coupons/NEVERSEEN").body())
@@ -119,6 +127,8 @@ class CouponSampleApplicationTest {
             // the failure in the details, liveness stays UP (a restart would not help)
             await().atMost(WAIT).until(() -> Files.exists(checkpoints) && !isEmpty(checkpoints));
             deleteTree(checkpoints);
+            // a checkpoint is written only when the state changed since the last one
+            send(bootstrap, topics.get(1), "LATECODE1");
             await().atMost(WAIT).until(() -> get("/actuator/health/readiness").statusCode() == 503);
             JsonNode failing = json(get("/actuator/health")).get("components").get("couponState");
             System.out.println("checkpoints failing: couponState -> " + failing);
@@ -149,15 +159,19 @@ class CouponSampleApplicationTest {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             admin.createTopics(topics.stream().map(t -> new NewTopic(t, 1, (short) 1)).toList()).all().get();
         }
+        for (Map.Entry<String, List<String>> e : codes.entrySet()) {
+            send(bootstrap, e.getKey(), e.getValue().toArray(String[]::new));
+        }
+    }
+
+    private static void send(String bootstrap, String topic, String... codes) throws Exception {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, String> producer =
                      new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
-            for (Map.Entry<String, List<String>> e : codes.entrySet()) {
-                for (String code : e.getValue()) {
-                    producer.send(new ProducerRecord<>(e.getKey(), code, code)).get();
-                }
+            for (String code : codes) {
+                producer.send(new ProducerRecord<>(topic, code, code)).get();
             }
         }
     }
