@@ -88,7 +88,11 @@ public final class CouponRunnerLifecycle implements SmartLifecycle, DisposableBe
         }
     }
 
-    /** @return the runner this lifecycle starts and closes */
+    /**
+     * Returns the runner this lifecycle starts and closes.
+     *
+     * @return the runner this lifecycle starts and closes
+     */
     public CouponConsumerRunner runner() {
         return runner;
     }

@@ -123,302 +123,542 @@ public class CouponStateProperties {
     public CouponStateProperties() {
     }
 
-    /** @return the brokers to bootstrap from; empty: spring.kafka.bootstrap-servers */
+    /**
+     * Returns the brokers to bootstrap from; empty: spring.kafka.bootstrap-servers.
+     *
+     * @return the brokers to bootstrap from; empty: spring.kafka.bootstrap-servers
+     */
     public List<String> getBootstrapServers() {
         return bootstrapServers;
     }
 
-    /** @param bootstrapServers the brokers to bootstrap from */
+    /**
+     * Sets the brokers to bootstrap from.
+     *
+     * @param bootstrapServers the brokers to bootstrap from
+     */
     public void setBootstrapServers(List<String> bootstrapServers) {
         this.bootstrapServers = bootstrapServers;
     }
 
-    /** @return the topics to read */
+    /**
+     * Returns the topics to read.
+     *
+     * @return the topics to read
+     */
     public List<String> getTopics() {
         return topics;
     }
 
-    /** @param topics the topics to read */
+    /**
+     * Sets the topics to read.
+     *
+     * @param topics the topics to read
+     */
     public void setTopics(List<String> topics) {
         this.topics = topics;
     }
 
-    /** @return the consumer group, or null */
+    /**
+     * Returns the consumer group, or null.
+     *
+     * @return the consumer group, or null
+     */
     public String getGroupId() {
         return groupId;
     }
 
-    /** @param groupId the consumer group */
+    /**
+     * Sets the consumer group.
+     *
+     * @param groupId the consumer group
+     */
     public void setGroupId(String groupId) {
         this.groupId = groupId;
     }
 
-    /** @return the checkpoint directory, or null */
+    /**
+     * Returns the checkpoint directory, or null.
+     *
+     * @return the checkpoint directory, or null
+     */
     public Path getCheckpointDirectory() {
         return checkpointDirectory;
     }
 
-    /** @param checkpointDirectory the checkpoint directory */
+    /**
+     * Sets the checkpoint directory.
+     *
+     * @param checkpointDirectory the checkpoint directory
+     */
     public void setCheckpointDirectory(Path checkpointDirectory) {
         this.checkpointDirectory = checkpointDirectory;
     }
 
-    /** @return the checkpoint interval, or null for the library's default */
+    /**
+     * Returns the checkpoint interval, or null for the library's default.
+     *
+     * @return the checkpoint interval, or null for the library's default
+     */
     public Duration getCheckpointInterval() {
         return checkpointInterval;
     }
 
-    /** @param checkpointInterval the checkpoint interval */
+    /**
+     * Sets the checkpoint interval.
+     *
+     * @param checkpointInterval the checkpoint interval
+     */
     public void setCheckpointInterval(Duration checkpointInterval) {
         this.checkpointInterval = checkpointInterval;
     }
 
-    /** @return the base rollover fraction, or null for the library's default */
+    /**
+     * Returns the base rollover fraction, or null for the library's default.
+     *
+     * @return the base rollover fraction, or null for the library's default
+     */
     public Double getBaseRolloverFraction() {
         return baseRolloverFraction;
     }
 
-    /** @param baseRolloverFraction the base rollover fraction */
+    /**
+     * Sets the base rollover fraction.
+     *
+     * @param baseRolloverFraction the base rollover fraction
+     */
     public void setBaseRolloverFraction(Double baseRolloverFraction) {
         this.baseRolloverFraction = baseRolloverFraction;
     }
 
-    /** @return the threshold */
+    /**
+     * Returns the threshold.
+     *
+     * @return the threshold
+     */
     public int getThreshold() {
         return threshold;
     }
 
-    /** @param threshold the threshold */
+    /**
+     * Sets the threshold.
+     *
+     * @param threshold the threshold
+     */
     public void setThreshold(int threshold) {
         this.threshold = threshold;
     }
 
-    /** @return the shortest code accepted */
+    /**
+     * Returns the shortest code accepted.
+     *
+     * @return the shortest code accepted
+     */
     public int getCodeMinLength() {
         return codeMinLength;
     }
 
-    /** @param codeMinLength the shortest code accepted */
+    /**
+     * Sets the shortest code accepted.
+     *
+     * @param codeMinLength the shortest code accepted
+     */
     public void setCodeMinLength(int codeMinLength) {
         this.codeMinLength = codeMinLength;
     }
 
-    /** @return the longest code accepted */
+    /**
+     * Returns the longest code accepted.
+     *
+     * @return the longest code accepted
+     */
     public int getCodeMaxLength() {
         return codeMaxLength;
     }
 
-    /** @param codeMaxLength the longest code accepted */
+    /**
+     * Sets the longest code accepted.
+     *
+     * @param codeMaxLength the longest code accepted
+     */
     public void setCodeMaxLength(int codeMaxLength) {
         this.codeMaxLength = codeMaxLength;
     }
 
-    /** @return whether lower case is folded to upper case */
+    /**
+     * Returns whether lower case is folded to upper case.
+     *
+     * @return whether lower case is folded to upper case
+     */
     public boolean isCaseInsensitive() {
         return caseInsensitive;
     }
 
-    /** @param caseInsensitive whether lower case is folded to upper case */
+    /**
+     * Sets whether lower case is folded to upper case.
+     *
+     * @param caseInsensitive whether lower case is folded to upper case
+     */
     public void setCaseInsensitive(boolean caseInsensitive) {
         this.caseInsensitive = caseInsensitive;
     }
 
-    /** @return the most distinct sources */
+    /**
+     * Returns the most distinct sources.
+     *
+     * @return the most distinct sources
+     */
     public int getMaxSources() {
         return maxSources;
     }
 
-    /** @param maxSources the most distinct sources */
+    /**
+     * Sets the most distinct sources.
+     *
+     * @param maxSources the most distinct sources
+     */
     public void setMaxSources(int maxSources) {
         this.maxSources = maxSources;
     }
 
-    /** @return the expected number of distinct codes */
+    /**
+     * Returns the expected number of distinct codes.
+     *
+     * @return the expected number of distinct codes
+     */
     public long getExpectedCodes() {
         return expectedCodes;
     }
 
-    /** @param expectedCodes the expected number of distinct codes */
+    /**
+     * Sets the expected number of distinct codes.
+     *
+     * @param expectedCodes the expected number of distinct codes
+     */
     public void setExpectedCodes(long expectedCodes) {
         this.expectedCodes = expectedCodes;
     }
 
-    /** @return the change journal's capacity */
+    /**
+     * Returns the change journal's capacity.
+     *
+     * @return the change journal's capacity
+     */
     public int getChangeJournalCapacity() {
         return changeJournalCapacity;
     }
 
-    /** @param changeJournalCapacity the change journal's capacity */
+    /**
+     * Sets the change journal's capacity.
+     *
+     * @param changeJournalCapacity the change journal's capacity
+     */
     public void setChangeJournalCapacity(int changeJournalCapacity) {
         this.changeJournalCapacity = changeJournalCapacity;
     }
 
-    /** @return the implementation */
+    /**
+     * Returns the implementation.
+     *
+     * @return the implementation
+     */
     public StateImplementation getImplementation() {
         return implementation;
     }
 
-    /** @param implementation the implementation */
+    /**
+     * Sets the implementation.
+     *
+     * @param implementation the implementation
+     */
     public void setImplementation(StateImplementation implementation) {
         this.implementation = implementation;
     }
 
-    /** @return the mode */
+    /**
+     * Returns the mode.
+     *
+     * @return the mode
+     */
     public CouponConsumerRunner.Mode getMode() {
         return mode;
     }
 
-    /** @param mode the mode */
+    /**
+     * Sets the mode.
+     *
+     * @param mode the mode
+     */
     public void setMode(CouponConsumerRunner.Mode mode) {
         this.mode = mode;
     }
 
-    /** @return the partition count (partitioned mode), or null */
+    /**
+     * Returns the partition count (partitioned mode), or null.
+     *
+     * @return the partition count (partitioned mode), or null
+     */
     public Integer getPartitions() {
         return partitions;
     }
 
-    /** @param partitions the partition count (partitioned mode) */
+    /**
+     * Sets the partition count (partitioned mode).
+     *
+     * @param partitions the partition count (partitioned mode)
+     */
     public void setPartitions(Integer partitions) {
         this.partitions = partitions;
     }
 
-    /** @return the number of apply threads */
+    /**
+     * Returns the number of apply threads.
+     *
+     * @return the number of apply threads
+     */
     public int getApplyThreads() {
         return applyThreads;
     }
 
-    /** @param applyThreads the number of apply threads */
+    /**
+     * Sets the number of apply threads.
+     *
+     * @param applyThreads the number of apply threads
+     */
     public void setApplyThreads(int applyThreads) {
         this.applyThreads = applyThreads;
     }
 
-    /** @return whether a record's value holds many codes */
+    /**
+     * Returns whether a record's value holds many codes.
+     *
+     * @return whether a record's value holds many codes
+     */
     public boolean isBulkValues() {
         return bulkValues;
     }
 
-    /** @param bulkValues whether a record's value holds many codes */
+    /**
+     * Sets whether a record's value holds many codes.
+     *
+     * @param bulkValues whether a record's value holds many codes
+     */
     public void setBulkValues(boolean bulkValues) {
         this.bulkValues = bulkValues;
     }
 
-    /** @return the largest value looked at, or null for the library's default */
+    /**
+     * Returns the largest value looked at, or null for the library's default.
+     *
+     * @return the largest value looked at, or null for the library's default
+     */
     public Integer getMaxValueBytes() {
         return maxValueBytes;
     }
 
-    /** @param maxValueBytes the largest value looked at */
+    /**
+     * Sets the largest value looked at.
+     *
+     * @param maxValueBytes the largest value looked at
+     */
     public void setMaxValueBytes(Integer maxValueBytes) {
         this.maxValueBytes = maxValueBytes;
     }
 
-    /** @return whether a missing topic is waited for */
+    /**
+     * Returns whether a missing topic is waited for.
+     *
+     * @return whether a missing topic is waited for
+     */
     public boolean isAllowMissingTopics() {
         return allowMissingTopics;
     }
 
-    /** @param allowMissingTopics whether a missing topic is waited for */
+    /**
+     * Sets whether a missing topic is waited for.
+     *
+     * @param allowMissingTopics whether a missing topic is waited for
+     */
     public void setAllowMissingTopics(boolean allowMissingTopics) {
         this.allowMissingTopics = allowMissingTopics;
     }
 
-    /** @return whether a recreated topic is read again */
+    /**
+     * Returns whether a recreated topic is read again.
+     *
+     * @return whether a recreated topic is read again
+     */
     public boolean isRebuildRecreatedTopics() {
         return rebuildRecreatedTopics;
     }
 
-    /** @param rebuildRecreatedTopics whether a recreated topic is read again */
+    /**
+     * Sets whether a recreated topic is read again.
+     *
+     * @param rebuildRecreatedTopics whether a recreated topic is read again
+     */
     public void setRebuildRecreatedTopics(boolean rebuildRecreatedTopics) {
         this.rebuildRecreatedTopics = rebuildRecreatedTopics;
     }
 
-    /** @return the poll timeout, or null for the library's default */
+    /**
+     * Returns the poll timeout, or null for the library's default.
+     *
+     * @return the poll timeout, or null for the library's default
+     */
     public Duration getPollTimeout() {
         return pollTimeout;
     }
 
-    /** @param pollTimeout the poll timeout */
+    /**
+     * Sets the poll timeout.
+     *
+     * @param pollTimeout the poll timeout
+     */
     public void setPollTimeout(Duration pollTimeout) {
         this.pollTimeout = pollTimeout;
     }
 
-    /** @return the API timeout, or null for the library's default */
+    /**
+     * Returns the API timeout, or null for the library's default.
+     *
+     * @return the API timeout, or null for the library's default
+     */
     public Duration getApiTimeout() {
         return apiTimeout;
     }
 
-    /** @param apiTimeout the API timeout */
+    /**
+     * Sets the API timeout.
+     *
+     * @param apiTimeout the API timeout
+     */
     public void setApiTimeout(Duration apiTimeout) {
         this.apiTimeout = apiTimeout;
     }
 
-    /** @return the partition discovery interval, or null for the library's default */
+    /**
+     * Returns the partition discovery interval, or null for the library's default.
+     *
+     * @return the partition discovery interval, or null for the library's default
+     */
     public Duration getPartitionDiscoveryInterval() {
         return partitionDiscoveryInterval;
     }
 
-    /** @param partitionDiscoveryInterval the partition discovery interval */
+    /**
+     * Sets the partition discovery interval.
+     *
+     * @param partitionDiscoveryInterval the partition discovery interval
+     */
     public void setPartitionDiscoveryInterval(Duration partitionDiscoveryInterval) {
         this.partitionDiscoveryInterval = partitionDiscoveryInterval;
     }
 
-    /** @return the progress log interval, or null for the library's default */
+    /**
+     * Returns the progress log interval, or null for the library's default.
+     *
+     * @return the progress log interval, or null for the library's default
+     */
     public Duration getProgressLogInterval() {
         return progressLogInterval;
     }
 
-    /** @param progressLogInterval the progress log interval */
+    /**
+     * Sets the progress log interval.
+     *
+     * @param progressLogInterval the progress log interval
+     */
     public void setProgressLogInterval(Duration progressLogInterval) {
         this.progressLogInterval = progressLogInterval;
     }
 
-    /** @return how many valid codes the progress line names at most, or null for the library's default */
+    /**
+     * Returns how many valid codes the progress line names at most, or null for the library's default.
+     *
+     * @return how many valid codes the progress line names at most, or null for the library's default
+     */
     public Integer getProgressValidCodes() {
         return progressValidCodes;
     }
 
-    /** @param progressValidCodes how many valid codes the progress line names at most */
+    /**
+     * Sets how many valid codes the progress line names at most.
+     *
+     * @param progressValidCodes how many valid codes the progress line names at most
+     */
     public void setProgressValidCodes(Integer progressValidCodes) {
         this.progressValidCodes = progressValidCodes;
     }
 
-    /** @return the advertised host:port, or null */
+    /**
+     * Returns the advertised host:port, or null.
+     *
+     * @return the advertised host:port, or null
+     */
     public String getApplicationEndpoint() {
         return applicationEndpoint;
     }
 
-    /** @param applicationEndpoint the advertised host:port */
+    /**
+     * Sets the advertised host:port.
+     *
+     * @param applicationEndpoint the advertised host:port
+     */
     public void setApplicationEndpoint(String applicationEndpoint) {
         this.applicationEndpoint = applicationEndpoint;
     }
 
-    /** @return the membership topic, or null for the library's default */
+    /**
+     * Returns the membership topic, or null for the library's default.
+     *
+     * @return the membership topic, or null for the library's default
+     */
     public String getMembershipTopic() {
         return membershipTopic;
     }
 
-    /** @param membershipTopic the membership topic */
+    /**
+     * Sets the membership topic.
+     *
+     * @param membershipTopic the membership topic
+     */
     public void setMembershipTopic(String membershipTopic) {
         this.membershipTopic = membershipTopic;
     }
 
-    /** @return the extra consumer properties */
+    /**
+     * Returns the extra consumer properties.
+     *
+     * @return the extra consumer properties
+     */
     public Map<String, String> getConsumer() {
         return consumer;
     }
 
-    /** @param consumer the extra consumer properties */
+    /**
+     * Sets the extra consumer properties.
+     *
+     * @param consumer the extra consumer properties
+     */
     public void setConsumer(Map<String, String> consumer) {
         this.consumer = consumer;
     }
 
-    /** @return the health settings */
+    /**
+     * Returns the health settings.
+     *
+     * @return the health settings
+     */
     public Health getHealth() {
         return health;
     }
 
-    /** @return the lifecycle settings */
+    /**
+     * Returns the lifecycle settings.
+     *
+     * @return the lifecycle settings
+     */
     public Lifecycle getLifecycle() {
         return lifecycle;
     }
@@ -436,12 +676,20 @@ public class CouponStateProperties {
         public Health() {
         }
 
-        /** @return whether the contributor is in the readiness group */
+        /**
+         * Returns whether the contributor is in the readiness group.
+         *
+         * @return whether the contributor is in the readiness group
+         */
         public boolean isReadiness() {
             return readiness;
         }
 
-        /** @param readiness whether the contributor is in the readiness group */
+        /**
+         * Sets whether the contributor is in the readiness group.
+         *
+         * @param readiness whether the contributor is in the readiness group
+         */
         public void setReadiness(boolean readiness) {
             this.readiness = readiness;
         }
@@ -463,22 +711,38 @@ public class CouponStateProperties {
         public Lifecycle() {
         }
 
-        /** @return whether the runner starts with the context */
+        /**
+         * Returns whether the runner starts with the context.
+         *
+         * @return whether the runner starts with the context
+         */
         public boolean isAutoStartup() {
             return autoStartup;
         }
 
-        /** @param autoStartup whether the runner starts with the context */
+        /**
+         * Sets whether the runner starts with the context.
+         *
+         * @param autoStartup whether the runner starts with the context
+         */
         public void setAutoStartup(boolean autoStartup) {
             this.autoStartup = autoStartup;
         }
 
-        /** @return the SmartLifecycle phase */
+        /**
+         * Returns the SmartLifecycle phase.
+         *
+         * @return the SmartLifecycle phase
+         */
         public int getPhase() {
             return phase;
         }
 
-        /** @param phase the SmartLifecycle phase */
+        /**
+         * Sets the SmartLifecycle phase.
+         *
+         * @param phase the SmartLifecycle phase
+         */
         public void setPhase(int phase) {
             this.phase = phase;
         }
