@@ -211,7 +211,7 @@ public class CouponStateAutoConfiguration {
         }
     }
 
-    /** The health contributor, and its membership of the readiness group. */
+    /** The health contributor. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(HealthIndicator.class)
     static class HealthConfiguration {
@@ -221,6 +221,15 @@ public class CouponStateAutoConfiguration {
         CouponStateHealthIndicator couponStateHealthIndicator(CouponConsumerRunner runner) {
             return new CouponStateHealthIndicator(runner);
         }
+    }
+
+    /** The contributor's membership of the readiness group, with the actuator's health endpoint. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"org.springframework.boot.health.contributor.HealthIndicator",
+        "org.springframework.boot.actuate.endpoint.annotation.Endpoint"})
+    @ConditionalOnBooleanProperty(name = {"management.endpoint.health.probes.enabled",
+        "couponstate.health.readiness"}, matchIfMissing = true)
+    static class ReadinessConfiguration {
 
         /**
          * Ordered before Spring Boot's own probes post-processor (lowest precedence), which then keeps the readiness
@@ -228,9 +237,6 @@ public class CouponStateAutoConfiguration {
          */
         @Bean
         @Order(0)
-        @ConditionalOnClass(HealthEndpointGroupsPostProcessor.class)
-        @ConditionalOnBooleanProperty(name = {"management.endpoint.health.probes.enabled",
-            "couponstate.health.readiness"}, matchIfMissing = true)
         HealthEndpointGroupsPostProcessor couponStateReadinessGroup() {
             return new ReadinessGroupPostProcessor(Set.of(HEALTH_CONTRIBUTOR));
         }
