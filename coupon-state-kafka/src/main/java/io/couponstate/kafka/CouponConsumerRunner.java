@@ -8,6 +8,7 @@ import io.couponstate.kafka.internal.runner.Engine;
 import io.couponstate.kafka.internal.runner.Lifecycle;
 import io.couponstate.kafka.internal.runner.ReplicatedEngine;
 import io.couponstate.kafka.internal.runner.RunnerSettings;
+import io.couponstate.kafka.internal.runner.StateClaims;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -143,12 +144,22 @@ public final class CouponConsumerRunner implements AutoCloseable {
      * returns. The poll thread restores the newest usable checkpoint (state STARTING), then finds and assigns the
      * partitions and polls (RUNNING).
      *
-     * @throws IllegalStateException unless the runner is CREATED; or, leaving the runner FAILED with the same cause,
-     *     when the sources the runner needs (its topics, or the resolver's declared sources) exceed the state's
-     *     {@code maxSources} (naming both numbers), or the checkpoint directory cannot be used (naming it)
+     * @throws IllegalStateException unless the runner is CREATED; if another started runner, not yet closed, keeps
+     *     the same state current (naming it; one runner per state); or, leaving the runner FAILED with the same
+     *     cause, when the sources the runner needs (its topics, or the resolver's declared sources) exceed the
+     *     state's {@code maxSources}, or, being two or more, are fewer than its threshold (naming both numbers), or
+     *     the checkpoint directory cannot be used (naming it)
      */
     public void start() {
-        engine.start();
+        boolean claimed = StateClaims.claim(settings.state(), this);
+        try {
+            engine.start();
+        } catch (RuntimeException e) {
+            if (claimed) {
+                StateClaims.release(settings.state(), this);
+            }
+            throw e;
+        }
     }
 
     /**
@@ -172,7 +183,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
      * partition is assigned. An end-offset request that fails (broker away) is retried until the timeout.
      *
      * @return true when caught up; false on timeout, or if the runner stops (is closed) while waiting
-     * @throws IllegalStateException with the failure as its cause if the runner is or becomes FAILED
+     * @throws IllegalStateException if the runner was not started (a wait that could only time out); with the
+     *     failure as its cause if the runner is or becomes FAILED
      * @throws InterruptedException if the waiting thread is interrupted
      */
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
@@ -238,7 +250,11 @@ public final class CouponConsumerRunner implements AutoCloseable {
      */
     @Override
     public void close() {
-        engine.close();
+        try {
+            engine.close();
+        } finally {
+            StateClaims.release(settings.state(), this);
+        }
     }
 
     /** The progress line's note on valid codes; for tests. */

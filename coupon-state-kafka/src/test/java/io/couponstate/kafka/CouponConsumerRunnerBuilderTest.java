@@ -141,9 +141,12 @@ class CouponConsumerRunnerBuilderTest {
     }
 
     @Test
-    void awaitCaughtUp_beforeStart_isFalseAtTimeout() throws Exception {
+    void awaitCaughtUp_beforeStart_throwsIllegalState() {
         try (CouponConsumerRunner runner = valid().build()) {
-            assertThat(runner.awaitCaughtUp(Duration.ofMillis(50))).isFalse();
+            assertThatThrownBy(() -> runner.awaitCaughtUp(Duration.ofMinutes(1)))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("is CREATED (expected: started; call start() first)");
+            assertThat(runner.runnerState()).isEqualTo(CouponConsumerRunner.State.CREATED);
         }
     }
 

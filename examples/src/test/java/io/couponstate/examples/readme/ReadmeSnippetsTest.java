@@ -21,17 +21,22 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every {@code ```java} block of the top-level README is, line for line (leading indentation aside), a region of a
- * class under {@code examples/src/main/java} between {@code // README:name:begin} and {@code // README:name:end},
- * so the build compiles what the README shows and the two cannot drift.
+ * class under {@code examples/src/main/java} (or the Spring Boot sample's, {@code examples/spring-boot-sample}) between
+ * {@code // README:name:begin} and {@code // README:name:end}, so the build compiles what the README shows and the
+ * two cannot drift.
  */
 class ReadmeSnippetsTest {
+
+    /** Where marked regions live, relative to this module: its sources and the Spring Boot sample's. */
+    private static final List<Path> SOURCE_ROOTS =
+            List.of(Path.of("src/main/java"), Path.of("spring-boot-sample/src/main/java"));
 
     private static final Pattern JAVA_BLOCK = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL);
     private static final Pattern BEGIN = Pattern.compile("^\\s*// README:([a-z0-9-]+):begin\\s*$");
 
     @Test
     void everyJavaBlockOfTheReadme_isAMarkedRegionOfACompiledClass() throws IOException {
-        Map<String, String> regions = markedRegions(Path.of("src/main/java"));
+        Map<String, String> regions = markedRegions();
         List<String> blocks = javaBlocks(readme());
         assertThat(blocks).as("java blocks in README.md").hasSizeGreaterThanOrEqualTo(3);
         assertThat(regions).as("marked regions under src/main/java").hasSizeGreaterThanOrEqualTo(3);
@@ -48,7 +53,7 @@ class ReadmeSnippetsTest {
     @Test
     void everyMarkedRegion_isInTheReadme() throws IOException {
         List<String> blocks = javaBlocks(readme()).stream().map(ReadmeSnippetsTest::normalize).toList();
-        markedRegions(Path.of("src/main/java")).forEach((name, region) ->
+        markedRegions().forEach((name, region) ->
                 assertThat(blocks).as("region %s is shown in README.md", name).contains(region));
     }
 
@@ -97,7 +102,7 @@ class ReadmeSnippetsTest {
         int next = readme.indexOf("\n## ", section + 1);
         List<String> blocks = javaBlocks(readme.substring(section, next < 0 ? readme.length() : next));
         assertThat(blocks).as("java blocks of that section").hasSize(1);
-        assertThat(normalize(blocks.get(0))).isEqualTo(markedRegions(Path.of("src/main/java")).get("own-consumer"));
+        assertThat(normalize(blocks.get(0))).isEqualTo(markedRegions().get("own-consumer"));
         assertThat(blocks.get(0)).contains("CouponCheckpoints.open(").contains(".restore(state)")
                 .contains("seekToBeginning").contains("onPartitionsRevoked").contains("checkpoints.write(state, next)");
     }
@@ -127,9 +132,16 @@ class ReadmeSnippetsTest {
         return blocks;
     }
 
-    /** name -> normalized text of every {@code // README:name:begin} ... {@code end} region. */
-    static Map<String, String> markedRegions(Path sourceRoot) throws IOException {
+    /** name -> normalized text of every {@code // README:name:begin} ... {@code end} region of every root. */
+    static Map<String, String> markedRegions() throws IOException {
         Map<String, String> regions = new LinkedHashMap<>();
+        for (Path root : SOURCE_ROOTS) {
+            markedRegions(root, regions);
+        }
+        return regions;
+    }
+
+    private static void markedRegions(Path sourceRoot, Map<String, String> regions) throws IOException {
         try (Stream<Path> files = Files.walk(sourceRoot)) {
             for (Path file : files.filter(f -> f.toString().endsWith(".java")).sorted().toList()) {
                 List<String> lines = readLines(file);
@@ -151,7 +163,6 @@ class ReadmeSnippetsTest {
                 }
             }
         }
-        return regions;
     }
 
     private static List<String> readLines(Path file) {

@@ -258,7 +258,7 @@ public final class ConsumerLoop {
         if (!caughtUpLogged && tracker.caughtUpOnce()) {
             caughtUpLogged = true;
             LOG.info("{}: caught up with the end offsets found at assignment: {} records in {} ms, lag {}", name,
-                    applier.recordsConsumed(), now - runningSinceMillis, tracker.lag());
+                    applier.recordsConsumed(), now - runningSinceMillis, lag());
         }
     }
 
@@ -485,8 +485,18 @@ public final class ConsumerLoop {
                 totalLag = -1;
             }
         }
-        // the consumer's lag is from its fetch position: add what is polled and not yet applied
-        tracker.lag(totalLag < 0 ? -1 : totalLag + stage.inFlightRecords());
+        // the consumer's lag is from its fetch position; what is polled and not yet applied is added when read
+        // (lag()), so that a reader right after the apply threads finished a batch does not see it as lag
+        tracker.lag(totalLag);
+    }
+
+    /**
+     * Records not yet applied: the consumer's lag from its fetch position as of the last poll, plus the polled
+     * records not yet applied now; -1 while unknown. Any thread.
+     */
+    public long lag() {
+        long fetchLag = tracker.lag();
+        return fetchLag < 0 ? -1 : fetchLag + stage.inFlightRecords();
     }
 
     /**

@@ -229,11 +229,16 @@ public final class Lifecycle {
     /**
      * The shared wait of {@code awaitCaughtUp}: asks {@code probe} every few milliseconds until it says caught up
      * (true), the timeout passes or the runner stops (false), or the runner FAILS (an {@link IllegalStateException}
-     * with the cause). The probe may ask the cluster for at most {@code apiTimeout} or the time left, whichever is
+     * with the cause). A runner never started (CREATED) is an {@link IllegalStateException} at once. The probe may ask the cluster for at most {@code apiTimeout} or the time left, whichever is
      * less, on the waiting thread.
      */
     public boolean awaitCaughtUp(Duration timeout, Duration apiTimeout, CatchUpProbe probe)
             throws InterruptedException {
+        if (stage == Stage.CREATED) {
+            // a wait that could only time out: nothing reads the topics until start()
+            throw new IllegalStateException("awaitCaughtUp: runner " + name + " is CREATED (expected: started; call "
+                    + "start() first)");
+        }
         long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
         while (true) {
             if (!usable()) {

@@ -152,12 +152,15 @@ public final class PartitionTracker {
         return false;
     }
 
-    /** Sets the total lag (writer only); -1 while unknown. */
+    /** Sets the consumer's total lag from its fetch positions (writer only); -1 while unknown. */
     public void lag(long lag) {
         this.lag = lag; // volatile: published to metrics readers
     }
 
-    /** Records not yet applied in the assigned partitions, as of the last poll; -1 while unknown. */
+    /**
+     * Records not yet fetched in the assigned partitions, as of the last poll; -1 while unknown. The runner's lag adds
+     * the records fetched and not yet applied ({@code ConsumerLoop.lag()}).
+     */
     public long lag() {
         return lag;
     }

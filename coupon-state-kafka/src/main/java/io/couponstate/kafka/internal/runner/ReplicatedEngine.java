@@ -104,10 +104,20 @@ public final class ReplicatedEngine implements Engine {
         });
     }
 
-    /** Fails when the sources the runner needs exceed the state's {@code maxSources}; both engines check it. */
+    /**
+     * Fails when the sources the runner needs exceed the state's {@code maxSources}, or when several sources are
+     * fewer than its threshold (no code could ever become valid); both engines check it. A runner of one source may
+     * have any threshold: it keeps observation counts (a seen-set), or feeds a state other writers also add to.
+     */
     public static void checkSourceLimit(RunnerSettings settings) {
         int maxSources = settings.maxSources();
         Optional<Collection<String>> declared = settings.declaredSources();
+        int threshold = settings.state().threshold();
+        if (declared.isPresent() && declared.get().size() > 1 && threshold > declared.get().size()) {
+            throw new IllegalStateException("threshold: " + threshold + " but the runner reads only "
+                    + declared.get().size() + " sources " + declared.get() + ", so no code could ever become valid "
+                    + "(expected: a threshold of at most " + declared.get().size() + ", or more topics/sources)");
+        }
         if (maxSources > 0 && declared.isPresent() && declared.get().size() > maxSources) {
             throw new IllegalStateException("sources: the runner needs " + declared.get().size() + " sources "
                     + declared.get() + " but the state's maxSources is " + maxSources + " (expected: at most "
@@ -215,7 +225,7 @@ public final class ReplicatedEngine implements Engine {
         CouponState state = settings.state();
         return new MetricsSnapshot(s, applier.recordsConsumed(), applier.codesApplied(),
                 l == null ? 0 : l.recordsPerSecond(), applier.invalidCounts(), state.size(), state.validCount(),
-                tracker.lag(), written, failures, l == null ? 0 : l.restoredSequence(), durable, age, lastFailure,
+                l == null ? tracker.lag() : l.lag(), written, failures, l == null ? 0 : l.restoredSequence(), durable, age, lastFailure,
                 l == null ? Optional.empty() : l.problem(),
                 s.phase(s == Lifecycle.Stage.RUNNING && tracker.caughtUpOnce()),
                 restore == null ? 0 : restore.restoreBytesRead(), restore == null ? 0 : restore.restoreBytesTotal(),
