@@ -397,6 +397,52 @@ class PartitionedModeIntegrationTest {
         }
     }
 
+    /**
+     * A shard that moves away stops answering (NotOwnedException) before its final checkpoint is written, and that
+     * checkpoint still completes, from the shard it held: seen from inside the write, through the checkpoint hook.
+     */
+    @Test
+    void aClosingShard_stopsAnsweringBeforeItsFinalCheckpoint_whichStillCompletes() throws Exception {
+        String bootstrap = broker.bootstrapServers();
+        List<String> topics = topicNames("drop", 2);
+        createTopics(bootstrap, topics, PARTITIONS);
+        Random random = new Random(SEED + 3);
+        Model model = new Model();
+        KafkaTestSupport.produce(bootstrap, keyedRecords(random, topics, 300, pool(random, 500), model));
+        String group = "g-" + topics.get(0);
+        PartitionedCouponState stateA = newState();
+        // partition number -> whether it was still owned (answering) when its checkpoint was written
+        List<Map.Entry<Integer, Boolean>> writes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CouponConsumerRunner a = builder(bootstrap, topics, stateA, "classic", group, endpoint(0),
+                dir.resolve("instance-0"))
+                .checkpointInterval(Duration.ofHours(1)) // no periodic checkpoint: each write is a final one
+                .checkpointHook((tmp, target) -> {
+                    String shardDir = target.getParent().getFileName().toString();
+                    int p = Integer.parseInt(shardDir.substring("partition-".length()));
+                    writes.add(Map.entry(p, stateA.ownedPartitions().contains(p)));
+                })
+                .build();
+        CouponConsumerRunner b = runner(topics, "classic", group, 1);
+        try {
+            a.start();
+            awaitSpread(List.of(a), PARTITIONS);
+            assertThat(a.awaitCaughtUp(WAIT)).isTrue();
+            b.start();
+            awaitSpread(List.of(a, b), 3, 3);
+            Set<Integer> moved = new TreeSet<>(b.shards().keySet());
+            List<Map.Entry<Integer, Boolean>> seen = List.copyOf(writes);
+
+            assertThat(seen).as("final checkpoints written on revocation").extracting(Map.Entry::getKey)
+                    .containsExactlyInAnyOrderElementsOf(moved);
+            assertThat(seen).as("partition -> still answering while its final checkpoint was written")
+                    .allSatisfy(w -> assertThat(w.getValue()).as("partition %d", w.getKey()).isFalse());
+            awaitCaughtUp(List.of(a, b));
+            assertUnionMatches(List.of(a, b), model);
+        } finally {
+            closeAll(List.of(a, b));
+        }
+    }
+
     /** A child-JVM instance killed with SIGKILL: its shards move to the survivor, which ends exact. */
     @Test
     void killedInstance_itsShardsMoveToTheSurvivor_andTheStateEndsExact() throws Exception {

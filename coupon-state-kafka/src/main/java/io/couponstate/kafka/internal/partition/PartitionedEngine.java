@@ -441,10 +441,20 @@ public final class PartitionedEngine implements Engine {
         shards.put(p, new Shard(p, r, shardState));
     }
 
-    /** Closes the shard runners in parallel (each writes its final checkpoint), then drops their shards. */
+    /**
+     * Drops the shards from the state (from here on their codes answer {@link
+     * io.couponstate.kafka.NotOwnedException}: their records already go to the new owner), then closes their shard
+     * runners in parallel; each writes its final checkpoint from its shard, which it still holds.
+     */
     private void closeShards(List<Shard> gone) {
         if (gone.isEmpty()) {
             return;
+        }
+        for (Shard s : gone) {
+            if (s.queryable) {
+                s.queryable = false; // before dropShard: a status never says queryable for a shard not in the state
+                state.dropShard(s.partition);
+            }
         }
         List<Thread> closers = new ArrayList<>();
         for (Shard s : gone) {
@@ -468,9 +478,6 @@ public final class PartitionedEngine implements Engine {
         }
         for (Shard s : gone) {
             shards.remove(s.partition);
-            if (s.queryable) {
-                state.dropShard(s.partition); // after the shard runner stopped writing it
-            }
             retire(s.runner.metrics());
             if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
                 Throwable cause = s.runner.lifecycle().failure();
