@@ -68,6 +68,18 @@ public final class PartitionedEngine implements Engine {
     private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
     private static final Duration PENDING_POLL = Duration.ofMillis(50);
 
+    /**
+     * The coordinator's {@code session.timeout.ms} under the classic protocol unless given: how long a member killed
+     * without leaving keeps its partitions. The smallest the broker accepts by default
+     * ({@code group.min.session.timeout.ms=6000}); the client's own default is 45 s.
+     */
+    public static final int DEFAULT_SESSION_TIMEOUT_MS = 6_000;
+    /**
+     * The coordinator's {@code heartbeat.interval.ms} under the classic protocol unless given (a third of the session;
+     * of a smaller given session, a third of that).
+     */
+    public static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
+
     private final Lifecycle lifecycle;
     private final RunnerSettings settings;
     private final PartitionedCouponState state;
@@ -254,6 +266,13 @@ public final class PartitionedEngine implements Engine {
             config.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, "range");
         } else {
             config.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
+            // a member killed without leaving holds its partitions, unanswered, for the whole session
+            config.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, DEFAULT_SESSION_TIMEOUT_MS);
+            if (!config.containsKey(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)) {
+                int session = Integer.parseInt(String.valueOf(config.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)));
+                config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+                        Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL_MS, session / 3)));
+            }
         }
         return config;
     }
