@@ -446,6 +446,74 @@ class PartitionedModeIntegrationTest {
     }
 
     /**
+     * The shards apply in parallel, yet the user's source resolver and invalid-record handler are called one at a time
+     * (each call checks that no other is in progress, and lingers a little to give an overlap the chance to show).
+     */
+    @Test
+    void userResolverAndHandler_areCalledOneAtATimeAcrossShards() throws Exception {
+        String bootstrap = broker.bootstrapServers();
+        List<String> topics = topicNames("serial", 1);
+        createTopics(bootstrap, topics, PARTITIONS);
+        Random random = new Random(SEED + 4);
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        int bad = 0;
+        for (int i = 0; i < 6_000; i++) {
+            String code = i % 10 == 0 ? "BAD-" + i : KafkaTestSupport.randomCode(random);
+            bad += i % 10 == 0 ? 1 : 0;
+            ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topics.get(0), ascii(code.toUpperCase()),
+                    ascii(code));
+            r.headers().add("src", ascii(i % 2 == 0 ? "a" : "b"));
+            records.add(r);
+        }
+        KafkaTestSupport.produce(bootstrap, records);
+        java.util.concurrent.atomic.AtomicInteger inCalls = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger overlaps = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong resolved = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong handled = new java.util.concurrent.atomic.AtomicLong();
+        Runnable oneAtATime = () -> {
+            if (inCalls.incrementAndGet() > 1) {
+                overlaps.incrementAndGet();
+            }
+            long until = System.nanoTime() + 20_000;
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+            inCalls.decrementAndGet();
+        };
+        SourceResolver resolver = new SourceResolver() {
+            @Override
+            public int sourceId(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    io.couponstate.core.CouponState state) {
+                oneAtATime.run();
+                resolved.incrementAndGet();
+                return state.sourceId(new String(record.headers().lastHeader("src").value(),
+                        StandardCharsets.US_ASCII));
+            }
+
+            @Override
+            public java.util.Optional<java.util.Collection<String>> declaredSources() {
+                return java.util.Optional.of(List.of("a", "b"));
+            }
+        };
+        InvalidRecordHandler handler = (record, reason) -> {
+            oneAtATime.run();
+            handled.incrementAndGet();
+        };
+        CouponConsumerRunner r = builder(bootstrap, topics, newState(), "classic", "g-" + topics.get(0),
+                endpoint(0), dir.resolve("serial")).sourceResolver(resolver).invalidRecordHandler(handler).build();
+        try {
+            r.start();
+            awaitSpread(List.of(r), PARTITIONS);
+            assertThat(r.awaitCaughtUp(WAIT)).isTrue();
+        } finally {
+            r.close();
+        }
+        assertThat(handled.get()).as("invalid records handed to the handler").isEqualTo(bad);
+        assertThat(resolved.get()).as("resolver calls").isGreaterThanOrEqualTo(6_000 - bad);
+        assertThat(overlaps.get()).as("calls that overlapped another").isZero();
+    }
+
+    /**
      * One of three instances, a child JVM, killed with SIGKILL under the runner's default group settings (as serve
      * runs it): its shards move to the survivors, and every code answers right again through its owner; the seconds
      * from the kill to that are printed (measured, never asserted: the bound is a hang guard).

@@ -5,6 +5,7 @@ import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.ShardStatus;
+import io.couponstate.kafka.SourceResolver;
 import io.couponstate.kafka.internal.checkpoint.PartitionedMarker;
 import io.couponstate.kafka.internal.runner.ClusterClient;
 import io.couponstate.kafka.internal.runner.Engine;
@@ -12,7 +13,9 @@ import io.couponstate.kafka.internal.runner.Lifecycle;
 import io.couponstate.kafka.internal.runner.MetricsSnapshot;
 import io.couponstate.kafka.internal.runner.ReplicatedEngine;
 import io.couponstate.kafka.internal.runner.RunnerSettings;
+import io.couponstate.kafka.internal.runner.HeaderSourceResolver;
 import io.couponstate.kafka.internal.runner.SkipHandler;
+import io.couponstate.kafka.internal.runner.TopicSourceResolver;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -86,6 +89,9 @@ public final class PartitionedEngine implements Engine {
     private final String name;
     private final boolean consumerProtocol;
     private final InvalidRecordHandler sharedHandler;
+    private final SourceResolver userResolver; // serialized across the shards; null for the built-in resolvers
+    /** Held by every call of the user's handler (handle) and resolver, from any shard. */
+    private final Object callbackLock = new Object();
 
     // coordinator thread only
     private final Set<TopicPartition> owned = new HashSet<>();
@@ -131,17 +137,62 @@ public final class PartitionedEngine implements Engine {
         this.consumerProtocol = settings.consumerGroupProtocol();
         InvalidRecordHandler handler = settings.invalidRecordHandler();
         // shared by the shards and closed once, by this engine; the default handler is passed as it is, as it holds
-        // nothing to close and the shards' appliers recognise it (see SkipHandler)
+        // nothing to close and the shards' appliers recognise it (see SkipHandler). The shards apply in parallel, and
+        // the handler's contract is one handle() at a time and one flush() at a time (a runner has one checkpoint
+        // thread), so the wrapper serializes each across the shards; a handle() may still overlap a flush(), as in a
+        // replicated runner. handle() shares its lock with a user's resolver, as the apply threads of a replicated
+        // runner do (RecordApplier's callback lock): the user's callbacks never run at once.
+        Object handleLock = callbackLock;
+        Object flushLock = new Object();
         this.sharedHandler = handler instanceof SkipHandler ? handler : new InvalidRecordHandler() {
             @Override
             public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
                     InvalidRecordReason reason) {
-                handler.handle(record, reason);
+                synchronized (handleLock) { // each call happens-before the next, whichever shard makes it
+                    handler.handle(record, reason);
+                }
             }
 
             @Override
             public void flush() {
-                handler.flush();
+                synchronized (flushLock) {
+                    handler.flush();
+                }
+            }
+        };
+        this.userResolver = settings.sourceResolver() instanceof TopicSourceResolver
+                || settings.sourceResolver() instanceof HeaderSourceResolver ? null
+                : serialized(settings.sourceResolver(), callbackLock);
+    }
+
+    /**
+     * The resolver of a shard runner: the built-in ones are copied per shard (each caches one state's source ids);
+     * a user's is shared, and called one call at a time across the shards, as {@link SourceResolver} promises.
+     */
+    private SourceResolver resolverForShard() {
+        SourceResolver r = settings.sourceResolver();
+        if (r instanceof TopicSourceResolver) {
+            return new TopicSourceResolver();
+        }
+        if (r instanceof HeaderSourceResolver h) {
+            return h.copy();
+        }
+        return userResolver;
+    }
+
+    private static SourceResolver serialized(SourceResolver user, Object lock) {
+        return new SourceResolver() {
+            @Override
+            public int sourceId(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    CouponState shard) {
+                synchronized (lock) { // each call happens-before the next, whichever shard makes it
+                    return user.sourceId(record, shard);
+                }
+            }
+
+            @Override
+            public Optional<Collection<String>> declaredSources() {
+                return user.declaredSources();
             }
         };
     }
@@ -455,7 +506,8 @@ public final class PartitionedEngine implements Engine {
         CouponState shardState = state.newShard(p);
         Path base = settings.checkpointDirectory();
         Path dir = base == null ? null : base.resolve("partition-" + p);
-        ReplicatedEngine r = new ReplicatedEngine(settings.forShard(p, shardState, dir, sharedHandler), null);
+        ReplicatedEngine r = new ReplicatedEngine(settings.forShard(p, shardState, dir, sharedHandler,
+                resolverForShard()), null);
         r.start(); // restores on its own poll thread; throws only when the directory cannot be used
         shards.put(p, new Shard(p, r, shardState));
     }
