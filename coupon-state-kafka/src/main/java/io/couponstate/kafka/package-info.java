@@ -84,9 +84,11 @@
  * dropped inside {@code onPartitionsRevoked}. On {@code onPartitionsLost} the shard is dropped and its runner stopped,
  * and nothing is committed for it. Otherwise the coordinator commits each shard's newest durable checkpoint offsets to
  * the group (asynchronously, from its poll loop, for partitions assigned to it then), for lag monitoring only:
- * positions come from the local checkpoints, never from the group. A rebalance callback never waits for a restore (that
- * runs on the shard runner's threads), so a restore never holds {@code poll()} past {@code max.poll.interval.ms};
- * closing a shard waits for its final checkpoint (the shards closed by one rebalance close in parallel). A failure of
+ * positions come from the local checkpoints, never from the group. A restore runs on the shard runner's threads, and
+ * a rebalance that takes away a shard still restoring cancels the restore (the read stops at its next chunk; no final
+ * checkpoint is written from the half-restored shard) and waits at most a few seconds for it, so a restore never holds
+ * {@code poll()} past {@code max.poll.interval.ms}; closing a ready shard waits for its final checkpoint (the shards
+ * closed by one rebalance close in parallel). A failure of
  * any shard runner fails the whole runner. A dropped shard answers {@link NotOwnedException} from the moment it is
  * dropped, before its final checkpoint, which is written from the shard its runner still holds.
  * <li><b>Failover.</b> A member killed without leaving (SIGKILL, a lost machine) is noticed only when its group session

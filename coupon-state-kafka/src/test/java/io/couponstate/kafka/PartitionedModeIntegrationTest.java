@@ -446,6 +446,72 @@ class PartitionedModeIntegrationTest {
     }
 
     /**
+     * A shard still restoring when the rebalance takes it away is cancelled: the rebalance goes on (the new owner
+     * serves the partition) while the restore would never end by itself, the runner does not fail, and no final
+     * checkpoint is written from the half-restored shard. Restores here block, interruptibly, as a long read would.
+     */
+    @Test
+    void revocation_cancelsARestoreInProgress_andDoesNotWaitForIt() throws Exception {
+        String bootstrap = broker.bootstrapServers();
+        List<String> topics = topicNames("cancel", 2);
+        createTopics(bootstrap, topics, PARTITIONS);
+        Random random = new Random(SEED + 5);
+        Model model = new Model();
+        KafkaTestSupport.produce(bootstrap, keyedRecords(random, topics, 300, pool(random, 500), model));
+        String group = "g-" + topics.get(0);
+        Path checkpointsA = dir.resolve("instance-0");
+        CouponConsumerRunner first = builder(bootstrap, topics, newState(), "classic", group, endpoint(0),
+                checkpointsA).build();
+        first.start();
+        awaitSpread(List.of(first), PARTITIONS);
+        assertThat(first.awaitCaughtUp(WAIT)).isTrue();
+        first.close(); // every shard has a checkpoint now: the next start restores them
+
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger cancelled = new java.util.concurrent.atomic.AtomicInteger();
+        Map<Path, Long> filesBefore = new java.util.concurrent.ConcurrentHashMap<>();
+        CouponConsumerRunner a = builder(bootstrap, topics, newState(), "classic", group, endpoint(0), checkpointsA)
+                .checkpointsOpener((shardDir, options) -> {
+                    try (var files = Files.list(shardDir)) {
+                        filesBefore.put(shardDir, files.count());
+                    }
+                    return CouponCheckpoints.open(shardDir, options.restoreLog(line -> {
+                        try {
+                            release.await(); // the end of every restore blocks until released or interrupted
+                        } catch (InterruptedException e) {
+                            cancelled.incrementAndGet();
+                            throw new java.io.UncheckedIOException(new java.nio.channels.ClosedByInterruptException());
+                        }
+                    }));
+                })
+                .build();
+        CouponConsumerRunner b = runner(topics, "classic", group, 1);
+        try {
+            a.start();
+            await().atMost(WAIT).until(() -> a.shards().size() == PARTITIONS);
+            b.start();
+            awaitSpread(List.of(b), 3); // a's revocation went through, though its restores never end by themselves
+            assertThat(cancelled.get()).as("restores cancelled").isEqualTo(3);
+            assertThat(a.runnerState()).isEqualTo(CouponConsumerRunner.State.RUNNING);
+            for (int p : b.shards().keySet()) {
+                Path shardDir = checkpointsA.resolve("partition-" + p);
+                try (var files = Files.list(shardDir)) {
+                    assertThat(files.count()).as("files in %s: no final checkpoint of a half-restored shard",
+                            shardDir).isEqualTo(filesBefore.get(shardDir));
+                }
+            }
+            release.countDown();
+            awaitSpread(List.of(a, b), 3, 3);
+            awaitCaughtUp(List.of(a, b));
+            assertUnionMatches(List.of(a, b), model);
+        } finally {
+            release.countDown();
+            closeAll(List.of(a, b));
+        }
+        assertThat(a.runnerState()).isEqualTo(CouponConsumerRunner.State.STOPPED);
+    }
+
+    /**
      * The shards apply in parallel, yet the user's source resolver and invalid-record handler are called one at a time
      * (each call checks that no other is in progress, and lingers a little to give an overlap the chance to show).
      */

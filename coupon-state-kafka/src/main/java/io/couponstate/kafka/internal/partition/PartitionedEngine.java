@@ -71,6 +71,9 @@ public final class PartitionedEngine implements Engine {
     private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
     private static final Duration PENDING_POLL = Duration.ofMillis(50);
 
+    /** How long a rebalance callback waits for a shard runner whose restore it cancelled. */
+    static final Duration RESTORE_CANCEL_WAIT = Duration.ofSeconds(5);
+
     /**
      * The coordinator's {@code session.timeout.ms} under the classic protocol unless given: how long a member killed
      * without leaving keeps its partitions. The smallest the broker accepts by default
@@ -102,6 +105,8 @@ public final class PartitionedEngine implements Engine {
     private boolean advertisePending;
     private KafkaConsumer<byte[], byte[]> coordinator;
     private final Map<TopicPartition, Long> committed = new HashMap<>();
+    /** Shard runners whose cancelled restore outlived {@link #RESTORE_CANCEL_WAIT}, by partition, with their closer. */
+    private final Map<Integer, Map.Entry<Shard, Thread>> lingering = new HashMap<>();
 
     /** Shards by partition number: written by the coordinator thread, read by any. */
     private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
@@ -291,6 +296,7 @@ public final class PartitionedEngine implements Engine {
                         throw pendingFailure;
                     }
                 }
+                reapLingering();
                 watchShards();
                 commitDurableOffsets();
                 if (advertisePending) {
@@ -503,6 +509,9 @@ public final class PartitionedEngine implements Engine {
     }
 
     private void openShard(int p) {
+        if (lingering.containsKey(p)) {
+            return; // its previous runner still holds the directory: reapLingering() opens it once that has stopped
+        }
         CouponState shardState = state.newShard(p);
         Path base = settings.checkpointDirectory();
         Path dir = base == null ? null : base.resolve("partition-" + p);
@@ -515,31 +524,48 @@ public final class PartitionedEngine implements Engine {
     /**
      * Drops the shards from the state (from here on their codes answer {@link
      * io.couponstate.kafka.NotOwnedException}: their records already go to the new owner), then closes their shard
-     * runners in parallel; each writes its final checkpoint from its shard, which it still holds.
+     * runners in parallel; each writes its final checkpoint from its shard, which it still holds. A shard still
+     * restoring has its restore cancelled and is waited for at most {@link #RESTORE_CANCEL_WAIT}: a rebalance
+     * callback never waits for a restore; one that is slow to stop finishes on its own, and its partition, should it
+     * come back meanwhile, is reopened once it has (see {@link #reapLingering()}).
      */
     private void closeShards(List<Shard> gone) {
         if (gone.isEmpty()) {
             return;
         }
+        Set<Integer> restoring = new HashSet<>();
         for (Shard s : gone) {
             if (s.queryable) {
                 s.queryable = false; // before dropShard: a status never says queryable for a shard not in the state
                 state.dropShard(s.partition);
+            } else if (s.runner.lifecycle().stage() == Lifecycle.Stage.STARTING) {
+                s.runner.cancelRestore();
+                restoring.add(s.partition);
             }
         }
-        List<Thread> closers = new ArrayList<>();
+        Map<Shard, Thread> closers = new HashMap<>();
         for (Shard s : gone) {
             Thread t = new Thread(s.runner::close, "coupon-runner-close-" + name + "-p" + s.partition);
             t.start();
-            closers.add(t);
+            closers.put(s, t);
         }
+        long cancelDeadline = System.nanoTime() + RESTORE_CANCEL_WAIT.toNanos();
         boolean interrupted = false;
-        for (Thread t : closers) {
-            while (true) {
+        for (Map.Entry<Shard, Thread> e : closers.entrySet()) {
+            Thread t = e.getValue();
+            boolean bounded = restoring.contains(e.getKey().partition);
+            while (t.isAlive()) {
                 try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
+                    if (!bounded) {
+                        t.join(); // a final checkpoint: waited for, however long it takes
+                    } else {
+                        long left = cancelDeadline - System.nanoTime();
+                        if (left <= 0) {
+                            break;
+                        }
+                        t.join(Math.max(1, left / 1_000_000));
+                    }
+                } catch (InterruptedException ex) {
                     interrupted = true;
                 }
             }
@@ -547,13 +573,45 @@ public final class PartitionedEngine implements Engine {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        for (Shard s : gone) {
+        for (Map.Entry<Shard, Thread> e : closers.entrySet()) {
+            Shard s = e.getKey();
             shards.remove(s.partition);
-            retire(s.runner.metrics());
-            if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
-                Throwable cause = s.runner.lifecycle().failure();
-                pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
-                        + "runner failed: " + cause, cause);
+            if (e.getValue().isAlive()) {
+                LOG.warn("{}: partition {}: its restore did not stop within {} ms of being cancelled; going on "
+                        + "without it (it is reopened here, if assigned again, once it has stopped)", name,
+                        s.partition, RESTORE_CANCEL_WAIT.toMillis());
+                lingering.put(s.partition, e);
+            } else {
+                closed(s);
+            }
+        }
+    }
+
+    /** After a shard runner's close: its metrics are kept, its failure fails the runner. */
+    private void closed(Shard s) {
+        retire(s.runner.metrics());
+        if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
+            Throwable cause = s.runner.lifecycle().failure();
+            pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
+                    + "runner failed: " + cause, cause);
+        }
+    }
+
+    /** Collects the shard runners that outlived their cancellation bound, and reopens their partitions if owned. */
+    private void reapLingering() {
+        if (lingering.isEmpty()) {
+            return;
+        }
+        var it = lingering.values().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Shard, Thread> e = it.next();
+            if (!e.getValue().isAlive()) {
+                it.remove();
+                closed(e.getKey());
+                int p = e.getKey().partition;
+                if (ownedNumbers.contains(p) && !shards.containsKey(p)) {
+                    openShard(p);
+                }
             }
         }
     }
@@ -591,6 +649,16 @@ public final class PartitionedEngine implements Engine {
         } catch (RuntimeException e) {
             LOG.warn("{}: closing the shard runners failed", name, e);
         }
+        for (Map.Entry<Shard, Thread> e : lingering.values()) {
+            try {
+                e.getValue().join(); // the runner stops only once every shard runner has
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            closed(e.getKey());
+        }
+        lingering.clear();
         ownedNumbers = Set.of();
         ownedView = List.of();
         RuntimeException closeFailure = pendingFailure;
