@@ -93,9 +93,7 @@
  * dropped, before its final checkpoint, which is written from the shard its runner still holds.
  * <li><b>Failover.</b> A member killed without leaving (SIGKILL, a lost machine) is noticed only when its group session
  * expires; then its partitions are reassigned and rebuilt or restored by the survivors. So with the classic protocol
- * (the default) the coordinator consumer uses {@code session.timeout.ms=}{@value
- * io.couponstate.kafka.internal.partition.PartitionedEngine#DEFAULT_SESSION_TIMEOUT_MS} and {@code
- * heartbeat.interval.ms=}{@value io.couponstate.kafka.internal.partition.PartitionedEngine#DEFAULT_HEARTBEAT_INTERVAL_MS}
+ * (the default) the coordinator consumer uses {@code session.timeout.ms=6000} and {@code heartbeat.interval.ms=2000}
  * unless given as consumer properties (the client's defaults are 45 s and 3 s): 6 s is the smallest session the
  * broker accepts by default ({@code group.min.session.timeout.ms=6000}); a smaller one needs that broker setting
  * lowered. With {@code group.protocol=consumer} (KIP-848) the session timeout and heartbeat interval are the broker's
