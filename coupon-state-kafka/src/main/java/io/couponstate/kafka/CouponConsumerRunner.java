@@ -526,6 +526,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return this;
         }
 
+        /** Opens the checkpoint directories (a shard's too); for tests. */
+        Builder checkpointsOpener(io.couponstate.kafka.internal.runner.CheckpointsOpener opener) {
+            settings.checkpointsOpener(opener);
+            return this;
+        }
+
         /** Makes the cluster client (end offsets, topic ids) from the consumer settings; for tests. */
         Builder clusterClientFactory(Function<Map<String, Object>, ClusterClient> clusterClientFactory) {
             settings.clusterClientFactory(clusterClientFactory);

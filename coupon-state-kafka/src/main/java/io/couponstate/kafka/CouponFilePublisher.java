@@ -6,6 +6,7 @@ import io.couponstate.kafka.internal.publish.FileCheck;
 import io.couponstate.kafka.internal.publish.LineSplitter;
 import io.couponstate.kafka.internal.publish.TopicPreparer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -167,36 +168,90 @@ public final class CouponFilePublisher implements AutoCloseable {
         return topic;
     }
 
-    /** Publishes a file to the topic named after it ({@link #topicFor(Path)}). */
+    /**
+     * Publishes a file to the topic named after it ({@link #topicFor(Path)}).
+     *
+     * @param file the coupon file, plain or gzip; a FIFO or {@code /dev/stdin} is read once, like any file
+     * @return what was sent, skipped and counted
+     * @throws IOException as {@link #publish(Path, String)}
+     */
     public PublishResult publish(Path file) throws IOException {
         return publish(file, topicFor(file));
     }
 
     /**
      * Publishes every code line of {@code file} to {@code topic}, creating the topic if it is missing, and returns
-     * once every record has been acknowledged.
+     * once every record has been acknowledged. The file is opened and read once, so a FIFO, {@code /dev/stdin} or a
+     * process substitution ({@code <(zcat file.gz)}) works as well as a regular file.
      *
+     * @param file the coupon file, plain or gzip (by its {@code .gz} name or its first two bytes)
+     * @param topic the topic to publish to
+     * @return what was sent, skipped and counted
      * @throws PublishException when the file is missing, unreadable, a directory or not text lines (then nothing is
      *                          sent and no topic created), or cannot be read to its end or the broker refuses a
      *                          record (thrown after flushing what was read before)
+     * @throws IOException when the topic cannot be created or described
      */
     public PublishResult publish(Path file, String topic) throws IOException {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(topic, "topic");
+        checkTopic(topic);
+        long totalBytes = FileCheck.checkFile(file);
+        InputStream raw;
+        try {
+            raw = Files.newInputStream(file);
+        } catch (IOException e) {
+            throw new PublishException(file, 0, 0, "cannot read " + file + ": " + FileCheck.fileProblem(e), e);
+        }
+        try (raw) {
+            return publish(file, raw, totalBytes, topic);
+        }
+    }
+
+    /**
+     * Publishes every code line read from {@code in} to {@code topic}, creating the topic if it is missing, and
+     * returns once every record has been acknowledged: the entry point for standard input, a pipe, a socket or any
+     * stream that can be read only once. The stream is read once, from where it stands to its end: gzip is
+     * recognised by its first two bytes, and the first {@value #PREFIX_CHECK_BYTES} bytes (decompressed) are checked
+     * to be text lines before anything is sent, from the same buffer that is then sent. The stream is not closed.
+     *
+     * @param in the coupon lines, plain or gzip; read to its end and left open
+     * @param name what the result and messages call the input, e.g. {@code "standard input"}; it is
+     *             {@link PublishResult#file()} as a path
+     * @param topic the topic to publish to
+     * @return what was sent, skipped and counted
+     * @throws PublishException when the input is not text lines (then nothing is sent and no topic created), or
+     *                          cannot be read to its end, or the broker refuses a record (thrown after flushing what
+     *                          was read before)
+     * @throws IOException when the topic cannot be created or described
+     * @throws java.nio.file.InvalidPathException when {@code name} cannot be a path
+     */
+    public PublishResult publish(InputStream in, String name, String topic) throws IOException {
+        Objects.requireNonNull(in, "in");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(topic, "topic");
+        checkTopic(topic);
+        return publish(Path.of(name), in, -1, topic);
+    }
+
+    private PublishResult publish(Path file, InputStream raw, long totalBytes, String topic) throws IOException {
+        long startNanos = System.nanoTime();
+        CountingInputStream counted = new CountingInputStream(raw);
+        FileCheck.Prefix prefix = FileCheck.checkPrefix(file, counted, maxLineLength, maxOversizedShare);
+        if (prefix.empty() && skipEmptyFiles) {
+            LOG.warn("file {} holds no code line: skipped, topic {} not created", file, topic);
+            return new PublishResult(file, topic, prefix.lines, 0, prefix.lines, 0, counted.count(),
+                    Duration.ofNanos(System.nanoTime() - startNanos), true);
+        }
+        topics.ensure(topic);
+        return new FileRun(file, topic, totalBytes, counted, prefix.stream).run();
+    }
+
+    private static void checkTopic(String topic) {
         if (!LEGAL_TOPIC.matcher(topic).matches()) {
             throw new IllegalArgumentException(
                     "topic: '" + topic + "' (expected: a legal Kafka topic name, 1..249 of [a-zA-Z0-9._-])");
         }
-        long startNanos = System.nanoTime();
-        long totalBytes = FileCheck.checkFile(file);
-        FileCheck.Prefix prefix = FileCheck.checkPrefix(file, maxLineLength, maxOversizedShare);
-        if (prefix.empty() && skipEmptyFiles) {
-            LOG.warn("file {} holds no code line: skipped, topic {} not created", file, topic);
-            return new PublishResult(file, topic, prefix.lines, 0, prefix.lines, 0, totalBytes,
-                    Duration.ofNanos(System.nanoTime() - startNanos), true);
-        }
-        topics.ensure(topic);
-        return new FileRun(file, topic, totalBytes).run();
     }
 
     /** Flushes and closes the producer and the admin client. */
@@ -232,6 +287,7 @@ public final class CouponFilePublisher implements AutoCloseable {
         private final AtomicLong acked = new AtomicLong();
         private final AtomicReference<Exception> sendFailure = new AtomicReference<>();
         private final CountingInputStream counted;
+        private final InputStream content; // decompressed, from the first byte
         /** One callback for every record of the file; runs on the producer's I/O thread. */
         private final Callback onAck = (metadata, exception) -> {
             if (exception == null) {
@@ -247,37 +303,36 @@ public final class CouponFilePublisher implements AutoCloseable {
         private long lastProgressNanos = startNanos;
         private int partitionCount; // of the topic, read before the first send
 
-        private FileRun(Path file, String topic, long totalBytes) throws IOException {
+        private FileRun(Path file, String topic, long totalBytes, CountingInputStream counted, InputStream content) {
             this.file = file;
             this.topic = topic;
             this.totalBytes = totalBytes;
-            this.counted = new CountingInputStream(Files.newInputStream(file));
+            this.counted = counted;
+            this.content = content;
         }
 
         PublishResult run() throws IOException {
-            try (counted) {
-                try {
-                    readAll();
-                } catch (IOException e) {
-                    flushQuietly();
-                    throw failure("unreadable after line " + lines + " (" + FileCheck.fileProblem(e) + ")", e);
-                } catch (KafkaException e) {
-                    flushQuietly();
-                    throw failure("sending line " + (lines + 1) + " failed: " + FileCheck.words(e), e);
-                }
-                producer.flush();
-                Exception failed = sendFailure.get();
-                if (failed != null) {
-                    throw failure("the broker refused a record (" + FileCheck.words(failed) + ")", failed);
-                }
-                report(true);
-                return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count(),
-                        Duration.ofNanos(System.nanoTime() - startNanos));
+            try {
+                readAll();
+            } catch (IOException e) {
+                flushQuietly();
+                throw failure("unreadable after line " + lines + " (" + FileCheck.fileProblem(e) + ")", e);
+            } catch (KafkaException e) {
+                flushQuietly();
+                throw failure("sending line " + (lines + 1) + " failed: " + FileCheck.words(e), e);
             }
+            producer.flush();
+            Exception failed = sendFailure.get();
+            if (failed != null) {
+                throw failure("the broker refused a record (" + FileCheck.words(failed) + ")", failed);
+            }
+            report(true);
+            return new PublishResult(file, topic, lines, acked.get(), blank, oversized, counted.count(),
+                    Duration.ofNanos(System.nanoTime() - startNanos));
         }
 
         private void readAll() throws IOException {
-            new LineSplitter(maxLineLength).split(FileCheck.open(file, counted), this::endLine);
+            new LineSplitter(maxLineLength).split(content, this::endLine);
         }
 
         private void endLine(byte[] line, int contentLen, boolean tooLong) throws PublishException {

@@ -8,7 +8,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * and then calls {@link #handle}; the runner keeps going either way.
  *
  * <p><b>Threads.</b> {@link #handle} is called by the runner's apply thread (with {@code applyThreads(n > 1)}, by the
- * apply threads one call at a time: the runner serializes them), in offset order per partition.
+ * apply threads one call at a time: the runner serializes them; in partitioned mode, likewise across the shards), in
+ * offset order per partition.
  * {@link #flush()} is called by the runner's checkpoint thread, possibly while an apply thread calls {@code handle},
  * after the offsets of a checkpoint were captured and before the checkpoint is written: every record handed to
  * {@code handle} below those offsets happens-before that {@code flush}, so a handler that makes its records durable

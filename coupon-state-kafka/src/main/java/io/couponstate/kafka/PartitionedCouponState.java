@@ -306,7 +306,8 @@ public final class PartitionedCouponState implements CouponState {
 
     /**
      * Makes {@code partition} not owned and returns its shard, for a last checkpoint. Reads that started before may
-     * still finish on it; its writer must have stopped writing the partition before (see the class javadoc).
+     * still finish on it; later ones throw {@link NotOwnedException}. Its writer may go on writing the returned shard
+     * (to its final checkpoint, as the runner does on revocation); this state no longer reads it.
      *
      * @throws IllegalStateException if the partition is not owned
      */

@@ -13,7 +13,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * <p>This is on the hot path, once per record: an implementation should resolve each distinct source name to an id
  * once and cache it, making no {@code String} per record. It is called by the runner's apply thread; with
  * {@code applyThreads(n > 1)} by the apply threads, which the runner serializes (one call at a time, each
- * happening-before the next), so it need not be thread-safe, but one instance must serve only one runner.
+ * happening-before the next), so it need not be thread-safe, but one instance must serve only one runner. In
+ * partitioned mode the shards of a runner share it, and the runner serializes their calls in the same way (one call
+ * at a time across every shard, never at once with the invalid-record handler's {@code handle}).
  */
 @FunctionalInterface
 public interface SourceResolver {

@@ -78,16 +78,28 @@
  * partition count, and the assignment holds partition <i>p</i> of every topic or of none) and otherwise FAILS with a
  * message naming the topics, their counts and the partitions out of line, before any shard of that assignment is added.
  * The classic range assignor is eager (a rebalance revokes everything, then assigns anew): the runner keeps its shards
- * through the revocation and, once the new assignment is known, closes (final checkpoint, then drop) only those of
+ * through the revocation and, once the new assignment is known, closes (drop, then final checkpoint) only those of
  * partition numbers that did not come back; a kept shard stays exact, as each shard is computed from the log alone and
  * ownership only decides who serves. With {@code group.protocol=consumer} (incremental) a revoked shard is closed and
  * dropped inside {@code onPartitionsRevoked}. On {@code onPartitionsLost} the shard is dropped and its runner stopped,
  * and nothing is committed for it. Otherwise the coordinator commits each shard's newest durable checkpoint offsets to
  * the group (asynchronously, from its poll loop, for partitions assigned to it then), for lag monitoring only:
- * positions come from the local checkpoints, never from the group. A rebalance callback never waits for a restore (that
- * runs on the shard runner's threads), so a restore never holds {@code poll()} past {@code max.poll.interval.ms};
- * closing a shard waits for its final checkpoint (the shards closed by one rebalance close in parallel). A failure of
- * any shard runner fails the whole runner.
+ * positions come from the local checkpoints, never from the group. A restore runs on the shard runner's threads, and
+ * a rebalance that takes away a shard still restoring cancels the restore (the read stops at its next chunk; no final
+ * checkpoint is written from the half-restored shard) and waits at most a few seconds for it, so a restore never holds
+ * {@code poll()} past {@code max.poll.interval.ms}; closing a ready shard waits for its final checkpoint (the shards
+ * closed by one rebalance close in parallel). A failure of
+ * any shard runner fails the whole runner. A dropped shard answers {@link NotOwnedException} from the moment it is
+ * dropped, before its final checkpoint, which is written from the shard its runner still holds.
+ * <li><b>Failover.</b> A member killed without leaving (SIGKILL, a lost machine) is noticed only when its group session
+ * expires; then its partitions are reassigned and rebuilt or restored by the survivors. So with the classic protocol
+ * (the default) the coordinator consumer uses {@code session.timeout.ms=6000} and {@code heartbeat.interval.ms=2000}
+ * unless given as consumer properties (the client's defaults are 45 s and 3 s): 6 s is the smallest session the
+ * broker accepts by default ({@code group.min.session.timeout.ms=6000}); a smaller one needs that broker setting
+ * lowered. With {@code group.protocol=consumer} (KIP-848) the session timeout and heartbeat interval are the broker's
+ * ({@code group.consumer.session.timeout.ms}, default 45 s, not below {@code group.consumer.min.session.timeout.ms},
+ * default 45 s; {@code group.consumer.heartbeat.interval.ms}, default 5 s): set those on the broker (or per group,
+ * {@code consumer.session.timeout.ms} of the group's config) for a quick failover.
  * <li><b>Owner discovery.</b> Each instance may {@link CouponConsumerRunner.Builder#applicationEndpoint advertise} an
  * endpoint. At every change of its owned partition numbers it writes, synchronously, one record to a compacted
  * membership topic ({@link CouponConsumerRunner.Builder#membershipTopic}, default {@code <groupId>-couponstate-owners},

@@ -136,4 +136,47 @@ class CheckpointerTest {
             assertThat(cp.restore()).isEmpty();
         }
     }
+
+    @Test
+    void aCommitTheGroupRefuses_isLoggedAndRetriedAnIntervalLater_neverThrown() throws Exception {
+        java.util.Deque<RuntimeException> refusals = new java.util.ArrayDeque<>(List.of(
+                new org.apache.kafka.clients.consumer.CommitFailedException("group g has active members"),
+                new org.apache.kafka.common.errors.RebalanceInProgressException("rebalancing"),
+                new org.apache.kafka.common.errors.UnknownMemberIdException("unknown member")));
+        MockConsumer<byte[], byte[]> refusing = new MockConsumer<>("earliest") {
+            @Override
+            public synchronized void commitSync(Map<TopicPartition,
+                    org.apache.kafka.clients.consumer.OffsetAndMetadata> offsets, java.time.Duration timeout) {
+                RuntimeException refusal = refusals.poll();
+                if (refusal != null) {
+                    throw refusal;
+                }
+                super.commitSync(offsets, timeout);
+            }
+        };
+        refusing.assign(List.of(TP));
+        try (Checkpointer cp = checkpointer(CouponCheckpoints.open(dir))) {
+            now = now.plusSeconds(10);
+            cp.maybeStart(clock.millis(), Map.of(TP, 7L), Map.of());
+            cp.finish(refusing, List.of(TP), true);
+            assertThat(cp.written()).isEqualTo(1);
+            assertThat(cp.durable()).as("the checkpoint is durable; only the monitoring commit failed").isTrue();
+            assertThat(cp.commitFailures()).isEqualTo(1);
+
+            cp.finish(refusing, List.of(TP), false);
+            assertThat(refusals).as("no retry before the interval").hasSize(2);
+            now = now.plusSeconds(10);
+            cp.finish(refusing, List.of(TP), false); // offsets unchanged: the retry, not a new checkpoint, commits
+            assertThat(cp.commitFailures()).isEqualTo(2);
+            now = now.plusSeconds(10);
+            cp.finish(refusing, List.of(TP), false);
+            assertThat(cp.commitFailures()).isEqualTo(3);
+            now = now.plusSeconds(10);
+            cp.finish(refusing, List.of(TP), false);
+
+            assertThat(cp.commitFailures()).isZero();
+            assertThat(refusing.committed(java.util.Set.of(TP)).get(TP).offset()).isEqualTo(7L);
+            assertThat(cp.written()).isEqualTo(1);
+        }
+    }
 }

@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.couponstate.kafka.testing.KafkaBrokerExtension;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -296,6 +300,95 @@ class CouponFilePublisherTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("bad name")
                 .hasMessageContaining("[a-zA-Z0-9._-]");
+    }
+
+    @Test
+    void publish_inputStreamFromAPipe_sendsEveryLineOnce() throws Exception {
+        List<String> codes = randomCodes(200_000, 10, 17L);
+        PipedInputStream pipe = new PipedInputStream(8192);
+        Thread writer = writeInBackground(new PipedOutputStream(pipe), codes, false);
+
+        PublishResult result;
+        try (CouponFilePublisher publisher = publisher(3).build(); pipe) {
+            result = publisher.publish(pipe, "standard input", "pipedstream");
+        }
+        writer.join();
+
+        assertThat(result.file()).isEqualTo(Path.of("standard input"));
+        assertThat(result.lines()).isEqualTo(200_000);
+        assertThat(result.sent()).isEqualTo(200_000);
+        assertThat(sorted(values(consume("pipedstream", 200_000)))).isEqualTo(sorted(codes));
+    }
+
+    @Test
+    void publish_gzipThroughAFifo_isSniffedFromTheSameStreamAndSentOnce() throws Exception {
+        List<String> codes = randomCodes(50_000, 9, 18L);
+        Path fifo = dir.resolve("piped.gz.fifo");   // not named .gz: gzip must be recognised by its bytes
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertThat(mkfifo.waitFor()).isZero();
+        Thread writer = new Thread(() -> {
+            try (OutputStream out = Files.newOutputStream(fifo)) {
+                writeLines(out, codes, true);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, "fifo-writer");
+        writer.start();
+
+        PublishResult result;
+        try (CouponFilePublisher publisher = publisher(3).build()) {
+            result = publisher.publish(fifo, "pipedgzip");
+        }
+        writer.join();
+
+        assertThat(result.sent()).isEqualTo(50_000);
+        assertThat(sorted(values(consume("pipedgzip", 50_000)))).isEqualTo(sorted(codes));
+    }
+
+    @Test
+    void publish_binaryStream_isRefusedBeforeAnyTopicIsCreated() throws Exception {
+        byte[] binary = new byte[1000];
+        binary[500] = 0;
+        Arrays.fill(binary, 0, 500, (byte) 'A');
+        try (CouponFilePublisher publisher = publisher(1).build()) {
+            assertThatThrownBy(() -> publisher.publish(new ByteArrayInputStream(binary), "standard input",
+                    "binarystream")).isInstanceOf(PublishException.class)
+                    .hasMessageContaining("cannot publish standard input: not a text file (a NUL byte at byte 500");
+        }
+        assertThat(topicExists("binarystream")).isFalse();
+    }
+
+    /** A sorted copy: containsExactlyInAnyOrder is quadratic, too slow for 200,000 elements. */
+    private static List<String> sorted(List<String> list) {
+        List<String> copy = new ArrayList<>(list);
+        copy.sort(null);
+        return copy;
+    }
+
+    private static Thread writeInBackground(OutputStream out, List<String> codes, boolean gzip) {
+        Thread writer = new Thread(() -> {
+            try (out) {
+                writeLines(out, codes, gzip);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, "pipe-writer");
+        writer.start();
+        return writer;
+    }
+
+    /** Writes in small pieces, as a pipe delivers them, with a line cut across two writes now and then. */
+    private static void writeLines(OutputStream sink, List<String> codes, boolean gzip) throws IOException {
+        OutputStream out = gzip ? new GZIPOutputStream(sink, 512) : sink;
+        byte[] all = (String.join("\n", codes) + "\n").getBytes(StandardCharsets.US_ASCII);
+        for (int off = 0; off < all.length; off += 4093) {
+            out.write(all, off, Math.min(4093, all.length - off));
+            out.flush();
+        }
+        if (gzip) {
+            ((GZIPOutputStream) out).finish();
+        }
+        out.flush();
     }
 
     @Test

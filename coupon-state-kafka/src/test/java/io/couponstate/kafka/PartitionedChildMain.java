@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * A partitioned runner in a JVM of its own, for {@link PartitionedModeIntegrationTest} to kill with SIGKILL.
- * Arguments: bootstrap servers, checkpoint directory, comma-separated topics, partitions, group id, endpoint. Prints
+ * Arguments: bootstrap servers, checkpoint directory, comma-separated topics, partitions, group id, endpoint, and
+ * optionally the group settings of {@link PartitionedModeIntegrationTest#builder} (default classic). Prints
  * {@code READY <partitions>} each time the set of its queryable shards changes. Exits when its stdin closes, so it
  * never outlives the test JVM.
  */
@@ -22,7 +23,8 @@ public final class PartitionedChildMain {
         CrashChildMain.haltWhenParentGoes();
         List<String> topics = Arrays.asList(args[2].split(","));
         CouponConsumerRunner runner = PartitionedModeIntegrationTest.builder(args[0], topics,
-                PartitionedCouponState.lockFree(Integer.parseInt(args[3]), CouponStateConfig.defaults()), "classic",
+                PartitionedCouponState.lockFree(Integer.parseInt(args[3]), CouponStateConfig.defaults()),
+                args.length > 6 ? args[6] : "classic",
                 args[4], args[5], Path.of(args[1])).build();
         runner.start();
         String last = "";

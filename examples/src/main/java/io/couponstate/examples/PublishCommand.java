@@ -4,6 +4,7 @@ import io.couponstate.kafka.CouponFilePublisher;
 import io.couponstate.kafka.PublishException;
 import io.couponstate.kafka.PublishResult;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,13 +33,17 @@ import picocli.CommandLine.Spec;
             + "at the first file that fails (exit 1); what was read of it before the failure is sent."})
 final class PublishCommand implements Callable<Integer> {
 
+    /** The file name that means standard input. */
+    static final Path STDIN = Path.of("-");
+
     @Spec
     CommandSpec spec;
 
     @Mixin
     KafkaOptions kafka;
 
-    @Parameters(arity = "1..*", paramLabel = "FILE", description = "The coupon files.")
+    @Parameters(arity = "1..*", paramLabel = "FILE", description = "The coupon files; '-' is standard input "
+            + "(with --topic). Each is read once, so pipes, FIFOs and <(zcat file.gz) work, gzip or not.")
     List<Path> files;
 
     @Option(names = "--topic", paramLabel = "NAME", description = "The topic, instead of one named after the file; "
@@ -77,6 +82,10 @@ final class PublishCommand implements Callable<Integer> {
                     + "(expected: exactly one file; without --topic each file gets a topic named after it)",
                     ExitCodes.USAGE);
         }
+        if (files.contains(STDIN) && topic == null) {
+            throw new CommandFailure("'-' (standard input) without --topic (expected: --topic NAME, since standard "
+                    + "input has no file name to name a topic after)", ExitCodes.USAGE);
+        }
         Settings settings = new Settings(kafka, partitions, maxLineLength, !noProgress);
         settings.topic = topic;
         settings.replicationFactor = replicationFactor;
@@ -110,6 +119,8 @@ final class PublishCommand implements Callable<Integer> {
         Short replicationFactor;
         boolean createTopics = true;
         boolean skipEmptyFiles = true;
+        /** What the file {@code -} reads. */
+        InputStream stdin = System.in;
 
         Settings(KafkaOptions kafka, int partitions, int maxLineLength, boolean progress) {
             this.kafka = kafka;
@@ -150,7 +161,12 @@ final class PublishCommand implements Callable<Integer> {
             }
             try (CouponFilePublisher publisher = builder.build()) {
                 for (Path file : files) {
-                    PublishResult r = s.topic == null ? publisher.publish(file) : publisher.publish(file, s.topic);
+                    PublishResult r;
+                    if (file.equals(STDIN)) {
+                        r = publisher.publish(s.stdin, "standard input", s.topic);
+                    } else {
+                        r = s.topic == null ? publisher.publish(file) : publisher.publish(file, s.topic);
+                    }
                     bar.close();
                     results.add(r);
                     done.accept(r);

@@ -107,6 +107,101 @@ class PublishAndBrokerCommandTest {
     }
 
     @Test
+    void publish_fifo_sendsEveryLineOnce() throws Exception {
+        Path fifo = dir.resolve("piped");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start().waitFor()).isZero();
+        Thread writer = new Thread(() -> {
+            try (OutputStream out = Files.newOutputStream(fifo)) {
+                writeNumberedCodes(out, 200_000);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, "fifo-writer");
+        writer.start();
+
+        Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "--no-progress",
+                "--topic", "piped", fifo.toString());
+        writer.join();
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("-> piped: 200,000 records");
+        assertThat(distinctNumberedCodesIn("piped")).isEqualTo(200_000);
+    }
+
+    @Test
+    void publish_dash_readsGzipFromStandardInput_andNeedsATopic() throws Exception {
+        Cli.Run noTopic = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), "-");
+        assertThat(noTopic.exitCode()).as(noTopic.toString()).isEqualTo(CommandLine.ExitCode.USAGE);
+        assertThat(noTopic.err()).contains("'-' (standard input) without --topic");
+
+        java.io.PipedInputStream stdin = new java.io.PipedInputStream(8192);
+        java.io.PipedOutputStream pipe = new java.io.PipedOutputStream(stdin);
+        Thread writer = new Thread(() -> {
+            try (OutputStream out = new GZIPOutputStream(pipe, 512)) {
+                writeNumberedCodes(out, 30_000);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, "stdin-writer");
+        writer.start();
+        KafkaOptions kafka = new KafkaOptions();
+        kafka.bootstrapServers = KAFKA.bootstrapServers();
+        PublishCommand.Settings settings = new PublishCommand.Settings(kafka, 2, 64, false);
+        settings.topic = "stdingzip";
+        settings.stdin = stdin;
+
+        List<io.couponstate.kafka.PublishResult> results =
+                PublishCommand.publish(settings, List.of(Path.of("-")), r -> { });
+        writer.join();
+
+        assertThat(results).singleElement().satisfies(r -> {
+            assertThat(r.sent()).isEqualTo(30_000);
+            assertThat(PublishCommand.describe(r)).startsWith("published standard input -> stdingzip: 30,000 records");
+        });
+        assertThat(distinctNumberedCodesIn("stdingzip")).isEqualTo(30_000);
+    }
+
+    /** Codes P00000000, P00000001, ... one a line, written in pieces that cut lines, as a pipe delivers them. */
+    private static void writeNumberedCodes(OutputStream out, int count) throws java.io.IOException {
+        StringBuilder text = new StringBuilder(count * 10);
+        for (int i = 0; i < count; i++) {
+            text.append('P').append(String.format("%08d", i)).append('\n');
+        }
+        byte[] bytes = text.toString().getBytes(StandardCharsets.US_ASCII);
+        for (int off = 0; off < bytes.length; off += 4093) {
+            out.write(bytes, off, Math.min(4093, bytes.length - off));
+        }
+    }
+
+    private static final java.util.regex.Pattern NUMBERED = java.util.regex.Pattern.compile("P[0-9]{8}");
+
+    /** How many distinct codes of {@link #writeNumberedCodes} the topic holds; fails on any other value. */
+    private static int distinctNumberedCodesIn(String topic) {
+        Map<String, Object> config = Map.of("bootstrap.servers", KAFKA.bootstrapServers());
+        java.util.BitSet seen = new java.util.BitSet();
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))
+                    && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    String code = new String(r.value(), StandardCharsets.US_ASCII);
+                    if (!NUMBERED.matcher(code).matches()) {
+                        throw new AssertionError("topic " + topic + ": unexpected value '" + code + "'");
+                    }
+                    seen.set(Integer.parseInt(code, 1, 9, 10));
+                });
+            }
+        }
+        return seen.cardinality();
+    }
+
+    @Test
     void publish_missingFile_exitsOneNamingIt_withoutAClassName() {
         Path missing = dir.resolve("nope.txt");
         Cli.Run run = Cli.run("publish", "--bootstrap-servers", KAFKA.bootstrapServers(), missing.toString());

@@ -5,6 +5,7 @@ import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.PartitionedCouponState;
 import io.couponstate.kafka.ShardStatus;
+import io.couponstate.kafka.SourceResolver;
 import io.couponstate.kafka.internal.checkpoint.PartitionedMarker;
 import io.couponstate.kafka.internal.runner.ClusterClient;
 import io.couponstate.kafka.internal.runner.Engine;
@@ -12,7 +13,9 @@ import io.couponstate.kafka.internal.runner.Lifecycle;
 import io.couponstate.kafka.internal.runner.MetricsSnapshot;
 import io.couponstate.kafka.internal.runner.ReplicatedEngine;
 import io.couponstate.kafka.internal.runner.RunnerSettings;
+import io.couponstate.kafka.internal.runner.HeaderSourceResolver;
 import io.couponstate.kafka.internal.runner.SkipHandler;
+import io.couponstate.kafka.internal.runner.TopicSourceResolver;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -68,12 +71,30 @@ public final class PartitionedEngine implements Engine {
     private static final Logger LOG = LoggerFactory.getLogger("io.couponstate.kafka.CouponConsumerRunner");
     private static final Duration PENDING_POLL = Duration.ofMillis(50);
 
+    /** How long a rebalance callback waits for a shard runner whose restore it cancelled. */
+    static final Duration RESTORE_CANCEL_WAIT = Duration.ofSeconds(5);
+
+    /**
+     * The coordinator's {@code session.timeout.ms} under the classic protocol unless given: how long a member killed
+     * without leaving keeps its partitions. The smallest the broker accepts by default
+     * ({@code group.min.session.timeout.ms=6000}); the client's own default is 45 s.
+     */
+    public static final int DEFAULT_SESSION_TIMEOUT_MS = 6_000;
+    /**
+     * The coordinator's {@code heartbeat.interval.ms} under the classic protocol unless given (a third of the session;
+     * of a smaller given session, a third of that).
+     */
+    public static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
+
     private final Lifecycle lifecycle;
     private final RunnerSettings settings;
     private final PartitionedCouponState state;
     private final String name;
     private final boolean consumerProtocol;
     private final InvalidRecordHandler sharedHandler;
+    private final SourceResolver userResolver; // serialized across the shards; null for the built-in resolvers
+    /** Held by every call of the user's handler (handle) and resolver, from any shard. */
+    private final Object callbackLock = new Object();
 
     // coordinator thread only
     private final Set<TopicPartition> owned = new HashSet<>();
@@ -84,6 +105,8 @@ public final class PartitionedEngine implements Engine {
     private boolean advertisePending;
     private KafkaConsumer<byte[], byte[]> coordinator;
     private final Map<TopicPartition, Long> committed = new HashMap<>();
+    /** Shard runners whose cancelled restore outlived {@link #RESTORE_CANCEL_WAIT}, by partition, with their closer. */
+    private final Map<Integer, Map.Entry<Shard, Thread>> lingering = new HashMap<>();
 
     /** Shards by partition number: written by the coordinator thread, read by any. */
     private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
@@ -119,17 +142,62 @@ public final class PartitionedEngine implements Engine {
         this.consumerProtocol = settings.consumerGroupProtocol();
         InvalidRecordHandler handler = settings.invalidRecordHandler();
         // shared by the shards and closed once, by this engine; the default handler is passed as it is, as it holds
-        // nothing to close and the shards' appliers recognise it (see SkipHandler)
+        // nothing to close and the shards' appliers recognise it (see SkipHandler). The shards apply in parallel, and
+        // the handler's contract is one handle() at a time and one flush() at a time (a runner has one checkpoint
+        // thread), so the wrapper serializes each across the shards; a handle() may still overlap a flush(), as in a
+        // replicated runner. handle() shares its lock with a user's resolver, as the apply threads of a replicated
+        // runner do (RecordApplier's callback lock): the user's callbacks never run at once.
+        Object handleLock = callbackLock;
+        Object flushLock = new Object();
         this.sharedHandler = handler instanceof SkipHandler ? handler : new InvalidRecordHandler() {
             @Override
             public void handle(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
                     InvalidRecordReason reason) {
-                handler.handle(record, reason);
+                synchronized (handleLock) { // each call happens-before the next, whichever shard makes it
+                    handler.handle(record, reason);
+                }
             }
 
             @Override
             public void flush() {
-                handler.flush();
+                synchronized (flushLock) {
+                    handler.flush();
+                }
+            }
+        };
+        this.userResolver = settings.sourceResolver() instanceof TopicSourceResolver
+                || settings.sourceResolver() instanceof HeaderSourceResolver ? null
+                : serialized(settings.sourceResolver(), callbackLock);
+    }
+
+    /**
+     * The resolver of a shard runner: the built-in ones are copied per shard (each caches one state's source ids);
+     * a user's is shared, and called one call at a time across the shards, as {@link SourceResolver} promises.
+     */
+    private SourceResolver resolverForShard() {
+        SourceResolver r = settings.sourceResolver();
+        if (r instanceof TopicSourceResolver) {
+            return new TopicSourceResolver();
+        }
+        if (r instanceof HeaderSourceResolver h) {
+            return h.copy();
+        }
+        return userResolver;
+    }
+
+    private static SourceResolver serialized(SourceResolver user, Object lock) {
+        return new SourceResolver() {
+            @Override
+            public int sourceId(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                    CouponState shard) {
+                synchronized (lock) { // each call happens-before the next, whichever shard makes it
+                    return user.sourceId(record, shard);
+                }
+            }
+
+            @Override
+            public Optional<Collection<String>> declaredSources() {
+                return user.declaredSources();
             }
         };
     }
@@ -228,6 +296,7 @@ public final class PartitionedEngine implements Engine {
                         throw pendingFailure;
                     }
                 }
+                reapLingering();
                 watchShards();
                 commitDurableOffsets();
                 if (advertisePending) {
@@ -254,6 +323,13 @@ public final class PartitionedEngine implements Engine {
             config.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, "range");
         } else {
             config.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
+            // a member killed without leaving holds its partitions, unanswered, for the whole session
+            config.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, DEFAULT_SESSION_TIMEOUT_MS);
+            if (!config.containsKey(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)) {
+                int session = Integer.parseInt(String.valueOf(config.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)));
+                config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+                        Math.max(1, Math.min(DEFAULT_HEARTBEAT_INTERVAL_MS, session / 3)));
+            }
         }
         return config;
     }
@@ -433,32 +509,63 @@ public final class PartitionedEngine implements Engine {
     }
 
     private void openShard(int p) {
+        if (lingering.containsKey(p)) {
+            return; // its previous runner still holds the directory: reapLingering() opens it once that has stopped
+        }
         CouponState shardState = state.newShard(p);
         Path base = settings.checkpointDirectory();
         Path dir = base == null ? null : base.resolve("partition-" + p);
-        ReplicatedEngine r = new ReplicatedEngine(settings.forShard(p, shardState, dir, sharedHandler), null);
+        ReplicatedEngine r = new ReplicatedEngine(settings.forShard(p, shardState, dir, sharedHandler,
+                resolverForShard()), null);
         r.start(); // restores on its own poll thread; throws only when the directory cannot be used
         shards.put(p, new Shard(p, r, shardState));
     }
 
-    /** Closes the shard runners in parallel (each writes its final checkpoint), then drops their shards. */
+    /**
+     * Drops the shards from the state (from here on their codes answer {@link
+     * io.couponstate.kafka.NotOwnedException}: their records already go to the new owner), then closes their shard
+     * runners in parallel; each writes its final checkpoint from its shard, which it still holds. A shard still
+     * restoring has its restore cancelled and is waited for at most {@link #RESTORE_CANCEL_WAIT}: a rebalance
+     * callback never waits for a restore; one that is slow to stop finishes on its own, and its partition, should it
+     * come back meanwhile, is reopened once it has (see {@link #reapLingering()}).
+     */
     private void closeShards(List<Shard> gone) {
         if (gone.isEmpty()) {
             return;
         }
-        List<Thread> closers = new ArrayList<>();
+        Set<Integer> restoring = new HashSet<>();
+        for (Shard s : gone) {
+            if (s.queryable) {
+                s.queryable = false; // before dropShard: a status never says queryable for a shard not in the state
+                state.dropShard(s.partition);
+            } else if (s.runner.lifecycle().stage() == Lifecycle.Stage.STARTING) {
+                s.runner.cancelRestore();
+                restoring.add(s.partition);
+            }
+        }
+        Map<Shard, Thread> closers = new HashMap<>();
         for (Shard s : gone) {
             Thread t = new Thread(s.runner::close, "coupon-runner-close-" + name + "-p" + s.partition);
             t.start();
-            closers.add(t);
+            closers.put(s, t);
         }
+        long cancelDeadline = System.nanoTime() + RESTORE_CANCEL_WAIT.toNanos();
         boolean interrupted = false;
-        for (Thread t : closers) {
-            while (true) {
+        for (Map.Entry<Shard, Thread> e : closers.entrySet()) {
+            Thread t = e.getValue();
+            boolean bounded = restoring.contains(e.getKey().partition);
+            while (t.isAlive()) {
                 try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
+                    if (!bounded) {
+                        t.join(); // a final checkpoint: waited for, however long it takes
+                    } else {
+                        long left = cancelDeadline - System.nanoTime();
+                        if (left <= 0) {
+                            break;
+                        }
+                        t.join(Math.max(1, left / 1_000_000));
+                    }
+                } catch (InterruptedException ex) {
                     interrupted = true;
                 }
             }
@@ -466,16 +573,45 @@ public final class PartitionedEngine implements Engine {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        for (Shard s : gone) {
+        for (Map.Entry<Shard, Thread> e : closers.entrySet()) {
+            Shard s = e.getKey();
             shards.remove(s.partition);
-            if (s.queryable) {
-                state.dropShard(s.partition); // after the shard runner stopped writing it
+            if (e.getValue().isAlive()) {
+                LOG.warn("{}: partition {}: its restore did not stop within {} ms of being cancelled; going on "
+                        + "without it (it is reopened here, if assigned again, once it has stopped)", name,
+                        s.partition, RESTORE_CANCEL_WAIT.toMillis());
+                lingering.put(s.partition, e);
+            } else {
+                closed(s);
             }
-            retire(s.runner.metrics());
-            if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
-                Throwable cause = s.runner.lifecycle().failure();
-                pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
-                        + "runner failed: " + cause, cause);
+        }
+    }
+
+    /** After a shard runner's close: its metrics are kept, its failure fails the runner. */
+    private void closed(Shard s) {
+        retire(s.runner.metrics());
+        if (s.runner.lifecycle().stage() == Lifecycle.Stage.FAILED && pendingFailure == null) {
+            Throwable cause = s.runner.lifecycle().failure();
+            pendingFailure = new IllegalStateException("partition " + s.partition + ": closing its shard "
+                    + "runner failed: " + cause, cause);
+        }
+    }
+
+    /** Collects the shard runners that outlived their cancellation bound, and reopens their partitions if owned. */
+    private void reapLingering() {
+        if (lingering.isEmpty()) {
+            return;
+        }
+        var it = lingering.values().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Shard, Thread> e = it.next();
+            if (!e.getValue().isAlive()) {
+                it.remove();
+                closed(e.getKey());
+                int p = e.getKey().partition;
+                if (ownedNumbers.contains(p) && !shards.containsKey(p)) {
+                    openShard(p);
+                }
             }
         }
     }
@@ -513,6 +649,16 @@ public final class PartitionedEngine implements Engine {
         } catch (RuntimeException e) {
             LOG.warn("{}: closing the shard runners failed", name, e);
         }
+        for (Map.Entry<Shard, Thread> e : lingering.values()) {
+            try {
+                e.getValue().join(); // the runner stops only once every shard runner has
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            closed(e.getKey());
+        }
+        lingering.clear();
         ownedNumbers = Set.of();
         ownedView = List.of();
         RuntimeException closeFailure = pendingFailure;

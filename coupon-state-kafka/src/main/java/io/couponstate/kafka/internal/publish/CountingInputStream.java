@@ -40,6 +40,15 @@ public final class CountingInputStream extends FilterInputStream {
         return n;
     }
 
+    /**
+     * Always 0: it is only a hint, the readers above (a buffer, gzip) need none, and a channel stream over a pipe or
+     * FIFO ({@code Files.newInputStream("/dev/stdin")}) throws "Illegal seek" from it instead of answering.
+     */
+    @Override
+    public int available() {
+        return 0;
+    }
+
     @Override
     public long skip(long n) throws IOException {
         long skipped = in.skip(n);

@@ -2,8 +2,10 @@ package io.couponstate.kafka.internal.publish;
 
 import io.couponstate.kafka.PublishException;
 import java.io.BufferedInputStream;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -34,6 +36,8 @@ public final class FileCheck {
         public long oversized;
         /** Whether the prefix is the whole file. */
         public boolean wholeFile;
+        /** The whole input (decompressed), the checked prefix included: what is split into lines and sent. */
+        public InputStream stream;
 
         /** Whether the whole file holds no code line and no oversized one. */
         public boolean empty() {
@@ -41,7 +45,7 @@ public final class FileCheck {
         }
     }
 
-    /** The file's size (-1 for a FIFO or device); refuses a directory or a missing or unreadable file in words. */
+    /** The file's size (-1 for a FIFO, a pipe or a device); refuses a directory or a missing or unreadable file in words. */
     public static long checkFile(Path file) throws PublishException {
         if (Files.isDirectory(file)) {
             throw refused(file, "cannot publish " + file + ": a directory (expected: a coupon file, one code per "
@@ -59,57 +63,73 @@ public final class FileCheck {
     }
 
     /**
-     * Reads the start of the file (decompressed) and refuses it unless it looks like text lines: no NUL byte, and at
-     * most {@code maxOversizedShare} of its lines longer than {@code maxLineLength}. Nothing is sent, no topic made.
+     * Opens {@code raw} once for publishing: decompresses it when it is gzip (by {@code file}'s name, or by its first
+     * two bytes), then reads its first {@value #PREFIX_BYTES} bytes (decompressed) and refuses it unless it looks
+     * like text lines: no NUL byte, and at most {@code maxOversizedShare} of those lines longer than
+     * {@code maxLineLength}. The returned prefix holds the stream to send from: the bytes checked followed by the
+     * rest, so nothing is read twice and a pipe or FIFO works as well as a file. Nothing is sent, no topic made.
+     *
+     * @param file what the messages call the input
+     * @param raw the input's bytes, read once; closed by the caller
+     * @param maxLineLength the line bound in bytes
+     * @param maxOversizedShare the share of oversized lines above which the input is refused
+     * @return what the prefix says, and the stream to read the whole input from
+     * @throws PublishException when the input is unreadable or not text lines
      */
-    public static Prefix checkPrefix(Path file, int maxLineLength, double maxOversizedShare)
+    public static Prefix checkPrefix(Path file, InputStream raw, int maxLineLength, double maxOversizedShare)
             throws PublishException {
         Prefix p = new Prefix();
-        try (InputStream raw = Files.newInputStream(file)) {
+        byte[] buf;
+        try {
             InputStream in = open(file, raw);
-            byte[] buf = in.readNBytes(PREFIX_BYTES);
-            p.wholeFile = buf.length < PREFIX_BYTES || in.read() < 0;
-            int lineLength = 0;   // content bytes of the current line, trimmed on the left
-            int trailingSpace = 0;
-            for (int i = 0; i <= buf.length; i++) {
-                boolean end = i == buf.length;
-                if (end && (lineLength == 0 || !p.wholeFile)) {
-                    if (!p.wholeFile && lineLength > maxLineLength) {
-                        p.lines++;
-                        p.oversized++;   // a cut-off line already over the bound is over it whole
-                    }
-                    break;
-                }
-                byte b = end ? (byte) '\n' : buf[i];
-                if (b == 0) {
-                    throw refused(file, "cannot publish " + file + ": not a text file (a NUL byte at byte " + i
-                            + (p.wholeFile ? "" : " of the first " + PREFIX_BYTES) + "; expected: one code "
-                            + "per line)", null);
-                }
-                if (b == '\n') {
-                    int content = lineLength - trailingSpace;
-                    p.lines++;
-                    if (content > maxLineLength) {
-                        p.oversized++;
-                    } else if (content > 0) {
-                        p.codeLines++;
-                    }
-                    lineLength = 0;
-                    trailingSpace = 0;
-                } else if (isWhitespace(b)) {
-                    if (lineLength > 0) {
-                        lineLength++;
-                        trailingSpace++;
-                    }
-                } else {
-                    lineLength++;
-                    trailingSpace = 0;
-                }
+            buf = in.readNBytes(PREFIX_BYTES);
+            int next = buf.length < PREFIX_BYTES ? -1 : in.read();
+            p.wholeFile = next < 0;
+            byte[] checked = buf;
+            if (next >= 0) {
+                checked = java.util.Arrays.copyOf(buf, buf.length + 1);
+                checked[buf.length] = (byte) next;
             }
-        } catch (PublishException e) {
-            throw e;
+            p.stream = new SequenceInputStream(new ByteArrayInputStream(checked), in);
         } catch (IOException e) {
             throw refused(file, "cannot read " + file + ": " + fileProblem(e), e);
+        }
+        int lineLength = 0;   // content bytes of the current line, trimmed on the left
+        int trailingSpace = 0;
+        for (int i = 0; i <= buf.length; i++) {
+            boolean end = i == buf.length;
+            if (end && (lineLength == 0 || !p.wholeFile)) {
+                if (!p.wholeFile && lineLength > maxLineLength) {
+                    p.lines++;
+                    p.oversized++;   // a cut-off line already over the bound is over it whole
+                }
+                break;
+            }
+            byte b = end ? (byte) '\n' : buf[i];
+            if (b == 0) {
+                throw refused(file, "cannot publish " + file + ": not a text file (a NUL byte at byte " + i
+                        + (p.wholeFile ? "" : " of the first " + PREFIX_BYTES) + "; expected: one code "
+                        + "per line)", null);
+            }
+            if (b == '\n') {
+                int content = lineLength - trailingSpace;
+                p.lines++;
+                if (content > maxLineLength) {
+                    p.oversized++;
+                } else if (content > 0) {
+                    p.codeLines++;
+                }
+                lineLength = 0;
+                trailingSpace = 0;
+            } else if (isWhitespace(b)) {
+                if (lineLength > 0) {
+                    lineLength++;
+                    trailingSpace++;
+                }
+            } else {
+                lineLength++;
+                trailingSpace = 0;
+            }
         }
         long withContent = p.codeLines + p.oversized;
         if (p.oversized > 0 && p.oversized > maxOversizedShare * withContent) {
@@ -121,7 +141,10 @@ public final class FileCheck {
         return p;
     }
 
-    /** The file's bytes, decompressed when it is gzip (by its name, or by its first two bytes). */
+    /**
+     * The input's bytes, decompressed when it is gzip (by its name, or by its first two bytes, which are looked at
+     * through a buffer and so stay in the stream).
+     */
     public static InputStream open(Path file, InputStream raw) throws IOException {
         BufferedInputStream buffered = new BufferedInputStream(raw, CHUNK);
         return isGzip(file, buffered) ? new GZIPInputStream(buffered, CHUNK) : buffered;

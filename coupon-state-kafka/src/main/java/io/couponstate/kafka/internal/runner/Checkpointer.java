@@ -15,11 +15,16 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.IllegalGenerationException;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.StaleMemberEpochException;
+import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,12 +66,16 @@ public final class Checkpointer implements AutoCloseable {
     /** The offsets of the newest durable checkpoint (restored or written), for any thread; empty before one. */
     private volatile Map<TopicPartition, Long> durableOffsets = Map.of();
     private long nextCheckpointAt;
+    /** Offsets whose commit failed and is retried after {@link #nextCommitRetryAt}; null when none. Poll thread. */
+    private Map<TopicPartition, Long> pendingCommit;
+    private long nextCommitRetryAt;
 
     private volatile long written;
     private volatile long failures;
     private volatile boolean durable = true;
     private volatile long lastDurableAtMillis = -1;
     private volatile String lastFailure;
+    private volatile long commitFailures;
 
     /**
      * A checkpointer over {@code checkpoints}, which it closes (null: nothing is checkpointed, commits too are skipped,
@@ -152,6 +161,9 @@ public final class Checkpointer implements AutoCloseable {
             throws InterruptedException {
         Future<Map<TopicPartition, Long>> f = inFlight;
         if (f == null || (!block && !f.isDone())) {
+            if (pendingCommit != null && clock.millis() - nextCommitRetryAt >= 0) {
+                commit(consumer, assigned, pendingCommit);
+            }
             return;
         }
         Map<TopicPartition, Long> offsets;
@@ -217,9 +229,13 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     /**
-     * Commits {@code offsets} of the partitions in {@code assigned} to the group, if there is one. A retriable
-     * failure is logged (the next checkpoint commits again); a wakeup from {@code close()} that found no blocking
-     * call lands here once and is retried once, so that a pending wakeup never skips the commit.
+     * Commits {@code offsets} of the partitions in {@code assigned} to the group, if there is one. The commit is for
+     * lag monitoring only (positions come from the checkpoint), so no failure of it is fatal: a retriable one, or one
+     * of the group refusing this member ({@link CommitFailedException}, {@link RebalanceInProgressException}, an
+     * unknown member, an old generation or a stale epoch: for instance when the group id is also used by an active
+     * group) is logged, rate-limited, and the commit is retried an interval later unless a newer one replaces it. A
+     * wakeup from {@code close()} that found no blocking call lands here once and is retried once, so that a pending
+     * wakeup never skips the commit.
      */
     public void commit(Consumer<byte[], byte[]> consumer, Collection<TopicPartition> assigned,
             Map<TopicPartition, Long> offsets) {
@@ -233,6 +249,7 @@ public final class Checkpointer implements AutoCloseable {
                 commits.put(tp, new OffsetAndMetadata(offset));
             }
         }
+        pendingCommit = null;
         if (commits.isEmpty()) {
             return;
         }
@@ -242,10 +259,21 @@ public final class Checkpointer implements AutoCloseable {
             } catch (WakeupException e) {
                 consumer.commitSync(commits, apiTimeout); // a wakeup is consumed by the call it interrupts
             }
-        } catch (RetriableException e) {
-            transientLog.warn("{}: committing offsets for lag monitoring failed, next checkpoint retries: {}", name,
+            commitFailures = 0;
+        } catch (RetriableException | CommitFailedException | RebalanceInProgressException
+                | UnknownMemberIdException | IllegalGenerationException | StaleMemberEpochException e) {
+            pendingCommit = offsets;
+            nextCommitRetryAt = clock.millis() + intervalMillis;
+            commitFailures = commitFailures + 1; // volatile store, single writer
+            transientLog.warn("{}: committing offsets to group {} for lag monitoring failed (the state and its "
+                    + "checkpoints are not affected), retrying in {} ms: {}", name, groupId, intervalMillis,
                     e.toString());
         }
+    }
+
+    /** Failed group commits in a row (lag monitoring only); 0 after a commit succeeds. Any thread. */
+    public long commitFailures() {
+        return commitFailures;
     }
 
     /** The offsets of the newest durable checkpoint, restored or written; empty before one. Any thread. */

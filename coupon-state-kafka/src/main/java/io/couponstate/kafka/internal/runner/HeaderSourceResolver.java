@@ -31,6 +31,11 @@ public final class HeaderSourceResolver implements SourceResolver {
     private final int[] ids;
     private CouponState internedIn; // the state the ids belong to; another state starts over
 
+    /** A new resolver with the same header and sources and a cache of its own: one for each shard runner. */
+    public HeaderSourceResolver copy() {
+        return new HeaderSourceResolver(headerKey, allowed);
+    }
+
     /**
      * Reads the source from the last header named {@code headerKey}; only {@code allowedSources} are sources.
      *

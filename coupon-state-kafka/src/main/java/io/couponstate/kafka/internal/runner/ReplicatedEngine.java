@@ -60,6 +60,9 @@ public final class ReplicatedEngine implements Engine {
     private volatile Checkpointer checkpointer;
     private volatile ConsumerLoop loop;
     private volatile Thread pollThread;
+    /** True while the poll thread restores the checkpoint; with {@link #restoreCancelled}, a Dekker-style handshake. */
+    private volatile boolean restoring;
+    private volatile boolean restoreCancelled;
 
     /** An engine over {@code settings}; {@code listener} (nullable) is told of every state move, (new, old). */
     public ReplicatedEngine(RunnerSettings settings, BiConsumer<Lifecycle.Stage, Lifecycle.Stage> listener) {
@@ -282,7 +285,12 @@ public final class ReplicatedEngine implements Engine {
             if (lifecycle.closing()) {
                 return;
             }
+            restoring = true;
+            if (restoreCancelled) {
+                return;
+            }
             l.restore();
+            restoring = false;
             if (!lifecycle.moveIf(Lifecycle.Stage.STARTING, Lifecycle.Stage.RUNNING)) {
                 return; // closed while starting
             }
@@ -311,8 +319,36 @@ public final class ReplicatedEngine implements Engine {
         }
     }
 
+    /**
+     * Cancels the restore in progress, if any, for a partitioned runner whose shard moved away before it was ready:
+     * the poll thread is interrupted (reading a checkpoint file stops at its next read: file channels are
+     * interruptible), and the engine then stops without a final checkpoint (its state may be half restored) and
+     * without failing. Call {@link #close()} after it. Once this is called, no final checkpoint is written, even if
+     * the restore had just finished: the shard is going away, and its previous checkpoint stays usable.
+     */
+    public void cancelRestore() {
+        restoreCancelled = true;
+        Thread t = pollThread;
+        if (restoring && t != null) { // volatile read after the volatile write: run() sees one or the other
+            t.interrupt();
+        }
+    }
+
     private void shutdown(Throwable error) {
-        if (error != null) {
+        if (restoreCancelled) {
+            Thread.interrupted(); // the cancellation's interrupt must not cut the closing below short
+            if (error != null) {
+                LOG.info("{}: restore cancelled ({})", name, error.toString());
+            }
+            error = null;
+            if (loop != null) {
+                try {
+                    loop.stopApplying(); // no final checkpoint: the state may be half restored
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        } else if (error != null) {
             lifecycle.fail(error);
             if (loop != null) {
                 try {

@@ -130,10 +130,11 @@ public final class RunnerSettings implements Cloneable {
     /**
      * The settings of the shard runner of {@code partition} in partitioned mode: a copy of these with partition
      * {@code partition} of every topic, {@code shard} as the state, {@code directory} (null: none) for checkpoints,
-     * no group (a shard never joins one or commits), {@code handler} for bad records, no state listener, and a
-     * client id of its own.
+     * no group (a shard never joins one or commits), {@code handler} for bad records, {@code resolver} for sources,
+     * no state listener, and a client id of its own.
      */
-    public RunnerSettings forShard(int partition, CouponState shard, Path directory, InvalidRecordHandler handler) {
+    public RunnerSettings forShard(int partition, CouponState shard, Path directory, InvalidRecordHandler handler,
+            SourceResolver resolver) {
         RunnerSettings s = copy();
         s.partitioned = false;
         s.onlyPartition = partition;
@@ -142,6 +143,7 @@ public final class RunnerSettings implements Cloneable {
         s.checkpointDirectory = directory;
         s.groupId = null;
         s.invalidRecordHandler = Objects.requireNonNull(handler, "handler");
+        s.sourceResolver = Objects.requireNonNull(resolver, "resolver");
         s.stateListener = null;
         SHARD_DROPPED.forEach(s.consumerProperties::remove);
         s.consumerProperties.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-p" + partition);
