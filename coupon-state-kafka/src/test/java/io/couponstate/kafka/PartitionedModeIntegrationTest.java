@@ -294,6 +294,40 @@ class PartitionedModeIntegrationTest {
     }
 
     @Test
+    void anInstanceAssignedNoPartition_reportsUp_whileTheOtherOwnsTheOnlyOne() throws Exception {
+        String bootstrap = broker.bootstrapServers();
+        List<String> topics = topicNames("none-here", 2);
+        createTopics(bootstrap, topics, 1);
+        Random random = new Random(SEED);
+        Model model = new Model();
+        KafkaTestSupport.produce(bootstrap, keyedRecords(random, topics, 50, pool(random, 80), model));
+        String group = "g-" + topics.get(0);
+        List<CouponConsumerRunner> runners = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                CouponConsumerRunner r = builder(bootstrap, topics,
+                        PartitionedCouponState.lockFree(1, CouponStateConfig.defaults()), "classic", group,
+                        endpoint(i), dir.resolve("none-here-" + i)).build();
+                runners.add(r);
+                r.start();
+            }
+            // one owns the only partition number, the other nothing: that one has caught up with its (empty) share
+            await().atMost(WAIT).untilAsserted(() -> {
+                assertThat(runners.stream().mapToInt(r -> r.shards().size()).sorted().toArray())
+                        .containsExactly(0, 1);
+                for (CouponConsumerRunner r : runners) {
+                    assertThat(r.metrics().phase()).as("phase of %s", r).isEqualTo(RunnerPhase.UP);
+                }
+            });
+            CouponConsumerRunner empty = runners.stream().filter(r -> r.shards().isEmpty()).findFirst().orElseThrow();
+            assertThat(empty.metrics().lag()).isZero();
+            await().atMost(WAIT).untilAsserted(() -> assertUnionMatches(runners, model));
+        } finally {
+            closeAll(runners);
+        }
+    }
+
+    @Test
     void topicsThatAreNotCoPartitioned_failTheRunner_namingTopicsAndCounts_andNoShardIsServed() throws Exception {
         String bootstrap = broker.bootstrapServers();
         List<String> topics = topicNames("copart", 2);

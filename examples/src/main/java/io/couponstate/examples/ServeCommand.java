@@ -198,7 +198,8 @@ final class ServeCommand implements Callable<Integer> {
         try {
             try (CatchUpProgress progress = CatchUpProgress.start("serve", runner::metrics, err,
                     CatchUpProgress.terminal(), progressInterval)) {
-                while (!runner.awaitCaughtUp(Duration.ofSeconds(1))) {
+                // or phase UP: a partitioned instance the group gives no partition has caught up with its share
+                while (!runner.awaitCaughtUp(Duration.ofSeconds(1)) && runner.metrics().phase() != RunnerPhase.UP) {
                     if (runner.runnerState().isTerminal()) {
                         break;
                     }

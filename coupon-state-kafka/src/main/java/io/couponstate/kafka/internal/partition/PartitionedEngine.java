@@ -112,6 +112,11 @@ public final class PartitionedEngine implements Engine {
     private final ConcurrentHashMap<Integer, Shard> shards = new ConcurrentHashMap<>();
     /** The partition numbers assigned now, sorted; written by the coordinator thread. */
     private volatile Set<Integer> ownedNumbers = Set.of();
+    /**
+     * Whether an assignment has been reconciled here, even an empty one: an instance the group gives no partition
+     * (more instances than partitions) has caught up with its share, and answers by forwarding, so it reports UP.
+     */
+    private volatile boolean assignmentReconciled;
     private volatile List<TopicPartition> ownedView = List.of();
     private volatile ClusterClient cluster;
     private volatile OwnerDirectory directory;
@@ -497,6 +502,7 @@ public final class PartitionedEngine implements Engine {
         }
         ownedNumbers = Collections.unmodifiableSet(new TreeSet<>(target));
         ownedView = List.copyOf(owned);
+        assignmentReconciled = true;
         closeShards(gone);
         for (int p : target) {
             if (!shards.containsKey(p)) {
@@ -810,7 +816,8 @@ public final class PartitionedEngine implements Engine {
         if (r != null) {
             parts.add(r);
         }
-        return MetricsSnapshot.sum(parts, runnerState, state.size(), any ? lag : -1, valid);
+        long reported = any ? lag : assignmentReconciled && ownedNumbers.isEmpty() ? 0 : -1;
+        return MetricsSnapshot.sum(parts, runnerState, state.size(), reported, valid);
     }
 
     /** Marks the checkpoint directory as this runner's shards, or refuses one of another mode or partition count. */
