@@ -274,7 +274,11 @@ abstract class AbstractCouponState implements CouponState {
         return config;
     }
 
-    /** The registered source names, in id order (a source's id is its index). */
+    /**
+     * The registered source names, in id order (a source's id is its index).
+     *
+     * @return the registered source names, in id order (a source's id is its index)
+     */
     public final List<String> sourceNames() {
         List<String> names = new ArrayList<>();
         for (int i = 0; i < registry.capacity(); i++) {

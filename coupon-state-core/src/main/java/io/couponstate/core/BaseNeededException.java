@@ -9,7 +9,11 @@ public class BaseNeededException extends IllegalStateException {
 
     private static final long serialVersionUID = 1L;
 
-    /** An exception with {@code message}. */
+    /**
+     * An exception with {@code message}.
+     *
+     * @param message the detail message
+     */
     public BaseNeededException(String message) {
         super(message);
     }

@@ -30,6 +30,10 @@ public final class CodeFormat {
     /**
      * A format of {@code minLength..maxLength} characters.
      *
+     * @param minLength the least number of characters of a code
+     * @param maxLength the max length
+     * @param caseInsensitive whether {@code a-z} are folded to {@code A-Z} first
+     * @return a format of {@code minLength..maxLength} characters
      * @throws IllegalArgumentException unless {@code 1 <= minLength <= maxLength <= 12}
      */
     public static CodeFormat of(int minLength, int maxLength, boolean caseInsensitive) {
@@ -43,14 +47,29 @@ public final class CodeFormat {
         return new CodeFormat(minLength, maxLength, caseInsensitive);
     }
 
+    /**
+     * The shortest code this format accepts.
+     *
+     * @return the least number of characters of a code
+     */
     public int minLength() {
         return minLength;
     }
 
+    /**
+     * The longest code this format accepts.
+     *
+     * @return the most characters of a code
+     */
     public int maxLength() {
         return maxLength;
     }
 
+    /**
+     * Whether {@code a-z} are folded to {@code A-Z} before anything else.
+     *
+     * @return {@code true} if lower case letters are accepted and folded
+     */
     public boolean caseInsensitive() {
         return caseInsensitive;
     }
@@ -60,24 +79,48 @@ public final class CodeFormat {
         return maxLength <= Codes.PACKED_MAX_LENGTH;
     }
 
-    /** Whether {@code code} is in this format; false for null. */
+    /**
+     * Whether {@code code} is in this format; false for null.
+     *
+     * @param code the coupon code
+     * @return whether {@code code} is in this format; false for null
+     */
     public boolean isWellFormed(CharSequence code) {
         return code != null && Codes.encode(code, minLength, maxLength, caseInsensitive) > 0;
     }
 
-    /** Whether the ASCII bytes are a code in this format. */
+    /**
+     * Whether the ASCII bytes are a code in this format.
+     *
+     * @param code the coupon code
+     * @param offset the index of the code's first byte in {@code code}
+     * @param length the number of bytes of the code
+     * @return whether the ASCII bytes are a code in this format
+     */
     public boolean isWellFormed(byte[] code, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, code.length);
         return Codes.encode(code, offset, length, minLength, maxLength, caseInsensitive) > 0;
     }
 
-    /** The rule the bytes break, or null if they are a code in this format. Allocates nothing. */
+    /**
+     * The rule the bytes break, or null if they are a code in this format. Allocates nothing.
+     *
+     * @param code the coupon code
+     * @param offset the index of the code's first byte in {@code code}
+     * @param length the number of bytes of the code
+     * @return the rule the bytes break, or null if they are a code in this format
+     */
     public Reason violation(byte[] code, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, code.length);
         return reasonOf(Codes.encode(code, offset, length, minLength, maxLength, caseInsensitive), length);
     }
 
-    /** The canonical (upper-case) form of a code in this format. */
+    /**
+     * The canonical (upper-case) form of a code in this format.
+     *
+     * @param code the coupon code
+     * @return the canonical (upper-case) form of a code in this format
+     */
     public String normalize(CharSequence code) {
         return Codes.decode(encode(code));
     }
@@ -149,6 +192,11 @@ public final class CodeFormat {
      * {@code code} as error messages show it: cut to 40 characters (with "..." when cut), control and non-ASCII
      * characters escaped as {@code \\uXXXX}, in double quotes; so that a message never carries a huge or unprintable
      * input. The form {@link InvalidCouponCodeException} uses, for other messages about a code.
+     *
+     * @param code the coupon code
+     * @return {@code code} as error messages show it: cut to 40 characters (with "..." when cut), control and non-ASCII
+     *         characters escaped as {@code \\uXXXX}, in double quotes; so that a message never carries a huge or
+     *         unprintable input
      */
     public static String quoted(CharSequence code) {
         String s = String.valueOf(code);

@@ -48,7 +48,14 @@ public final class CouponSnapshots {
     private CouponSnapshots() {
     }
 
-    /** Writes {@code state} as a snapshot; returns the number of entries written. Does not close {@code out}. */
+    /**
+     * Writes {@code state} as a snapshot; returns the number of entries written. Does not close {@code out}.
+     *
+     * @param state the state
+     * @param out the stream to write
+     * @return the number of entries written
+     * @throws IOException if reading or writing fails
+     */
     public static long write(CouponState state, OutputStream out) throws IOException {
         AbstractCouponState source = ours(state, "state");
         Objects.requireNonNull(out, "out");
@@ -58,6 +65,11 @@ public final class CouponSnapshots {
     /**
      * Writes {@code state} to {@code file} atomically: to a temporary file beside it, fsynced, renamed over
      * {@code file}, then the directory fsynced. Returns the number of entries written.
+     *
+     * @param state the state
+     * @param file the file
+     * @return the number of entries written
+     * @throws IOException if reading or writing fails
      */
     public static long write(CouponState state, Path file) throws IOException {
         AbstractCouponState source = ours(state, "state");
@@ -69,6 +81,11 @@ public final class CouponSnapshots {
      * Reads a snapshot (or a chain's base: it is a full snapshot) and unions it into {@code target}; returns the
      * number of entries read. A delta is refused: it means nothing without its base ({@link #readChain}). If the
      * target keeps a change journal, its next checkpoint must be a base: this data did not come through it.
+     *
+     * @param in the stream to read
+     * @param target the state to restore into
+     * @return the number of entries read
+     * @throws IOException if reading or writing fails
      */
     public static long read(InputStream in, CouponState target) throws IOException {
         return readStream(in, target, UnionHelper.AUTO);
@@ -78,7 +95,12 @@ public final class CouponSnapshots {
      * {@link #read(InputStream, CouponState)} on {@code unionThreads} threads, as
      * {@link #read(Path, CouponState, int)}; two threads need a stream whose {@code available()} tells its length.
      *
+     * @param in the stream to read
+     * @param target the state to restore into
+     * @param unionThreads how many threads union the entries into the state (1: the calling thread alone)
+     * @return what {@link #read(InputStream, CouponState)} returns
      * @throws IllegalArgumentException if {@code unionThreads} is not 1 or 2
+     * @throws IOException if reading or writing fails
      */
     public static long read(InputStream in, CouponState target, int unionThreads) throws IOException {
         return readStream(in, target, checkUnionThreads(unionThreads));
@@ -95,6 +117,11 @@ public final class CouponSnapshots {
      * Reads a snapshot file and unions it into {@code target}; returns the number of entries read. A file of 1M
      * entries or more is unioned on two threads when the machine has more than one processor
      * ({@link #read(Path, CouponState, int)} chooses).
+     *
+     * @param file the file
+     * @param target the state to restore into
+     * @return the number of entries read
+     * @throws IOException if reading or writing fails
      */
     public static long read(Path file, CouponState target) throws IOException {
         return readFile(file, target, UnionHelper.AUTO);
@@ -106,7 +133,12 @@ public final class CouponSnapshots {
      * half on the calling thread, whatever the input's size and the machine's processors. The read returns, or
      * throws, only after the helper has applied what it was given and ended. The result is the same either way.
      *
+     * @param file the file
+     * @param target the state to restore into
+     * @param unionThreads how many threads union the entries into the state (1: the calling thread alone)
+     * @return what {@link #read(Path, CouponState)} returns
      * @throws IllegalArgumentException if {@code unionThreads} is not 1 or 2
+     * @throws IOException if reading or writing fails
      */
     public static long read(Path file, CouponState target, int unionThreads) throws IOException {
         return readFile(file, target, checkUnionThreads(unionThreads));
@@ -128,6 +160,11 @@ public final class CouponSnapshots {
      * the next delta holds what changes from now on), then writes every entry. Returns the number of entries
      * written. Without a change journal ({@code changeJournalCapacity} 0) this is a full snapshot that no delta can
      * follow.
+     *
+     * @param state the state
+     * @param file the file
+     * @return the number of entries written
+     * @throws IOException if reading or writing fails
      */
     public static long writeBase(CouponState state, Path file) throws IOException {
         AbstractCouponState source = ours(state, "state");
@@ -141,6 +178,11 @@ public final class CouponSnapshots {
      * {@link #writeBase(CouponState, Path)}, but leaves durability to the caller (for a file that holds more than the
      * base, such as a checkpoint with its offsets). A caller that fails to make the bytes durable must write a base
      * next: a delta written after this call follows this base. Does not close or force {@code out}.
+     *
+     * @param state the state
+     * @param out the stream to write
+     * @return the number of entries written
+     * @throws IOException if reading or writing fails
      */
     public static long writeBase(CouponState state, FileChannel out) throws IOException {
         AbstractCouponState source = ours(state, "state");
@@ -154,8 +196,12 @@ public final class CouponSnapshots {
      * change, so a code may appear more than once). A delta may also hold changes made while it was written
      * (harmless: a union is idempotent).
      *
+     * @param state the state
+     * @param file the file
+     * @return the number of entries written
      * @throws BaseNeededException when the next checkpoint must be a base: no base written or read yet, the
      *         journal overflowed, data from outside the chain was merged in, or an earlier checkpoint failed
+     * @throws IOException if reading or writing fails
      */
     public static long writeDelta(CouponState state, Path file) throws IOException {
         AbstractCouponState source = ours(state, "state");
@@ -170,7 +216,11 @@ public final class CouponSnapshots {
      * bytes durable must write a base next: the following delta would follow this one. Does not close or force
      * {@code out}.
      *
+     * @param state the state
+     * @param out the stream to write
+     * @return the number of entries written
      * @throws BaseNeededException as {@link #writeDelta(CouponState, Path)}
+     * @throws IOException if reading or writing fails
      */
     public static long writeDelta(CouponState state, FileChannel out) throws IOException {
         AbstractCouponState source = ours(state, "state");
@@ -182,6 +232,10 @@ public final class CouponSnapshots {
     /**
      * Whether {@code state} keeps a change journal ({@code changeJournalCapacity} > 0), that is whether deltas can
      * be written of it at all.
+     *
+     * @param state the state
+     * @return whether {@code state} keeps a change journal ({@code changeJournalCapacity} > 0), that is whether deltas
+     *         can be written of it at all
      */
     public static boolean keepsJournal(CouponState state) {
         return ours(state, "state").chain.journaled();
@@ -190,6 +244,10 @@ public final class CouponSnapshots {
     /**
      * Whether the next checkpoint of {@code state} must be a base (the reason is in the {@link BaseNeededException}
      * {@link #writeDelta} would throw). Weakly consistent: the journal may overflow right after this answers.
+     *
+     * @param state the state
+     * @return whether the next checkpoint of {@code state} must be a base (the reason is in the {@link
+     *         BaseNeededException} {@link #writeDelta} would throw)
      */
     public static boolean baseNeeded(CouponState state) {
         return ours(state, "state").chain.baseNeeded();
@@ -201,6 +259,12 @@ public final class CouponSnapshots {
      * {@code base}. If {@code target} was empty, it continues the chain: its next delta follows the last one read,
      * and the restored entries are not journaled again. A {@link ChainReader} over the files, held for the whole
      * chain.
+     *
+     * @param base the base
+     * @param deltas the deltas
+     * @param target the state to restore into
+     * @return the number of entries read
+     * @throws IOException if reading or writing fails
      */
     public static long readChain(Path base, List<Path> deltas, CouponState target) throws IOException {
         return readChainFiles(base, deltas, target, UnionHelper.AUTO);
@@ -210,7 +274,13 @@ public final class CouponSnapshots {
      * {@link #readChain(Path, List, CouponState)} on {@code unionThreads} threads, as
      * {@link #read(Path, CouponState, int)}.
      *
+     * @param base the base
+     * @param deltas the deltas
+     * @param target the state to restore into
+     * @param unionThreads how many threads union the entries into the state (1: the calling thread alone)
+     * @return what {@link #readChain(Path, List, CouponState)} returns
      * @throws IllegalArgumentException if {@code unionThreads} is not 1 or 2
+     * @throws IOException if reading or writing fails
      */
     public static long readChain(Path base, List<Path> deltas, CouponState target, int unionThreads)
             throws IOException {
@@ -252,6 +322,10 @@ public final class CouponSnapshots {
      * more than the chain file, such as checkpoints). Where {@link #readChain} fails as a whole, this tells its
      * caller which file failed, so a caller can stop at the last good delta. Not thread-safe; must not run
      * concurrently with a checkpoint write of the same state.
+     *
+     * @param target the state to restore into
+     * @return a reader of one chain, file by file, from file channels positioned at each base or delta (for files that
+     *         hold more than the chain file, such as checkpoints)
      */
     public static ChainReader chainReader(CouponState target) {
         return new ChainReader(ours(target, "target"), UnionHelper.AUTO);
@@ -284,6 +358,8 @@ public final class CouponSnapshots {
          * each code costing the state's bytes per code (about 9.4) whether it comes or not; codes past it grow the
          * table as usual. Call before {@link #base}; 0 (the default) adds none.
          *
+         * @param codes the codes
+         * @return this reader
          * @throws IllegalArgumentException if {@code codes} is negative
          * @throws IllegalStateException if the base was read already
          */
@@ -303,6 +379,8 @@ public final class CouponSnapshots {
          * int)}; by default a file of 1M entries or more is read on two when the machine has more than one
          * processor. May be called between files.
          *
+         * @param threads how many threads union the entries (1: the calling thread alone)
+         * @return this reader
          * @throws IllegalArgumentException if {@code threads} is not 1 or 2
          */
         public ChainReader unionThreads(int threads) {
@@ -313,6 +391,11 @@ public final class CouponSnapshots {
         /**
          * Reads the chain's base from {@code in}, which holds {@code bytes} more bytes at most (bounding how far the
          * target is grown before loading, beyond the {@link #reserve}); returns the entries read. Does not close it.
+         *
+         * @param in the stream to read
+         * @param bytes the bytes
+         * @return the entries read
+         * @throws IOException if reading or writing fails
          */
         public long base(ReadableByteChannel in, long bytes) throws IOException {
             if (baseRead || failed) {
@@ -322,7 +405,14 @@ public final class CouponSnapshots {
             return read(in, bytes, KIND_BASE, reserve);
         }
 
-        /** Reads the chain's next delta from {@code in}, as {@link #base}; returns the entries read. */
+        /**
+         * Reads the chain's next delta from {@code in}, as {@link #base}; returns the entries read.
+         *
+         * @param in the stream to read
+         * @param bytes the bytes
+         * @return the entries read
+         * @throws IOException if reading or writing fails
+         */
         public long delta(ReadableByteChannel in, long bytes) throws IOException {
             if (!baseRead || failed) {
                 throw new IllegalStateException(failed ? "a read of this chain failed" : "no base read yet");

@@ -30,13 +30,27 @@ import java.util.function.Consumer;
  */
 public interface CouponState {
 
-    /** Records that code was seen in source. Returns the code's number of distinct sources right after
+    /**
+     * Records that code was seen in source. Returns the code's number of distinct sources right after
      *  this call if this call added a new source, or 0 if (code, source) was already recorded.
      *  Throws InvalidCouponCodeException (extends IllegalArgumentException) for a code outside the
-     *  format, NullPointerException for null. */
+     * format, NullPointerException for null.
+     *
+     * @param code the coupon code
+     * @param source the source name
+     * @return the code's number of distinct sources right after this call if it added a new source, else 0
+     */
     int addObservation(CharSequence code, String source);
 
-    /** Same, zero-allocation: the code as ASCII bytes, the source as an id from sourceId(). */
+    /**
+     * Same, zero-allocation: the code as ASCII bytes, the source as an id from sourceId().
+     *
+     * @param code the coupon code
+     * @param offset the index of the code's first byte in {@code code}
+     * @param length the number of bytes of the code
+     * @param sourceId the source id, from {@link CouponState#sourceId(String)}
+     * @return the code's number of distinct sources right after this call if it added a new source, else 0
+     */
     int addObservation(byte[] code, int offset, int length, int sourceId);
 
     /**
@@ -54,6 +68,8 @@ public interface CouponState {
      *
      * <p>The default applies the entries one by one (for other implementations of this interface).
      *
+     * @param batch the batch
+     * @return how many entries added a new source; each entry's own result is in {@link ObservationBatch#result(int)}
      * @throws IllegalArgumentException if an entry's source id was not returned by {@link #sourceId(String)}
      *         (the library's implementations check every entry before applying any)
      * @throws NullPointerException if {@code batch} is null
@@ -80,46 +96,94 @@ public interface CouponState {
         return added;
     }
 
-    /** Interns a source name to a small id; the same name always gets the same id.
+    /**
+     * Interns a source name to a small id; the same name always gets the same id.
      *  IllegalStateException naming the limit when more sources are registered than maxSources;
      *  IllegalArgumentException naming the length and the limit for a name longer than
-     *  {@link CouponSnapshots#MAX_NAME_BYTES} UTF-8 bytes (so a snapshot can always hold every name). */
+     * {@link CouponSnapshots#MAX_NAME_BYTES} UTF-8 bytes (so a snapshot can always hold every name).
+     *
+     * @param source the source name
+     * @return the source's id, the same for every call with this name
+     */
     int sourceId(String source);
 
-    /** The names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed codes. */
+    /**
+     * The names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed codes.
+     *
+     * @param code the coupon code
+     * @return the names of the sources {@code code} was seen in, in source-id order; empty for unknown or malformed
+     *         codes
+     */
     Set<String> getObservations(CharSequence code);
 
-    /** The number of distinct sources {@code code} was seen in; 0 for unknown or malformed codes. */
+    /**
+     * The number of distinct sources {@code code} was seen in; 0 for unknown or malformed codes.
+     *
+     * @param code the coupon code
+     * @return the number of distinct sources {@code code} was seen in; 0 for unknown or malformed codes
+     */
     int observationCount(CharSequence code);
 
-    /** {@code observationCount(code) >= threshold()}; false, never a throw, for malformed input. */
+    /**
+     * {@code observationCount(code) >= threshold()}; false, never a throw, for malformed input.
+     *
+     * @param code the coupon code
+     * @return {@code true} if so
+     */
     boolean isValid(CharSequence code);
 
-    /** The format check alone, without touching the state. */
+    /**
+     * The format check alone, without touching the state.
+     *
+     * @param code the coupon code
+     * @return the format check alone, without touching the state
+     */
     boolean isWellFormed(CharSequence code);
 
-    /** The codes seen in at least {@code minSources} distinct sources, in no particular order; weakly consistent. */
+    /**
+     * The codes seen in at least {@code minSources} distinct sources, in no particular order; weakly consistent.
+     *
+     * @param minSources the least number of distinct sources
+     * @return the codes seen in at least {@code minSources} distinct sources, in no particular order; weakly consistent
+     */
     List<String> getCouponCodesByObservationCount(int minSources);
 
-    /** The same as {@link #getCouponCodesByObservationCount(int)}, streaming: no list is built. */
+    /**
+     * The same as {@link #getCouponCodesByObservationCount(int)}, streaming: no list is built.
+     *
+     * @param minSources the least number of distinct sources
+     * @param action what to call for each code
+     */
     void forEachCouponCode(int minSources, Consumer<? super String> action);
 
-    /** The number of distinct codes; weakly consistent. */
+    /**
+     * The number of distinct codes; weakly consistent.
+     *
+     * @return the number of distinct codes; weakly consistent
+     */
     long size();
 
     /**
      * The number of codes seen in at least {@link #threshold()} distinct sources; weakly consistent. Costs O(1):
      * valid codes are recorded where they cross the threshold, as are the listings for {@code minSources >=
      * threshold()}, which cost the number of valid codes rather than a table scan.
+     *
+     * @return the number of codes seen in at least {@link #threshold()} distinct sources; weakly consistent
      */
     long validCount();
 
-    /** The number of distinct sources a code needs to be valid. */
+    /**
+     * The number of distinct sources a code needs to be valid.
+     *
+     * @return the number of distinct sources a code needs to be valid
+     */
     int threshold();
 
     /**
      * The configuration this state was built with: its code format, threshold, source limit and journal. Callers
      * that must match a state (a snapshot reader, a runner checking its records' format) ask here.
+     *
+     * @return the configuration this state was built with: its code format, threshold, source limit and journal
      */
     CouponStateConfig config();
 }

@@ -34,42 +34,74 @@ public final class CouponStateConfig {
         this.validityListener = b.validityListener;
     }
 
-    /** A builder with the defaults: threshold 2, no size expectation, 8..10 characters case-sensitive, 8 sources. */
+    /**
+     * A builder with the defaults: threshold 2, no size expectation, 8..10 characters case-sensitive, 8 sources.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The default configuration. */
+    /**
+     * The default configuration.
+     *
+     * @return the default configuration
+     */
     public static CouponStateConfig defaults() {
         return DEFAULTS;
     }
 
-    /** Distinct sources a code needs to be valid. */
+    /**
+     * Distinct sources a code needs to be valid.
+     *
+     * @return distinct sources a code needs to be valid
+     */
     public int threshold() {
         return threshold;
     }
 
-    /** Distinct codes the state is sized for up front (0: start small and grow). */
+    /**
+     * Distinct codes the state is sized for up front (0: start small and grow).
+     *
+     * @return distinct codes the state is sized for up front (0: start small and grow)
+     */
     public long expectedCodes() {
         return expectedCodes;
     }
 
-    /** The code format. */
+    /**
+     * The code format.
+     *
+     * @return the code format
+     */
     public CodeFormat codeFormat() {
         return codeFormat;
     }
 
-    /** The most distinct sources the state accepts. */
+    /**
+     * The most distinct sources the state accepts.
+     *
+     * @return the most distinct sources the state accepts
+     */
     public int maxSources() {
         return maxSources;
     }
 
-    /** Told once per code when it becomes valid. */
+    /**
+     * Told once per code when it becomes valid.
+     *
+     * @return the listener told once per code when it becomes valid
+     */
     public ValidityListener validityListener() {
         return validityListener;
     }
 
-    /** Entries of the change journal that delta checkpoints are written from (0: no journal, no deltas). */
+    /**
+     * Entries of the change journal that delta checkpoints are written from (0: no journal, no deltas).
+     *
+     * @return entries of the change journal that delta checkpoints are written from (0: no journal, no deltas)
+     */
     public int changeJournalCapacity() {
         return changeJournalCapacity;
     }
@@ -99,38 +131,69 @@ public final class CouponStateConfig {
         private Builder() {
         }
 
-        /** Distinct sources a code needs to be valid (default 2; 1..maxSources). */
+        /**
+         * Distinct sources a code needs to be valid (default 2; 1..maxSources).
+         *
+         * @param threshold the number of distinct sources that makes a code valid
+         * @return this builder
+         */
         public Builder threshold(int threshold) {
             this.threshold = threshold;
             return this;
         }
 
-        /** Distinct codes to size for up front, so that no growth happens below it (default 0). */
+        /**
+         * Distinct codes to size for up front, so that no growth happens below it (default 0).
+         *
+         * @param expectedCodes the expected codes
+         * @return this builder
+         */
         public Builder expectedCodes(long expectedCodes) {
             this.expectedCodes = expectedCodes;
             return this;
         }
 
-        /** Allowed code lengths (default 8..10; within 1..12). */
+        /**
+         * Allowed code lengths (default 8..10; within 1..12).
+         *
+         * @param min the least number of characters of a code
+         * @param max the max
+         * @return this builder
+         */
         public Builder codeLength(int min, int max) {
             this.minLength = min;
             this.maxLength = max;
             return this;
         }
 
-        /** Fold lower case to upper case before anything else (default false). */
+        /**
+         * Fold lower case to upper case before anything else (default false).
+         *
+         * @param caseInsensitive whether {@code a-z} are folded to {@code A-Z} first
+         * @return this builder
+         */
         public Builder caseInsensitive(boolean caseInsensitive) {
             this.caseInsensitive = caseInsensitive;
             return this;
         }
 
-        /** The most distinct sources (default 8; 1..64). */
+        /**
+         * The most distinct sources (default 8; 1..64).
+         *
+         * @param maxSources the max sources
+         * @return this builder
+         */
         public Builder maxSources(int maxSources) {
             this.maxSources = maxSources;
             return this;
         }
 
-        /** Told once per code when it becomes valid (default: nothing). */
+        /**
+         * Told once per code when it becomes valid (default: nothing).
+         *
+         * @param validityListener the validity listener
+         * @return this builder
+         */
         public Builder validityListener(ValidityListener validityListener) {
             this.validityListener = Objects.requireNonNull(validityListener, "validityListener");
             return this;
@@ -144,13 +207,20 @@ public final class CouponStateConfig {
          * filling); each change costs one atomic increment on a shared counter. When more changes than
          * {@code entries} happen between two checkpoints, the journal overflows and the next checkpoint must be a
          * base ({@link CouponSnapshots#writeBase}). Range 0..{@value CouponStateConfig#MAX_CHANGE_JOURNAL_CAPACITY}.
+         *
+         * @param entries the entries
+         * @return this builder
          */
         public Builder changeJournalCapacity(int entries) {
             this.changeJournalCapacity = entries;
             return this;
         }
 
-        /** The configuration; IllegalArgumentException naming the first bad value and its rule. */
+        /**
+         * The configuration; IllegalArgumentException naming the first bad value and its rule.
+         *
+         * @return the configuration; IllegalArgumentException naming the first bad value and its rule
+         */
         public CouponStateConfig build() {
             if (maxSources < 1 || maxSources > MAX_SOURCES) {
                 throw new IllegalArgumentException("maxSources: " + maxSources + " (expected: 1..64)");

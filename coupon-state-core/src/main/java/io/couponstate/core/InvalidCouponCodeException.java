@@ -17,21 +17,38 @@ public class InvalidCouponCodeException extends IllegalArgumentException {
         ILLEGAL_CHARACTER
     }
 
+    /** The rule the code broke. */
     private final Reason reason;
+    /** The code as text, cut to at most 40 characters. */
     private final String code;
 
+    /**
+     * Creates the exception.
+     *
+     * @param code the rejected code as text, cut to at most 40 characters
+     * @param reason the rule it broke
+     * @param message the detail message, naming the code and the rule
+     */
     public InvalidCouponCodeException(String code, Reason reason, String message) {
         super(message);
         this.code = code;
         this.reason = reason;
     }
 
-    /** The rejected code as text, cut to at most 40 characters. */
+    /**
+     * The rejected code as text, cut to at most 40 characters.
+     *
+     * @return the rejected code as text, cut to at most 40 characters
+     */
     public String code() {
         return code;
     }
 
-    /** The rule the code broke. */
+    /**
+     * The rule the code broke.
+     *
+     * @return the rule the code broke
+     */
     public Reason reason() {
         return reason;
     }

@@ -132,7 +132,11 @@ public final class LockFreeCouponState extends AbstractCouponState {
         this(CouponStateConfig.defaults());
     }
 
-    /** A state with {@code config}. */
+    /**
+     * A state with {@code config}.
+     *
+     * @param config the configuration
+     */
     public LockFreeCouponState(CouponStateConfig config) {
         this(config, MIN_CAPACITY);
     }

@@ -38,6 +38,7 @@ public final class ObservationBatch {
     /**
      * An empty batch of room for {@code capacity} entries.
      *
+     * @param capacity the capacity
      * @throws IllegalArgumentException unless {@code capacity >= 1}
      */
     public ObservationBatch(int capacity) {
@@ -60,6 +61,11 @@ public final class ObservationBatch {
      * nothing, when the batch is full. The code is checked against the state's format only when applied: a
      * malformed code is an entry like any other and gets a negative {@link #result(int)}.
      *
+     * @param code the coupon code
+     * @param offset the index of the code's first byte in {@code code}
+     * @param length the number of bytes of the code
+     * @param sourceId the source id, from {@link CouponState#sourceId(String)}
+     * @return {@code true} if so
      * @throws NullPointerException if {@code code} is null
      * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code code}
      */
@@ -78,12 +84,20 @@ public final class ObservationBatch {
         return true;
     }
 
-    /** The number of entries added since the last {@link #clear()}. */
+    /**
+     * The number of entries added since the last {@link #clear()}.
+     *
+     * @return the number of entries added since the last {@link #clear()}
+     */
     public int size() {
         return size;
     }
 
-    /** The most entries this batch holds. */
+    /**
+     * The most entries this batch holds.
+     *
+     * @return the most entries this batch holds
+     */
     public int capacity() {
         return capacity;
     }
@@ -100,6 +114,11 @@ public final class ObservationBatch {
      * sources if this entry added one, else 0), or {@code -1 - reason.ordinal()} for a code outside the state's
      * format ({@link InvalidCouponCodeException.Reason}; see {@link #reasonOf(int)}).
      *
+     * @param i the index in the batch
+     * @return what {@code addObservations} gave entry {@code i} of the batch it last applied: what {@link
+     *         CouponState#addObservation(byte[], int, int, int)} would have returned for it (the code's number of
+     *         sources if this entry added one, else 0), or {@code -1 - reason.ordinal()} for a code outside the state's
+     *         format ({@link InvalidCouponCodeException.Reason}; see {@link #reasonOf(int)})
      * @throws IndexOutOfBoundsException unless {@code 0 <= i < size()}
      * @throws IllegalStateException if the batch was not applied since its last change
      */
@@ -112,7 +131,12 @@ public final class ObservationBatch {
         return results[i];
     }
 
-    /** The rule a negative {@link #result(int)} stands for, or null for a result >= 0. */
+    /**
+     * The rule a negative {@link #result(int)} stands for, or null for a result >= 0.
+     *
+     * @param result the result
+     * @return the rule a negative {@link #result(int)} stands for, or null for a result >= 0
+     */
     public static InvalidCouponCodeException.Reason reasonOf(int result) {
         return result >= 0 ? null : REASONS[-1 - result];
     }

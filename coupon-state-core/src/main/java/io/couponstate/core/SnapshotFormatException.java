@@ -19,20 +19,34 @@ public class SnapshotFormatException extends IOException {
         INCOMPATIBLE
     }
 
+    /** Damage or a mismatch. */
     private final Kind kind;
 
-    /** A snapshot whose bytes are damaged ({@link Kind#DAMAGED}). */
+    /**
+     * A snapshot whose bytes are damaged ({@link Kind#DAMAGED}).
+     *
+     * @param message the detail message
+     */
     public SnapshotFormatException(String message) {
         this(message, Kind.DAMAGED);
     }
 
-    /** A snapshot that fails a check of the given kind. */
+    /**
+     * A snapshot that fails a check of the given kind.
+     *
+     * @param message the detail message
+     * @param kind the kind of failure
+     */
     public SnapshotFormatException(String message, Kind kind) {
         super(message);
         this.kind = Objects.requireNonNull(kind, "kind");
     }
 
-    /** Whether the snapshot is damaged or intact but incompatible with the target. */
+    /**
+     * Whether the snapshot is damaged or intact but incompatible with the target.
+     *
+     * @return whether the snapshot is damaged or intact but incompatible with the target
+     */
     public Kind kind() {
         return kind;
     }

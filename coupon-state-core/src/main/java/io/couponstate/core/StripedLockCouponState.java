@@ -65,7 +65,11 @@ public final class StripedLockCouponState extends AbstractCouponState {
         this(CouponStateConfig.defaults());
     }
 
-    /** A state with {@code config}. */
+    /**
+     * A state with {@code config}.
+     *
+     * @param config the configuration
+     */
     public StripedLockCouponState(CouponStateConfig config) {
         super(config);
         this.packed = config.packed();

@@ -28,7 +28,11 @@ public final class CheckpointDirectoryLockedException extends IllegalStateExcept
         this.directory = directory;
     }
 
-    /** The locked directory. */
+    /**
+     * The locked directory.
+     *
+     * @return the locked directory
+     */
     public Path directory() {
         return directory;
     }

@@ -86,7 +86,13 @@ public final class CouponCheckpoints implements AutoCloseable {
         this.mustRestore = !directory.list().isEmpty();
     }
 
-    /** {@link #open(Path, Options)} with {@link Options#defaults()}. */
+    /**
+     * {@link #open(Path, Options)} with {@link Options#defaults()}.
+     *
+     * @param directory the directory
+     * @return what {@link #open(Path, Options)} returns
+     * @throws IOException if reading or writing fails
+     */
     public static CouponCheckpoints open(Path directory) throws IOException {
         return open(directory, Options.defaults());
     }
@@ -95,6 +101,9 @@ public final class CouponCheckpoints implements AutoCloseable {
      * Opens {@code directory} (created if missing) and locks it until {@link #close()}: an OS file lock on
      * {@code <directory>/.lock}, which the OS releases when the process dies, however it dies.
      *
+     * @param directory the directory
+     * @param options the options
+     * @return the open checkpoints
      * @throws CheckpointDirectoryLockedException if another {@code CouponCheckpoints} or runner holds it, in this JVM
      *     or another process
      * @throws IncompatibleCheckpointException if a partitioned runner's shards live there
@@ -132,9 +141,12 @@ public final class CouponCheckpoints implements AutoCloseable {
      * Unions the newest intact checkpoint into {@code state} and returns, per partition, the offset of the next record
      * to read; empty when the directory holds no usable checkpoint. See {@link #restoreCheckpoint} for the fallback.
      *
+     * @param state the state
+     * @return per partition, the offset of the next record to read; empty when there is no checkpoint
      * @throws IncompatibleCheckpointException if a checkpoint is intact but does not fit {@code state}, or cannot be
      *     read at all; no file is renamed or deleted then
      * @throws IllegalStateException if closed
+     * @throws IOException if reading or writing fails
      */
     public Map<TopicPartition, Long> restore(CouponState state) throws IOException {
         return restoreCheckpoint(state).map(Restored::offsets).orElse(Map.of());
@@ -147,9 +159,11 @@ public final class CouponCheckpoints implements AutoCloseable {
      * the next older base is tried. Then {@link #fellBack()} is true. Stray temporary files of writes a crash cut off
      * are deleted. After it, {@link #write} is allowed and continues the chain read.
      *
+     * @param state the state
      * @return what was restored; empty when no usable checkpoint exists
      * @throws IncompatibleCheckpointException as {@link #restore}
      * @throws IllegalStateException if closed
+     * @throws IOException if reading or writing fails
      */
     public Optional<Restored> restoreCheckpoint(CouponState state) throws IOException {
         Objects.requireNonNull(state, "state");
@@ -174,6 +188,10 @@ public final class CouponCheckpoints implements AutoCloseable {
     /**
      * Writes a checkpoint of {@code state} covering {@code offsets}, durably: when this returns, a crash at any point
      * leaves it restorable. See {@link #write(CouponState, Map, Map)}.
+     *
+     * @param state the state
+     * @param offsets the next offset to read of each partition the state covers
+     * @throws IOException if reading or writing fails
      */
     public void write(CouponState state, Map<TopicPartition, Long> offsets) throws IOException {
         write(state, offsets, Map.of());
@@ -185,13 +203,15 @@ public final class CouponCheckpoints implements AutoCloseable {
      * below the offsets (apply, then capture the positions, then write); the state may go on changing meanwhile.
      *
      * @param offsets per partition, the offset of the next record to read (each >= 0); a partition of the previous
-     *     checkpoint absent here keeps its offset
      * @param topicIds the id of each topic, so that a restore can tell a topic deleted and created again (any subset
+     * @param state the state
+     *     checkpoint absent here keeps its offset
      *     of the offsets' topics; may be empty); a topic of the previous checkpoint absent here keeps its id
      * @return the checkpoint written
      * @throws IllegalStateException if the directory held checkpoints at {@link #open} and none was restored yet, or if
      *     closed
      * @throws IllegalArgumentException for a negative offset, or more than a million partitions or topics
+     * @throws IOException if reading or writing fails
      */
     public Checkpoint write(CouponState state, Map<TopicPartition, Long> offsets, Map<String, Uuid> topicIds)
             throws IOException {
@@ -216,12 +236,20 @@ public final class CouponCheckpoints implements AutoCloseable {
         }
     }
 
-    /** The directory (absolute). */
+    /**
+     * The directory (absolute).
+     *
+     * @return the directory (absolute)
+     */
     public Path directory() {
         return directory.path();
     }
 
-    /** The options it was opened with. */
+    /**
+     * The options it was opened with.
+     *
+     * @return the options it was opened with
+     */
     public Options options() {
         return options;
     }
@@ -229,12 +257,19 @@ public final class CouponCheckpoints implements AutoCloseable {
     /**
      * Whether the last restore skipped a damaged checkpoint, or found none while damaged ones set aside earlier remain
      * in the directory (so that no checkpoint does not mean none was ever written). Any thread.
+     *
+     * @return whether the last restore skipped a damaged checkpoint, or found none while damaged ones set aside earlier
+     *         remain in the directory (so that no checkpoint does not mean none was ever written)
      */
     public boolean fellBack() {
         return fellBack;
     }
 
-    /** Bytes of checkpoint files the current (or last) restore has read. Any thread, never blocks. */
+    /**
+     * Bytes of checkpoint files the current (or last) restore has read. Any thread, never blocks.
+     *
+     * @return bytes of checkpoint files the current (or last) restore has read
+     */
     public long restoreBytesRead() {
         return progress.readBytes();
     }
@@ -242,12 +277,20 @@ public final class CouponCheckpoints implements AutoCloseable {
     /**
      * The sizes of the files the current restore expects to read (known before reading), or what the last one read;
      * 0 before a restore or without a checkpoint. Any thread, never blocks.
+     *
+     * @return the sizes of the files the current restore expects to read (known before reading), or what the last one
+     *         read; 0 before a restore or without a checkpoint
      */
     public long restoreBytesTotal() {
         return progress.totalBytes();
     }
 
-    /** Bytes per second since the restore began (until it ended, once it has); 0 before. Any thread. */
+    /**
+     * Bytes per second since the restore began (until it ended, once it has); 0 before. Any thread.
+     *
+     * @param nowNanos the current {@link System#nanoTime()}
+     * @return bytes per second since the restore began (until it ended, once it has); 0 before
+     */
     public double restoreBytesPerSecond(long nowNanos) {
         return progress.bytesPerSecond(nowNanos);
     }
@@ -257,6 +300,10 @@ public final class CouponCheckpoints implements AutoCloseable {
      * without taking the lock (for tools and monitoring next to an owner that writes), so weakly consistent: a file
      * deleted while listing is left out.
      *
+     * @param directory the directory
+     * @return the complete checkpoint files in {@code directory}, oldest first, each with its header read and checked;
+     *         read without taking the lock (for tools and monitoring next to an owner that writes), so weakly
+     *         consistent: a file deleted while listing is left out
      * @throws IOException if the directory cannot be listed, or a header fails its checks (naming the file)
      */
     public static List<Checkpoint> list(Path directory) throws IOException {
@@ -309,7 +356,11 @@ public final class CouponCheckpoints implements AutoCloseable {
             this.restoreLog = restoreLog;
         }
 
-        /** Base rollover at {@link #DEFAULT_BASE_ROLLOVER_FRACTION}, restore progress to the log at INFO. */
+        /**
+         * Base rollover at {@link #DEFAULT_BASE_ROLLOVER_FRACTION}, restore progress to the log at INFO.
+         *
+         * @return base rollover at {@link #DEFAULT_BASE_ROLLOVER_FRACTION}, restore progress to the log at INFO
+         */
         public static Options defaults() {
             return DEFAULTS;
         }
@@ -318,13 +369,20 @@ public final class CouponCheckpoints implements AutoCloseable {
          * A copy that writes a new base once the deltas since the last one add up to more than
          * {@code baseRolloverFraction} times its size: lower restores faster, higher writes less.
          *
+         * @param baseRolloverFraction the base rollover fraction
+         * @return a copy that writes a new base once the deltas since the last one add up to more than {@code
+         *         baseRolloverFraction} times its size: lower restores faster, higher writes less
          * @throws IllegalArgumentException unless finite and > 0
          */
         public Options baseRolloverFraction(double baseRolloverFraction) {
             return new Options(CheckpointWriter.checkedFraction(baseRolloverFraction), restoreLog);
         }
 
-        /** The base rollover fraction. */
+        /**
+         * The base rollover fraction.
+         *
+         * @return the base rollover fraction
+         */
         public double baseRolloverFraction() {
             return baseRolloverFraction;
         }
@@ -332,6 +390,10 @@ public final class CouponCheckpoints implements AutoCloseable {
         /**
          * A copy that sends restore progress lines (every 10 s of a long restore, and one at its end) to
          * {@code restoreLog} instead of the log.
+         *
+         * @param restoreLog the restore log
+         * @return a copy that sends restore progress lines (every 10 s of a long restore, and one at its end) to {@code
+         *         restoreLog} instead of the log
          */
         public Options restoreLog(Consumer<String> restoreLog) {
             return new Options(baseRolloverFraction, Objects.requireNonNull(restoreLog, "restoreLog"));
@@ -357,32 +419,56 @@ public final class CouponCheckpoints implements AutoCloseable {
             this.files = List.copyOf(files);
         }
 
-        /** The last checkpoint file read (the chain's last good delta, or its base). */
+        /**
+         * The last checkpoint file read (the chain's last good delta, or its base).
+         *
+         * @return the last checkpoint file read (the chain's last good delta, or its base)
+         */
         public Path file() {
             return file;
         }
 
-        /** Its sequence number. */
+        /**
+         * Its sequence number.
+         *
+         * @return its sequence number
+         */
         public long sequence() {
             return sequence;
         }
 
-        /** Per partition, the offset of the next record to read. */
+        /**
+         * Per partition, the offset of the next record to read.
+         *
+         * @return per partition, the offset of the next record to read
+         */
         public Map<TopicPartition, Long> offsets() {
             return offsets;
         }
 
-        /** The id of each topic when the checkpoint was written; empty for the oldest file version. */
+        /**
+         * The id of each topic when the checkpoint was written; empty for the oldest file version.
+         *
+         * @return the id of each topic when the checkpoint was written; empty for the oldest file version
+         */
         public Map<String, Uuid> topicIds() {
             return topicIds;
         }
 
-        /** Entries read into the state (base and deltas; a delta may repeat a code). */
+        /**
+         * Entries read into the state (base and deltas; a delta may repeat a code).
+         *
+         * @return entries read into the state (base and deltas; a delta may repeat a code)
+         */
         public long entries() {
             return entries;
         }
 
-        /** The files read, in order: the base, then its deltas (the last is {@link #file()}). */
+        /**
+         * The files read, in order: the base, then its deltas (the last is {@link #file()}).
+         *
+         * @return the files read, in order: the base, then its deltas (the last is {@link #file()})
+         */
         public List<Path> files() {
             return files;
         }
@@ -404,27 +490,47 @@ public final class CouponCheckpoints implements AutoCloseable {
             this.offsets = offsets;
         }
 
-        /** Its file. */
+        /**
+         * Its file.
+         *
+         * @return its file
+         */
         public Path file() {
             return file;
         }
 
-        /** Its sequence number; later checkpoints have higher ones. */
+        /**
+         * Its sequence number; later checkpoints have higher ones.
+         *
+         * @return its sequence number; later checkpoints have higher ones
+         */
         public long sequence() {
             return sequence;
         }
 
-        /** Whether it holds the changes since the previous checkpoint (else a full base). */
+        /**
+         * Whether it holds the changes since the previous checkpoint (else a full base).
+         *
+         * @return whether it holds the changes since the previous checkpoint (else a full base)
+         */
         public boolean delta() {
             return delta;
         }
 
-        /** Its file's size. */
+        /**
+         * Its file's size.
+         *
+         * @return its file's size
+         */
         public long bytes() {
             return bytes;
         }
 
-        /** Per partition, the offset of the next record to read. */
+        /**
+         * Per partition, the offset of the next record to read.
+         *
+         * @return per partition, the offset of the next record to read
+         */
         public Map<TopicPartition, Long> offsets() {
             return offsets;
         }

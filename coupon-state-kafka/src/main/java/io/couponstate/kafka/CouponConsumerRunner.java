@@ -56,12 +56,21 @@ public final class CouponConsumerRunner implements AutoCloseable {
 
         private static final State[] BY_STAGE = values();
 
-        /** Whether a runner in this state may move to {@code next}. */
+        /**
+         * Whether a runner in this state may move to {@code next}.
+         *
+         * @param next the state to move to
+         * @return whether a runner in this state may move to {@code next}
+         */
         public boolean canTransitionTo(State next) {
             return stage().canMoveTo(next.stage());
         }
 
-        /** True for STOPPED and FAILED. */
+        /**
+         * True for STOPPED and FAILED.
+         *
+         * @return true for STOPPED and FAILED
+         */
         public boolean isTerminal() {
             return stage().isTerminal();
         }
@@ -102,12 +111,20 @@ public final class CouponConsumerRunner implements AutoCloseable {
                 : new ReplicatedEngine(settings, told);
     }
 
-    /** The mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise. */
+    /**
+     * The mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise.
+     *
+     * @return the mode this runner was built with: {@link Mode#REPLICATED} unless {@link Builder#mode} said otherwise
+     */
     public Mode mode() {
         return settings.partitioned() ? Mode.PARTITIONED : Mode.REPLICATED;
     }
 
-    /** The {@code host:port} this instance advertises ({@link Builder#applicationEndpoint}), if one was set. */
+    /**
+     * The {@code host:port} this instance advertises ({@link Builder#applicationEndpoint}), if one was set.
+     *
+     * @return the {@code host:port} this instance advertises ({@link Builder#applicationEndpoint}), if one was set
+     */
     public Optional<String> applicationEndpoint() {
         return Optional.ofNullable(settings.applicationEndpoint());
     }
@@ -120,6 +137,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
      * as long as the membership topic takes to carry a claim (typically milliseconds), so a caller forwarding a
      * query must expect {@link NotOwnedException} from the instance it forwards to. Replicated mode: this runner's
      * endpoint, if set (every instance holds every code). Never blocks.
+     *
+     * @param code the coupon code
+     * @return the endpoint of the instance that owns {@code code}'s partition, if known
      */
     public Optional<String> ownerOf(CharSequence code) {
         Objects.requireNonNull(code, "code");
@@ -129,12 +149,19 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /**
      * Partitioned mode: the partition numbers the group assigns to this instance now, each with its shard's status
      * (sorted by partition; a snapshot, never blocks). Replicated mode: empty.
+     *
+     * @return partitioned mode: the partition numbers the group assigns to this instance now, each with its shard's
+     *         status (sorted by partition; a snapshot, never blocks)
      */
     public Map<Integer, ShardStatus> shards() {
         return engine.shards();
     }
 
-    /** A new builder. */
+    /**
+     * A new builder.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -182,6 +209,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
      * partition's applied position (applied to the state, not merely fetched) has reached it. Never true before a
      * partition is assigned. An end-offset request that fails (broker away) is retried until the timeout.
      *
+     * @param timeout how long to wait at most
      * @return true when caught up; false on timeout, or if the runner stops (is closed) while waiting
      * @throws IllegalStateException if the runner was not started (a wait that could only time out); with the
      *     failure as its cause if the runner is or becomes FAILED
@@ -195,17 +223,27 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /**
      * The state this runner keeps current; readable at any time from any thread. Partitioned mode: the
      * {@link PartitionedCouponState} given to the builder, holding the shards queryable here.
+     *
+     * @return the state this runner keeps current; readable at any time from any thread
      */
     public CouponState state() {
         return settings.state();
     }
 
-    /** Where the runner is in its life cycle. */
+    /**
+     * Where the runner is in its life cycle.
+     *
+     * @return where the runner is in its life cycle
+     */
     public State runnerState() {
         return State.of(engine.lifecycle().stage());
     }
 
-    /** Why the runner is FAILED; empty otherwise. */
+    /**
+     * Why the runner is FAILED; empty otherwise.
+     *
+     * @return why the runner is FAILED; empty otherwise
+     */
     public Optional<Throwable> failureCause() {
         return Optional.ofNullable(engine.lifecycle().failure());
     }
@@ -213,6 +251,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /**
      * The partitions assigned so far (replicated mode: every partition of the topics found so far; partitioned mode:
      * those the group assigns to this instance now).
+     *
+     * @return the partitions assigned so far (replicated mode: every partition of the topics found so far; partitioned
+     *         mode: those the group assigns to this instance now)
      */
     public List<TopicPartition> assignedPartitions() {
         return engine.assignedPartitions();
@@ -221,6 +262,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
     /**
      * Per assigned partition, the next offset to apply: every record below it is in the state (partitioned mode:
      * of the shards this instance runs now, queryable or not yet).
+     *
+     * @return per assigned partition, the next offset to apply: every record below it is in the state (partitioned
+     *         mode: of the shards this instance runs now, queryable or not yet)
      */
     public Map<TopicPartition, Long> appliedPositions() {
         return engine.appliedPositions();
@@ -236,7 +280,11 @@ public final class CouponConsumerRunner implements AutoCloseable {
         return settings.consumerConfig();
     }
 
-    /** A snapshot of the counters; cheap, never blocks. */
+    /**
+     * A snapshot of the counters; cheap, never blocks.
+     *
+     * @return a snapshot of the counters; cheap, never blocks
+     */
     public RunnerMetrics metrics() {
         return new RunnerMetrics(engine.metrics());
     }
@@ -281,7 +329,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
         private Builder() {
         }
 
-        /** The brokers to bootstrap from, {@code host:port[,host:port...]} (required). */
+        /**
+         * The brokers to bootstrap from, {@code host:port[,host:port...]} (required).
+         *
+         * @param bootstrapServers the Kafka bootstrap servers, {@code host:port[,host:port...]}
+         * @return this builder
+         */
         public Builder bootstrapServers(String bootstrapServers) {
             settings.bootstrapServers(bootstrapServers);
             return this;
@@ -292,6 +345,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * nothing is committed without a checkpoint directory). Optional in replicated mode; required in partitioned
          * mode, where it is the consumer group the instances share the partitions in. The group's offsets are never
          * read.
+         *
+         * @param groupId the consumer group id
+         * @return this builder
          */
         public Builder groupId(String groupId) {
             settings.groupId(groupId);
@@ -302,13 +358,21 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * The topics to read, every partition of each (required, at least one). Each must exist at start unless
          * {@link #allowMissingTopics(boolean)}; with the default source resolver each topic is a source, so there
          * may be at most the state's {@code maxSources} of them.
+         *
+         * @param topics the topics
+         * @return this builder
          */
         public Builder topics(Collection<String> topics) {
             settings.topics(topics);
             return this;
         }
 
-        /** The state to keep current (required); its validity listener runs on the poll thread. */
+        /**
+         * The state to keep current (required); its validity listener runs on the poll thread.
+         *
+         * @param state the state
+         * @return this builder
+         */
         public Builder state(CouponState state) {
             settings.state(state);
             return this;
@@ -317,6 +381,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /**
          * Where checkpoints live (optional: without it nothing is checkpointed and state is rebuilt by replay). One
          * runner at a time may use a directory.
+         *
+         * @param checkpointDirectory the checkpoint directory
+         * @return this builder
          */
         public Builder checkpointDirectory(Path checkpointDirectory) {
             settings.checkpointDirectory(checkpointDirectory);
@@ -333,6 +400,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * checkpoint is a base. Checkpoint files keep the newest base and its deltas; the previous chain is deleted
          * once a new base is durable.
          *
+         * @param baseRolloverFraction the base rollover fraction
+         * @return this builder
          * @throws IllegalArgumentException if the fraction is not finite and > 0
          */
         public Builder baseRolloverFraction(double baseRolloverFraction) {
@@ -340,7 +409,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return this;
         }
 
-        /** How often a checkpoint is written (default 1 minute; > 0); one is also written on close. */
+        /**
+         * How often a checkpoint is written (default 1 minute; > 0); one is also written on close.
+         *
+         * @param checkpointInterval the checkpoint interval
+         * @return this builder
+         */
         public Builder checkpointInterval(Duration checkpointInterval) {
             settings.checkpointInterval(checkpointInterval);
             return this;
@@ -349,6 +423,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /**
          * The longest one poll blocks (default 500 ms; > 0); {@code close()} wakes a poll, and {@code awaitCaughtUp}
          * never waits for one.
+         *
+         * @param pollTimeout the poll timeout
+         * @return this builder
          */
         public Builder pollTimeout(Duration pollTimeout) {
             settings.pollTimeout(pollTimeout);
@@ -359,19 +436,32 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * The longest a metadata, offsets or commit request blocks (default 5 s; > 0). No metadata for
          * three API timeouts in a row is reported as
          * {@link RunnerMetrics#problem()}.
+         *
+         * @param apiTimeout the api timeout
+         * @return this builder
          */
         public Builder apiTimeout(Duration apiTimeout) {
             settings.apiTimeout(apiTimeout);
             return this;
         }
 
-        /** How often new partitions of the topics are looked for (default 30 s; > 0). */
+        /**
+         * How often new partitions of the topics are looked for (default 30 s; > 0).
+         *
+         * @param partitionDiscoveryInterval the partition discovery interval
+         * @return this builder
+         */
         public Builder partitionDiscoveryInterval(Duration partitionDiscoveryInterval) {
             settings.partitionDiscoveryInterval(partitionDiscoveryInterval);
             return this;
         }
 
-        /** How often the progress line is logged (default 30 s; {@code Duration.ZERO} turns it off). */
+        /**
+         * How often the progress line is logged (default 30 s; {@code Duration.ZERO} turns it off).
+         *
+         * @param progressLogInterval the progress log interval
+         * @return this builder
+         */
         public Builder progressLogInterval(Duration progressLogInterval) {
             settings.progressLogInterval(progressLogInterval);
             return this;
@@ -381,37 +471,66 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * The progress line names the currently valid codes, sorted, while there are at most {@code most} of them
          * (default 20; 0: never), and gives only their count beyond that. Listing them costs the number of valid
          * codes, not a scan of the state.
+         *
+         * @param most the most valid codes to show
+         * @return this builder
          */
         public Builder progressValidCodes(int most) {
             settings.progressValidCodes(most);
             return this;
         }
 
-        /** Sets a consumer property the runner does not own (see {@link #build()}); later calls win. */
+        /**
+         * Sets a consumer property the runner does not own (see {@link #build()}); later calls win.
+         *
+         * @param key the key
+         * @param value the value to set
+         * @return this builder
+         */
         public Builder consumerProperty(String key, Object value) {
             settings.consumerProperty(key, value);
             return this;
         }
 
-        /** Sets several consumer properties, as {@link #consumerProperty} does. */
+        /**
+         * Sets several consumer properties, as {@link #consumerProperty} does.
+         *
+         * @param properties the properties
+         * @return this builder
+         */
         public Builder consumerProperties(Map<String, ?> properties) {
             Objects.requireNonNull(properties, "properties").forEach(this::consumerProperty);
             return this;
         }
 
-        /** How a record's source is found (default: {@link SourceResolver#topicName()}). */
+        /**
+         * How a record's source is found (default: {@link SourceResolver#topicName()}).
+         *
+         * @param sourceResolver the source resolver
+         * @return this builder
+         */
         public Builder sourceResolver(SourceResolver sourceResolver) {
             settings.sourceResolver(sourceResolver);
             return this;
         }
 
-        /** Who gets bad records (default: {@link InvalidRecordHandler#skip()}); the runner closes it. */
+        /**
+         * Who gets bad records (default: {@link InvalidRecordHandler#skip()}); the runner closes it.
+         *
+         * @param invalidRecordHandler the invalid record handler
+         * @return this builder
+         */
         public Builder invalidRecordHandler(InvalidRecordHandler invalidRecordHandler) {
             settings.invalidRecordHandler(invalidRecordHandler);
             return this;
         }
 
-        /** Who is told of every state move (optional); see {@link StateListener}. */
+        /**
+         * Who is told of every state move (optional); see {@link StateListener}.
+         *
+         * @param stateListener the state listener
+         * @return this builder
+         */
         public Builder stateListener(StateListener stateListener) {
             settings.stateListener(stateListener);
             return this;
@@ -423,6 +542,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * position (what checkpoints and {@code awaitCaughtUp} see) never passes a record not yet applied. More than
          * one helps only when applying, not fetching, is the bottleneck.
          *
+         * @param n the number of apply threads
+         * @return this builder
          * @throws IllegalArgumentException unless {@code 1 <= n <= 4 * availableProcessors}
          */
         public Builder applyThreads(int n) {
@@ -430,13 +551,23 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return this;
         }
 
-        /** Whether a record's value holds many codes, one per line ({@code \n}, optional {@code \r}; default false). */
+        /**
+         * Whether a record's value holds many codes, one per line ({@code \n}, optional {@code \r}; default false).
+         *
+         * @param bulkValues the bulk values
+         * @return this builder
+         */
         public Builder bulkValues(boolean bulkValues) {
             settings.bulkValues(bulkValues);
             return this;
         }
 
-        /** The largest value looked at; a longer one is {@link InvalidRecordReason#OVERSIZED} (default 1 MiB). */
+        /**
+         * The largest value looked at; a longer one is {@link InvalidRecordReason#OVERSIZED} (default 1 MiB).
+         *
+         * @param maxValueBytes the max value bytes
+         * @return this builder
+         */
         public Builder maxValueBytes(int maxValueBytes) {
             settings.maxValueBytes(maxValueBytes);
             return this;
@@ -445,6 +576,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /**
          * Whether a topic that does not exist at start is waited for (read once it is created, found by partition
          * discovery) rather than a failure naming it (default false: a misspelt topic fails the runner).
+         *
+         * @param allowMissingTopics the allow missing topics
+         * @return this builder
          */
         public Builder allowMissingTopics(boolean allowMissingTopics) {
             settings.allowMissingTopics(allowMissingTopics);
@@ -455,6 +589,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * Whether a topic deleted and created again since the checkpoint (its topic id differs) is read again from
          * its beginning, with a WARN, rather than a failure naming it (default false). Safe because observations are
          * a union: what the old topic added stays in the state.
+         *
+         * @param rebuildRecreatedTopics the rebuild recreated topics
+         * @return this builder
          */
         public Builder rebuildRecreatedTopics(boolean rebuildRecreatedTopics) {
             settings.rebuildRecreatedTopics(rebuildRecreatedTopics);
@@ -470,6 +607,9 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * {@link SourceResolver#header(String, Collection)}), so that every shard numbers the sources alike. The
          * consumer property {@code group.protocol} may then be set ({@code classic}, the default, or
          * {@code consumer}); the assignor is the runner's (range).
+         *
+         * @param mode the mode
+         * @return this builder
          */
         public Builder mode(Mode mode) {
             settings.partitioned(Objects.requireNonNull(mode, "mode") == Mode.PARTITIONED);
@@ -481,6 +621,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * topic, so that {@link CouponConsumerRunner#ownerOf} can name it), for example where its HTTP server
          * listens. Optional. Checked at once.
          *
+         * @param hostPort the host port
+         * @return this builder
          * @throws IllegalArgumentException naming the value unless it is {@code host:port} with a non-blank host
          *     (an IPv6 address in brackets) and a port in 1..65535
          */
@@ -494,6 +636,8 @@ public final class CouponConsumerRunner implements AutoCloseable {
          * which endpoint (default {@code <groupId>-couponstate-owners}); created by the runner (1 partition,
          * {@code cleanup.policy=compact}) if missing. Every instance of the group must name the same topic.
          *
+         * @param topic the topic
+         * @return this builder
          * @throws IllegalArgumentException for a blank name
          */
         public Builder membershipTopic(String topic) {
@@ -501,7 +645,12 @@ public final class CouponConsumerRunner implements AutoCloseable {
             return this;
         }
 
-        /** The clock for checkpoint, discovery and progress cadence (default: the system clock). */
+        /**
+         * The clock for checkpoint, discovery and progress cadence (default: the system clock).
+         *
+         * @param clock the clock
+         * @return this builder
+         */
         public Builder clock(Clock clock) {
             settings.clock(clock);
             return this;
@@ -541,6 +690,7 @@ public final class CouponConsumerRunner implements AutoCloseable {
         /**
          * The runner; connects to nothing yet.
          *
+         * @return the runner; connects to nothing yet
          * @throws IllegalArgumentException naming the first bad or missing value and its rule, or a consumer
          *     property the runner owns and why it does
          */

@@ -144,7 +144,11 @@ public final class CouponFilePublisher implements AutoCloseable {
         this.producer = new KafkaProducer<>(config);
     }
 
-    /** A new builder; {@link Builder#bootstrapServers(String)} is required. */
+    /**
+     * A new builder; {@link Builder#bootstrapServers(String)} is required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -153,6 +157,9 @@ public final class CouponFilePublisher implements AutoCloseable {
      * The topic a file is published to by default: its name without any extension
      * ({@code couponbase1.txt.gz} → {@code couponbase1}).
      *
+     * @param file the file
+     * @return the topic a file is published to by default: its name without any extension ({@code couponbase1.txt.gz} →
+     *         {@code couponbase1})
      * @throws IllegalArgumentException when the result is not a legal Kafka topic name
      */
     public static String topicFor(Path file) {
@@ -403,13 +410,23 @@ public final class CouponFilePublisher implements AutoCloseable {
         private Builder() {
         }
 
-        /** The Kafka cluster to publish to, {@code host:port[,host:port...]}; required. */
+        /**
+         * The Kafka cluster to publish to, {@code host:port[,host:port...]}; required.
+         *
+         * @param bootstrapServers the Kafka bootstrap servers, {@code host:port[,host:port...]}
+         * @return this builder
+         */
         public Builder bootstrapServers(String bootstrapServers) {
             this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
             return this;
         }
 
-        /** The partition count of topics this publisher creates; default {@value #DEFAULT_PARTITIONS}. */
+        /**
+         * The partition count of topics this publisher creates; default {@value #DEFAULT_PARTITIONS}.
+         *
+         * @param partitions the number of partitions
+         * @return this builder
+         */
         public Builder partitions(int partitions) {
             if (partitions < 1) {
                 throw new IllegalArgumentException("partitions: " + partitions + " (expected: >= 1)");
@@ -418,7 +435,12 @@ public final class CouponFilePublisher implements AutoCloseable {
             return this;
         }
 
-        /** The replication factor of topics this publisher creates; default: the broker's default. */
+        /**
+         * The replication factor of topics this publisher creates; default: the broker's default.
+         *
+         * @param replicationFactor the replication factor
+         * @return this builder
+         */
         public Builder replicationFactor(short replicationFactor) {
             if (replicationFactor < 1) {
                 throw new IllegalArgumentException("replicationFactor: " + replicationFactor + " (expected: >= 1)");
@@ -427,7 +449,12 @@ public final class CouponFilePublisher implements AutoCloseable {
             return this;
         }
 
-        /** Whether missing topics are created (default true); when false, they must exist already. */
+        /**
+         * Whether missing topics are created (default true); when false, they must exist already.
+         *
+         * @param createTopics the create topics
+         * @return this builder
+         */
         public Builder createTopics(boolean createTopics) {
             this.createTopics = createTopics;
             return this;
@@ -436,6 +463,9 @@ public final class CouponFilePublisher implements AutoCloseable {
         /**
          * The longest line content, in bytes, that is sent; longer lines are counted and skipped. Default
          * {@value #DEFAULT_MAX_LINE_LENGTH}.
+         *
+         * @param maxLineLength the max line length
+         * @return this builder
          */
         public Builder maxLineLength(int maxLineLength) {
             if (maxLineLength < 1 || maxLineLength > 1 << 20) {
@@ -449,6 +479,9 @@ public final class CouponFilePublisher implements AutoCloseable {
          * The largest share of a file's first {@value CouponFilePublisher#PREFIX_CHECK_BYTES} bytes' lines that may
          * be longer than {@link #maxLineLength(int)} (0..1, default 0.5); above it the file is refused as not a
          * coupon file before anything is sent. 1 turns the check off.
+         *
+         * @param maxOversizedShare the max oversized share
+         * @return this builder
          */
         public Builder maxOversizedShare(double maxOversizedShare) {
             if (!(maxOversizedShare >= 0 && maxOversizedShare <= 1)) {
@@ -461,6 +494,9 @@ public final class CouponFilePublisher implements AutoCloseable {
         /**
          * Whether a file without a single code line is skipped with a warning, its topic not created (default true);
          * false creates its empty topic, for a source that exists and has no codes yet.
+         *
+         * @param skipEmptyFiles the skip empty files
+         * @return this builder
          */
         public Builder skipEmptyFiles(boolean skipEmptyFiles) {
             this.skipEmptyFiles = skipEmptyFiles;
@@ -470,25 +506,45 @@ public final class CouponFilePublisher implements AutoCloseable {
         /**
          * A property for both the producer and the admin client that creates topics, typically security settings
          * ({@code security.protocol}, {@code sasl.jaas.config}, {@code ssl.truststore.location}...).
+         *
+         * @param name the name
+         * @param value the value to set
+         * @return this builder
          */
         public Builder clientProperty(String name, Object value) {
             clientProperties.put(checkProperty(name), Objects.requireNonNull(value, "value"));
             return this;
         }
 
-        /** A producer property, overriding the publisher's defaults; the serializers are the publisher's own. */
+        /**
+         * A producer property, overriding the publisher's defaults; the serializers are the publisher's own.
+         *
+         * @param name the name
+         * @param value the value to set
+         * @return this builder
+         */
         public Builder producerProperty(String name, Object value) {
             producerProperties.put(checkProperty(name), Objects.requireNonNull(value, "value"));
             return this;
         }
 
-        /** Called on the publishing thread about every {@link #progressInterval(Duration)} and once at the end. */
+        /**
+         * Called on the publishing thread about every {@link #progressInterval(Duration)} and once at the end.
+         *
+         * @param progressListener the progress listener
+         * @return this builder
+         */
         public Builder progressListener(Consumer<? super PublishProgress> progressListener) {
             this.progressListener = progressListener;
             return this;
         }
 
-        /** How often the progress listener is called at most; default 500 ms. */
+        /**
+         * How often the progress listener is called at most; default 500 ms.
+         *
+         * @param progressInterval the progress interval
+         * @return this builder
+         */
         public Builder progressInterval(Duration progressInterval) {
             Objects.requireNonNull(progressInterval, "progressInterval");
             if (progressInterval.isNegative()) {
@@ -498,7 +554,11 @@ public final class CouponFilePublisher implements AutoCloseable {
             return this;
         }
 
-        /** Creates the publisher and its producer. */
+        /**
+         * Creates the publisher and its producer.
+         *
+         * @return the new CouponFilePublisher
+         */
         public CouponFilePublisher build() {
             if (bootstrapServers == null || bootstrapServers.isBlank()) {
                 throw new IllegalStateException("bootstrapServers is required (e.g. \"127.0.0.1:9092\")");

@@ -54,18 +54,32 @@ public final class CouponRunnerMetrics implements MeterBinder {
     private final CouponConsumerRunner runner;
     private final Tags tags;
 
-    /** A binder for {@code runner}'s meters, without extra tags. */
+    /**
+     * A binder for {@code runner}'s meters, without extra tags.
+     *
+     * @param runner the runner
+     */
     public CouponRunnerMetrics(CouponConsumerRunner runner) {
         this(runner, Tags.empty());
     }
 
-    /** A binder for {@code runner}'s meters, each with {@code tags} (to tell several runners apart). */
+    /**
+     * A binder for {@code runner}'s meters, each with {@code tags} (to tell several runners apart).
+     *
+     * @param runner the runner
+     * @param tags the tags
+     */
     public CouponRunnerMetrics(CouponConsumerRunner runner, Iterable<Tag> tags) {
         this.runner = Objects.requireNonNull(runner, "runner");
         this.tags = Tags.of(Objects.requireNonNull(tags, "tags"));
     }
 
-    /** {@code new CouponRunnerMetrics(runner).bindTo(registry)}. */
+    /**
+     * {@code new CouponRunnerMetrics(runner).bindTo(registry)}.
+     *
+     * @param runner the runner
+     * @param registry the meter registry
+     */
     public static void bindTo(CouponConsumerRunner runner, MeterRegistry registry) {
         new CouponRunnerMetrics(runner).bindTo(registry);
     }

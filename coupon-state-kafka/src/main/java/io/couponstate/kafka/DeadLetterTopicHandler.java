@@ -96,6 +96,9 @@ public final class DeadLetterTopicHandler implements InvalidRecordHandler {
     /**
      * A handler sending with {@code producer}, which it closes on {@link #close()}; the producer's
      * {@code max.request.size} is taken to be the default, {@value #DEFAULT_MAX_REQUEST_SIZE}.
+     *
+     * @param topic the topic
+     * @param producer the producer
      */
     public DeadLetterTopicHandler(String topic, Producer<byte[], byte[]> producer) {
         this(topic, producer, DEFAULT_MAX_REQUEST_SIZE);
@@ -105,6 +108,8 @@ public final class DeadLetterTopicHandler implements InvalidRecordHandler {
      * A handler sending with {@code producer}, which it closes on {@link #close()}.
      *
      * @param maxRequestSize the producer's {@code max.request.size}: copies are cut to fit it
+     * @param topic the topic
+     * @param producer the producer
      */
     public DeadLetterTopicHandler(String topic, Producer<byte[], byte[]> producer, int maxRequestSize) {
         this.topic = Objects.requireNonNull(topic, "topic");
@@ -115,7 +120,11 @@ public final class DeadLetterTopicHandler implements InvalidRecordHandler {
         this.maxRecordBytes = maxRequestSize;
     }
 
-    /** The dead-letter topic. */
+    /**
+     * The dead-letter topic.
+     *
+     * @return the dead-letter topic
+     */
     public String topic() {
         return topic;
     }

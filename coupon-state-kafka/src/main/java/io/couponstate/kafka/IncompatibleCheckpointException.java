@@ -30,7 +30,11 @@ public final class IncompatibleCheckpointException extends IllegalStateException
         this.file = file;
     }
 
-    /** The checkpoint file. */
+    /**
+     * The checkpoint file.
+     *
+     * @return the checkpoint file
+     */
     public Path file() {
         return file;
     }

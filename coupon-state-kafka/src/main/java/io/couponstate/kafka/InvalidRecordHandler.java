@@ -41,7 +41,11 @@ public interface InvalidRecordHandler extends AutoCloseable {
     default void close() {
     }
 
-    /** The default handler: drops the record (it was already counted and logged). */
+    /**
+     * The default handler: drops the record (it was already counted and logged).
+     *
+     * @return the default handler: drops the record (it was already counted and logged)
+     */
     static InvalidRecordHandler skip() {
         return SkipHandler.INSTANCE;
     }

@@ -12,10 +12,17 @@ public class NotOwnedException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
     private static final int MAX_SHOWN = 40;
 
+    /** The partition the code maps to. */
     private final int partition;
+    /** The code as shown in the message: escaped and cut. */
     private final String code;
 
-    /** A refusal for {@code code}, which maps to {@code partition}; the message shows the code escaped and cut. */
+    /**
+     * A refusal for {@code code}, which maps to {@code partition}; the message shows the code escaped and cut.
+     *
+     * @param code the coupon code
+     * @param partition the partition
+     */
     public NotOwnedException(CharSequence code, int partition) {
         super("coupon code " + CodeFormat.quoted(code) + ": partition " + partition
                 + " is not owned by this instance (ask the partition's owner)");
@@ -23,12 +30,20 @@ public class NotOwnedException extends IllegalStateException {
         this.partition = partition;
     }
 
-    /** The partition (shard) the code maps to. */
+    /**
+     * The partition (shard) the code maps to.
+     *
+     * @return the partition (shard) the code maps to
+     */
     public int partition() {
         return partition;
     }
 
-    /** The code asked for, cut to 40 characters (with "..." when cut); not escaped. */
+    /**
+     * The code asked for, cut to 40 characters (with "..." when cut); not escaped.
+     *
+     * @return the code asked for, cut to 40 characters (with "..." when cut); not escaped
+     */
     public String code() {
         return code;
     }

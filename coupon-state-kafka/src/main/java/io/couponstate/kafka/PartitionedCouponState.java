@@ -147,6 +147,9 @@ public final class PartitionedCouponState implements CouponState {
      * {@code shardFactory} (given the partition number) and must match {@code config}'s threshold, code format and
      * maxSources.
      *
+     * @param partitions the number of partitions
+     * @param config the configuration
+     * @param shardFactory the shard factory
      * @throws IllegalArgumentException unless {@code partitions >= 1}
      */
     public PartitionedCouponState(int partitions, CouponStateConfig config,
@@ -169,14 +172,24 @@ public final class PartitionedCouponState implements CouponState {
         this.formatProbe = new LockFreeCouponState(small);
     }
 
-    /** A partitioned state whose shards are {@code new LockFreeCouponState(config)}. */
+    /**
+     * A partitioned state whose shards are {@code new LockFreeCouponState(config)}.
+     *
+     * @param partitions the number of partitions
+     * @param config the configuration
+     * @return a partitioned state whose shards are {@code new LockFreeCouponState(config)}
+     */
     public static PartitionedCouponState lockFree(int partitions, CouponStateConfig config) {
         return new PartitionedCouponState(partitions, config, p -> new LockFreeCouponState(config));
     }
 
     // ---------------------------------------------------------------------------------------------------- routing
 
-    /** The number of partition numbers (shards) this state spans: the partition count of every source topic. */
+    /**
+     * The number of partition numbers (shards) this state spans: the partition count of every source topic.
+     *
+     * @return the number of partition numbers (shards) this state spans: the partition count of every source topic
+     */
     public int partitions() {
         return partitions;
     }
@@ -185,30 +198,55 @@ public final class PartitionedCouponState implements CouponState {
      * The partition the Kafka producer's default partitioner picks for {@code code}'s record key (its ASCII bytes,
      * {@code a-z} upper-cased; see the class javadoc) on a topic of {@link #partitions()} partitions. Defined for
      * any text (a non-ASCII code hashes its UTF-8 bytes); allocates nothing for ASCII.
+     *
+     * @param code the coupon code
+     * @return the partition the Kafka producer's default partitioner picks for {@code code}'s record key (its ASCII
+     *         bytes, {@code a-z} upper-cased; see the class javadoc) on a topic of {@link #partitions()} partitions
      */
     public int partitionOf(CharSequence code) {
         return CodePartitioner.partition(Objects.requireNonNull(code, "code"), partitions);
     }
 
-    /** {@link #partitionOf(CharSequence)} of the code {@code code[offset, offset + length)}; allocates nothing. */
+    /**
+     * {@link #partitionOf(CharSequence)} of the code {@code code[offset, offset + length)}; allocates nothing.
+     *
+     * @param code the coupon code
+     * @param offset the index of the code's first byte in {@code code}
+     * @param length the number of bytes of the code
+     * @return what {@link #partitionOf(CharSequence)} returns
+     */
     public int partitionOf(byte[] code, int offset, int length) {
         return CodePartitioner.partition(Objects.requireNonNull(code, "code"), offset, length, partitions);
     }
 
     // -------------------------------------------------------------------------------------------------- ownership
 
-    /** Whether the shard of {@code code} ({@link #partitionOf(CharSequence)}) is owned here. */
+    /**
+     * Whether the shard of {@code code} ({@link #partitionOf(CharSequence)}) is owned here.
+     *
+     * @param code the coupon code
+     * @return whether the shard of {@code code} ({@link #partitionOf(CharSequence)}) is owned here
+     */
     public boolean isOwned(CharSequence code) {
         return shards[partitionOf(code)] != null; // volatile read of the array
     }
 
-    /** Whether shard {@code partition} is owned here. */
+    /**
+     * Whether shard {@code partition} is owned here.
+     *
+     * @param partition the partition
+     * @return whether shard {@code partition} is owned here
+     */
     public boolean isOwned(int partition) {
         Objects.checkIndex(partition, partitions);
         return shards[partition] != null; // volatile read of the array
     }
 
-    /** The partitions whose shards are owned here, ascending; a snapshot, not a view. */
+    /**
+     * The partitions whose shards are owned here, ascending; a snapshot, not a view.
+     *
+     * @return the partitions whose shards are owned here, ascending; a snapshot, not a view
+     */
     public Set<Integer> ownedPartitions() {
         CouponState[] current = shards; // volatile read: one consistent array
         TreeSet<Integer> owned = new TreeSet<>();
@@ -220,7 +258,12 @@ public final class PartitionedCouponState implements CouponState {
         return Collections.unmodifiableSet(owned);
     }
 
-    /** The owned shard of {@code partition}, or empty when it is not owned (for checkpoints of an owned shard). */
+    /**
+     * The owned shard of {@code partition}, or empty when it is not owned (for checkpoints of an owned shard).
+     *
+     * @param partition the partition
+     * @return the owned shard of {@code partition}, or empty when it is not owned (for checkpoints of an owned shard)
+     */
     public Optional<CouponState> shard(int partition) {
         Objects.checkIndex(partition, partitions);
         return Optional.ofNullable(shards[partition]); // volatile read of the array
@@ -231,6 +274,10 @@ public final class PartitionedCouponState implements CouponState {
      * order, but not owned: restore a checkpoint into it ({@code CouponSnapshots.readChain} remaps the checkpoint's
      * source ids by name), then {@link #addShard(int, CouponState) addShard(partition, it)}.
      *
+     * @param partition the partition
+     * @return a new shard for {@code partition} from the factory, checked and holding every registered source name in
+     *         id order, but not owned: restore a checkpoint into it ({@code CouponSnapshots.readChain} remaps the
+     *         checkpoint's source ids by name), then {@link #addShard(int, CouponState) addShard(partition, it)}
      * @throws IllegalArgumentException if the factory's state does not match (see {@link #addShard(int, CouponState)})
      */
     public CouponState newShard(int partition) {
@@ -247,6 +294,8 @@ public final class PartitionedCouponState implements CouponState {
     /**
      * Makes {@code partition} owned with a new, empty shard from the factory; returns it.
      *
+     * @param partition the partition
+     * @return the new shard
      * @throws IllegalStateException if the partition is owned already
      */
     public CouponState addShard(int partition) {
@@ -259,6 +308,9 @@ public final class PartitionedCouponState implements CouponState {
      * names the shard has beyond them are registered in every other owned shard in the shard's order, before the
      * shard is published.
      *
+     * @param partition the partition
+     * @param shard the shard
+     * @return {@code shard}
      * @throws IllegalArgumentException if the shard is not a {@link LockFreeCouponState} or
      *         {@link StripedLockCouponState}, its threshold, code format or maxSources differ from this state's, or
      *         its source ids disagree with the registered ones (restore into {@link #newShard(int)} instead: the
@@ -309,6 +361,8 @@ public final class PartitionedCouponState implements CouponState {
      * still finish on it; later ones throw {@link NotOwnedException}. Its writer may go on writing the returned shard
      * (to its final checkpoint, as the runner does on revocation); this state no longer reads it.
      *
+     * @param partition the partition
+     * @return the shard that was owned
      * @throws IllegalStateException if the partition is not owned
      */
     public CouponState dropShard(int partition) {
@@ -462,7 +516,11 @@ public final class PartitionedCouponState implements CouponState {
         }
     }
 
-    /** The registered source names, in id order. */
+    /**
+     * The registered source names, in id order.
+     *
+     * @return the registered source names, in id order
+     */
     public List<String> sourceNames() {
         return List.of(names); // volatile read
     }

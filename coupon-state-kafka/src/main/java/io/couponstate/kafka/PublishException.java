@@ -14,7 +14,9 @@ public final class PublishException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Path file;
+    /** The number of the last line read completely; 0 when none was. */
     private final long lineReached;
+    /** The records acknowledged by the broker before the failure. */
     private final long sent;
 
     /**
@@ -33,17 +35,29 @@ public final class PublishException extends IOException {
         this.sent = sent;
     }
 
-    /** The file that failed. */
+    /**
+     * The file that failed.
+     *
+     * @return the file that failed
+     */
     public Path file() {
         return file;
     }
 
-    /** The number of the last line read completely before the failure; 0 when none was. */
+    /**
+     * The number of the last line read completely before the failure; 0 when none was.
+     *
+     * @return the number of the last line read completely before the failure; 0 when none was
+     */
     public long lineReached() {
         return lineReached;
     }
 
-    /** The records acknowledged by the broker before the failure. */
+    /**
+     * The records acknowledged by the broker before the failure.
+     *
+     * @return the records acknowledged by the broker before the failure
+     */
     public long sent() {
         return sent;
     }

@@ -20,26 +20,48 @@ import java.util.Optional;
 public record PublishProgress(Path file, String topic, long lines, long bytesRead, long totalBytes, Duration elapsed,
                               boolean done) {
 
-    /** Validates the fields. */
+    /**
+     * Validates the fields.
+     *
+     * @param file the file
+     * @param topic the topic
+     * @param lines the lines read
+     * @param bytesRead the bytes of the file read so far
+     * @param totalBytes the total bytes
+     * @param elapsed the time taken so far
+     * @param done the done
+     */
     public PublishProgress {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(topic, "topic");
         Objects.requireNonNull(elapsed, "elapsed");
     }
 
-    /** Lines read per second since the start of the file; 0 before any time has passed. */
+    /**
+     * Lines read per second since the start of the file; 0 before any time has passed.
+     *
+     * @return lines read per second since the start of the file; 0 before any time has passed
+     */
     public double linesPerSecond() {
         double seconds = elapsed.toNanos() / 1e9;
         return seconds <= 0 ? 0 : lines / seconds;
     }
 
-    /** Bytes read per second since the start of the file; 0 before any time has passed. */
+    /**
+     * Bytes read per second since the start of the file; 0 before any time has passed.
+     *
+     * @return bytes read per second since the start of the file; 0 before any time has passed
+     */
     public double bytesPerSecond() {
         double seconds = elapsed.toNanos() / 1e9;
         return seconds <= 0 ? 0 : bytesRead / seconds;
     }
 
-    /** The fraction of the file read, 0..1, or -1 when the size is unknown. */
+    /**
+     * The fraction of the file read, 0..1, or -1 when the size is unknown.
+     *
+     * @return the fraction of the file read, 0..1, or -1 when the size is unknown
+     */
     public double fraction() {
         if (totalBytes <= 0) {
             return totalBytes == 0 ? 1 : -1;
@@ -50,6 +72,8 @@ public record PublishProgress(Path file, String topic, long lines, long bytesRea
     /**
      * The estimated time left for this file at the byte rate so far; empty when the size or the rate is unknown.
      * An estimate: the rate of the rest of the file may differ.
+     *
+     * @return the estimated time left for this file at the byte rate so far; empty when the size or the rate is unknown
      */
     public Optional<Duration> estimatedTimeLeft() {
         if (done) {

@@ -20,20 +20,47 @@ import java.util.Objects;
 public record PublishResult(Path file, String topic, long lines, long sent, long blankLines, long oversizedLines,
                             long bytesRead, Duration elapsed, boolean skippedEmpty) {
 
-    /** Validates the fields. */
+    /**
+     * Validates the fields.
+     *
+     * @param file the file
+     * @param topic the topic
+     * @param lines the lines read
+     * @param sent the records sent and acknowledged
+     * @param blankLines the blank lines
+     * @param oversizedLines the oversized lines
+     * @param bytesRead the bytes of the file read so far
+     * @param elapsed the time taken so far
+     * @param skippedEmpty whether the file was skipped for holding no code line
+     */
     public PublishResult {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(topic, "topic");
         Objects.requireNonNull(elapsed, "elapsed");
     }
 
-    /** A file that was published (not skipped). */
+    /**
+     * A file that was published (not skipped).
+     *
+     * @param file the file
+     * @param topic the topic
+     * @param lines the lines read
+     * @param sent the records sent and acknowledged
+     * @param blankLines the blank lines
+     * @param oversizedLines the oversized lines
+     * @param bytesRead the bytes of the file read so far
+     * @param elapsed the time taken so far
+     */
     public PublishResult(Path file, String topic, long lines, long sent, long blankLines, long oversizedLines,
                          long bytesRead, Duration elapsed) {
         this(file, topic, lines, sent, blankLines, oversizedLines, bytesRead, elapsed, false);
     }
 
-    /** Records sent per second over the whole file, flushing included; 0 when no time was measured. */
+    /**
+     * Records sent per second over the whole file, flushing included; 0 when no time was measured.
+     *
+     * @return records sent per second over the whole file, flushing included; 0 when no time was measured
+     */
     public double recordsPerSecond() {
         double seconds = elapsed.toNanos() / 1e9;
         return seconds <= 0 ? 0 : sent / seconds;

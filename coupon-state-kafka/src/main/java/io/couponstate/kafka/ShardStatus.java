@@ -32,7 +32,11 @@ public final class ShardStatus {
         this.lag = lag;
     }
 
-    /** The partition number: partition {@code partition()} of every source topic. */
+    /**
+     * The partition number: partition {@code partition()} of every source topic.
+     *
+     * @return the partition number: partition {@code partition()} of every source topic
+     */
     public int partition() {
         return partition;
     }
@@ -41,12 +45,20 @@ public final class ShardStatus {
      * Whether the shard answers queries here: restored from the local checkpoint or rebuilt from the topics, caught
      * up to the end offsets read when it was assigned, and added to the {@link PartitionedCouponState}. While false
      * its codes throw {@link NotOwnedException} here.
+     *
+     * @return whether the shard answers queries here: restored from the local checkpoint or rebuilt from the topics,
+     *         caught up to the end offsets read when it was assigned, and added to the {@link PartitionedCouponState}
      */
     public boolean queryable() {
         return queryable;
     }
 
-    /** Records of the partition (summed over the topics) not yet applied, as of the shard's last poll; -1 unknown. */
+    /**
+     * Records of the partition (summed over the topics) not yet applied, as of the shard's last poll; -1 unknown.
+     *
+     * @return records of the partition (summed over the topics) not yet applied, as of the shard's last poll; -1
+     *         unknown
+     */
     public long lag() {
         return lag;
     }

@@ -34,6 +34,7 @@ public interface SourceResolver {
      *
      * @param record the record, not null
      * @param state the runner's state, to intern source names with {@link CouponState#sourceId(String)}
+     * @return the source id of {@code record} in {@code state}, or {@link #UNRESOLVED} or {@link #SOURCE_LIMIT}
      */
     int sourceId(ConsumerRecord<byte[], byte[]> record, CouponState state);
 
@@ -41,12 +42,20 @@ public interface SourceResolver {
      * Every source this resolver can ever return, when it knows them up front (the runner checks them against the
      * state's {@code maxSources} before it starts); empty when sources are discovered from the records, as topic
      * names are. The default is empty.
+     *
+     * @return every source this resolver can ever return, when it knows them up front (the runner checks them against
+     *         the state's {@code maxSources} before it starts); empty when sources are discovered from the records, as
+     *         topic names are
      */
     default Optional<Collection<String>> declaredSources() {
         return Optional.empty();
     }
 
-    /** The default: the record's topic is its source (one topic per source file). */
+    /**
+     * The default: the record's topic is its source (one topic per source file).
+     *
+     * @return the default: the record's topic is its source (one topic per source file)
+     */
     static SourceResolver topicName() {
         return new TopicSourceResolver();
     }
@@ -60,6 +69,8 @@ public interface SourceResolver {
      *
      * @param headerKey the header's key, not empty
      * @param allowedSources the source names a header may hold: at least one, none null or empty
+     * @return the value of the record's last header named {@code headerKey}, read as UTF-8, is its source (one topic
+     *         holding several source files), if it is one of {@code allowedSources}
      */
     static SourceResolver header(String headerKey, Collection<String> allowedSources) {
         return new HeaderSourceResolver(headerKey, allowedSources);

@@ -46,7 +46,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         this.overrides = Map.copyOf(overrides);
     }
 
-    /** Starts a broker on a free port in a new temporary directory. */
+    /**
+     * Starts a broker on a free port in a new temporary directory.
+     *
+     * @return the running broker
+     */
     public static EmbeddedKafkaBroker start() {
         return start(0, null, Map.of());
     }
@@ -57,6 +61,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @param port the client port, or 0 for a free one
      * @param dataDir the log directory (kept on close), or null for a temporary one (deleted on close)
      * @param overrides broker properties to set on top of the single-node defaults
+     * @return the running broker
      */
     public static EmbeddedKafkaBroker start(int port, Path dataDir, Map<String, String> overrides) {
         try {
@@ -70,19 +75,38 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
-    /** {@code 127.0.0.1:PORT}. */
+    /**
+     * {@code 127.0.0.1:PORT}.
+     *
+     * @return {@code 127.0.0.1:PORT}
+     */
     public String bootstrapServers() {
         return "127.0.0.1:" + port;
     }
 
+    /**
+     * The port of the broker's PLAINTEXT listener.
+     *
+     * @return the port clients connect to
+     */
     public int port() {
         return port;
     }
 
+    /**
+     * The broker's log directory.
+     *
+     * @return the directory the broker keeps its data in
+     */
     public Path dataDir() {
         return dataDir;
     }
 
+    /**
+     * Whether the broker runs now (started and not stopped).
+     *
+     * @return {@code true} between a start and a stop
+     */
     public boolean isRunning() {
         return server != null;
     }

@@ -36,7 +36,11 @@ public final class KafkaBrokerExtension implements BeforeAllCallback, AfterAllCa
         this.embeddedOnly = embeddedOnly;
     }
 
-    /** Always the in-JVM broker: for tests that stop and restart it. */
+    /**
+     * Always the in-JVM broker: for tests that stop and restart it.
+     *
+     * @return always the in-JVM broker: for tests that stop and restart it
+     */
     public static KafkaBrokerExtension embedded() {
         return new KafkaBrokerExtension(true);
     }
@@ -89,12 +93,20 @@ public final class KafkaBrokerExtension implements BeforeAllCallback, AfterAllCa
         }
     }
 
-    /** Whether this class runs against a container rather than the in-JVM broker. */
+    /**
+     * Whether this class runs against a container rather than the in-JVM broker.
+     *
+     * @return whether this class runs against a container rather than the in-JVM broker
+     */
     public boolean usesContainer() {
         return container != null;
     }
 
-    /** The in-JVM broker (for stop/restart); IllegalStateException when none runs. */
+    /**
+     * The in-JVM broker (for stop/restart); IllegalStateException when none runs.
+     *
+     * @return the in-JVM broker (for stop/restart); IllegalStateException when none runs
+     */
     public EmbeddedKafkaBroker broker() {
         if (broker == null) {
             throw new IllegalStateException("broker: no in-JVM broker runs (use KafkaBrokerExtension.embedded() "
@@ -103,7 +115,11 @@ public final class KafkaBrokerExtension implements BeforeAllCallback, AfterAllCa
         return broker;
     }
 
-    /** {@code host:port} of the broker. */
+    /**
+     * {@code host:port} of the broker.
+     *
+     * @return {@code host:port} of the broker
+     */
     public String bootstrapServers() {
         if (container != null) {
             return container.bootstrapServers();
