@@ -204,7 +204,7 @@ public final class CompactCouponState extends AbstractCouponState {
     }
 
     /** The second bucket's distance from the home bucket: 1..nb-1, a function of q alone (reversible). */
-    private static int offset(long q, int buckets) {
+    static int offset(long q, int buckets) {
         return 1 + (int) ((((q * 0x9E3779B97F4A7C15L) >>> 32) * (buckets - 1)) >>> 32);
     }
 
@@ -851,6 +851,25 @@ public final class CompactCouponState extends AbstractCouponState {
         long n = 0;
         for (Stripe stripe : stripes) {
             n += stripe.table.sideCount; // racy read: a statistic
+        }
+        return n;
+    }
+
+    /** Bits of a hash below the stripe index (for tests that build colliding codes). */
+    int hashBitsBelowStripe() {
+        return wBits;
+    }
+
+    /** The bucket count of stripe {@code index}'s current table (for tests that build colliding codes). */
+    int buckets(int index) {
+        return stripes[index].table.buckets;
+    }
+
+    /** How many entries inserts have relocated (for tests that check reads during relocations). */
+    long relocations() {
+        long n = 0;
+        for (Stripe stripe : stripes) {
+            n += stripe.relocations; // racy read: a statistic
         }
         return n;
     }
