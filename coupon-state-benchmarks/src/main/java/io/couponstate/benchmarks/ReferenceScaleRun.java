@@ -114,9 +114,9 @@ public final class ReferenceScaleRun {
                 rows.add(run(name, scale, threads, dir, lifecycle));
                 System.gc();
             }
-        }
-        if (impls.length == 2) {
-            summary(rows, impls, lifecycle);
+            if (impls.length == 2) {
+                summary(rows, impls, lifecycle); // after every round: a run stopped early still has its table
+            }
         }
     }
 

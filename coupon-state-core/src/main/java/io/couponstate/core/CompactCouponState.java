@@ -93,6 +93,14 @@ public final class CompactCouponState extends AbstractCouponState {
     /** Load at which a stripe grows, and for which pre-sized stripes are sized (with room for the spread). */
     static final double MAX_LOAD = 0.93;
     private static final double GROWTH = 1.5;
+    /**
+     * Slots per page: a stripe's slots are pages of 2^15 (128 or 256 KB), never one array of half a G1 region or
+     * more, which G1 would place in whole regions of its own (a 21 MB array in 4 MB regions holds 3 MB nothing can
+     * use; a 4.3 MB one, 3.7 MB). A bucket never straddles two pages.
+     */
+    private static final int PAGE_BITS = 15;
+    private static final int PAGE = 1 << PAGE_BITS;
+    private static final int PAGE_MASK = PAGE - 1;
     private static final int MAX_KICKS = 500;
     /** What {@link Table#scan} returns for a full bucket without the code: never a slot value. */
     private static final long FULL = -1L;
@@ -143,10 +151,16 @@ public final class CompactCouponState extends AbstractCouponState {
         this.shift1 = keyBits / 2;
         this.shift2 = keyBits * 27 / 64;
         this.shift3 = keyBits / 2 - 1;
-        int buckets = bucketsFor(config.expectedCodes() / STRIPES);
+        long perStripe = config.expectedCodes() / STRIPES;
+        int buckets = bucketsFor(perStripe);
         for (int i = 0; i < STRIPES; i++) {
-            stripes[i] = new Stripe(newTable(buckets, false), i);
+            stripes[i] = new Stripe(newTable(buckets, false, withSpread(perStripe)), i);
         }
+    }
+
+    /** {@code codes} per stripe and room for the spread between stripes (four standard deviations); 0 for 0. */
+    private static long withSpread(long codes) {
+        return codes <= 0 ? 0 : (long) Math.ceil(codes + 4 * Math.sqrt(codes) + 8);
     }
 
     /** Buckets for {@code codes} codes in one stripe, with room for the spread between stripes. */
@@ -154,8 +168,7 @@ public final class CompactCouponState extends AbstractCouponState {
         if (codes <= 0) {
             return MIN_BUCKETS;
         }
-        double withSpread = codes + 4 * Math.sqrt(codes) + 8;
-        long buckets = (long) Math.ceil(withSpread / MAX_LOAD / BUCKET) + 1;
+        long buckets = (long) Math.ceil(withSpread(codes) / MAX_LOAD / BUCKET) + 1;
         if (buckets > MAX_BUCKETS) {
             throw new IllegalArgumentException("expectedCodes: " + codes * STRIPES + " (expected: at most "
                     + (long) (MAX_BUCKETS * (double) BUCKET * MAX_LOAD) * STRIPES + " for this layout)");
@@ -241,8 +254,9 @@ public final class CompactCouponState extends AbstractCouponState {
     // ---------------------------------------------------------------------------------------------------------------
     // tables
 
-    private Table newTable(int buckets, boolean forceWide) {
-        return new Table(buckets, wMask, forceWide);
+    /** A table of {@code buckets} buckets that holds {@code needed} codes before it grows (0: grows at MAX_LOAD). */
+    private Table newTable(int buckets, boolean forceWide, long needed) {
+        return new Table(buckets, wMask, forceWide, needed);
     }
 
     /** One generation of a stripe's table: geometry, slots, side table. Slots change only under the stripe lock. */
@@ -255,14 +269,14 @@ public final class CompactCouponState extends AbstractCouponState {
         final int tagShift;
         final long spill;
         final boolean wide;
-        final int[] ints;
-        final long[] longs;
+        final int[][] ints;
+        final long[][] longs;
         final int resizeAt;
         /** (code, mask) pairs: spilled masks and unplaced codes; null until needed. */
         volatile long[] side;
         int sideCount; // under the lock
 
-        Table(int buckets, long wMask, boolean forceWide) {
+        Table(int buckets, long wMask, boolean forceWide, long needed) {
             this.buckets = buckets;
             long maxQ = Long.divideUnsigned(wMask, buckets);
             this.qBits = Math.max(1, 64 - Long.numberOfLeadingZeros(maxQ));
@@ -275,22 +289,32 @@ public final class CompactCouponState extends AbstractCouponState {
             int tagBits = Math.min(MAX_TAG_BITS, wide ? 63 - tagShift : intTagBits);
             this.spill = (1L << tagBits) - 1;
             int slots = buckets * BUCKET;
-            this.ints = wide ? null : new int[slots];
-            this.longs = wide ? new long[slots] : null;
-            this.resizeAt = (int) Math.min(slots - 1L, (long) (slots * MAX_LOAD));
+            int pages = (slots + PAGE - 1) >>> PAGE_BITS;
+            this.ints = wide ? null : new int[pages][];
+            this.longs = wide ? new long[pages][] : null;
+            for (int p = 0; p < pages; p++) {
+                int length = Math.min(PAGE, slots - (p << PAGE_BITS));
+                if (wide) {
+                    longs[p] = new long[length];
+                } else {
+                    ints[p] = new int[length];
+                }
+            }
+            this.resizeAt = (int) Math.min(slots - 1L, Math.max(needed, (long) (slots * MAX_LOAD)));
         }
 
         long get(int i) {
             // volatile read: the newest slot value, at least as new as the version read before it
-            return wide ? (long) LONGS.getVolatile(longs, i) : Integer.toUnsignedLong((int) INTS.getVolatile(ints, i));
+            return wide ? (long) LONGS.getVolatile(longs[i >>> PAGE_BITS], i & PAGE_MASK)
+                    : Integer.toUnsignedLong((int) INTS.getVolatile(ints[i >>> PAGE_BITS], i & PAGE_MASK));
         }
 
         /** Under the lock. */
         void set(int i, long value) {
             if (wide) {
-                LONGS.setVolatile(longs, i, value); // volatile: publishes to lock-free readers
+                LONGS.setVolatile(longs[i >>> PAGE_BITS], i & PAGE_MASK, value); // volatile: publishes to readers
             } else {
-                INTS.setVolatile(ints, i, (int) value);
+                INTS.setVolatile(ints[i >>> PAGE_BITS], i & PAGE_MASK, (int) value);
             }
         }
 
@@ -468,7 +492,8 @@ public final class CompactCouponState extends AbstractCouponState {
                 hashes[i] = h;
                 Table t = stripes[(int) (h >>> wBits)].table; // volatile read; a stale table only wastes the hint
                 int slot = (int) Long.remainderUnsigned(h & wMask, t.buckets) * BUCKET;
-                sink += t.wide ? t.longs[slot] : t.ints[slot]; // plain load on purpose: a cache hint only
+                // plain load on purpose: a cache hint only
+                sink += t.wide ? t.longs[slot >>> PAGE_BITS][slot & PAGE_MASK] : t.ints[slot >>> PAGE_BITS][slot & PAGE_MASK];
             }
         }
         batch.sink = sink;
@@ -637,7 +662,7 @@ public final class CompactCouponState extends AbstractCouponState {
         } else {
             stripe.preferWide = true;
         }
-        Table fresh = newTable(buckets, stripe.preferWide);
+        Table fresh = newTable(buckets, stripe.preferWide, 0);
         copyInto(stripe, old, fresh);
         stripe.table = fresh; // volatile store: readers switch to the complete copy
         stripe.resizes++;
@@ -708,13 +733,14 @@ public final class CompactCouponState extends AbstractCouponState {
      */
     @Override
     void ensureCapacity(long codes) {
-        int buckets = bucketsFor(Math.max(0, codes) / STRIPES);
+        long perStripe = Math.max(0, codes) / STRIPES;
+        int buckets = bucketsFor(perStripe);
         for (Stripe stripe : stripes) {
             stripe.lock();
             try {
                 Table t = stripe.table;
                 if (t.buckets < buckets) {
-                    Table fresh = newTable(buckets, stripe.preferWide);
+                    Table fresh = newTable(buckets, stripe.preferWide, withSpread(perStripe));
                     copyInto(stripe, t, fresh);
                     stripe.table = fresh; // volatile store: readers switch to the complete copy
                     stripe.resizes++;
@@ -778,14 +804,21 @@ public final class CompactCouponState extends AbstractCouponState {
     void forEachEntry(EntryVisitor visitor) {
         for (Stripe stripe : stripes) {
             Table t;
-            int[] ints;
-            long[] longs;
+            int[][] ints;
+            long[][] longs;
             long[] side;
             stripe.lock(); // a copy under the lock: relocations would move entries under a live walk
             try {
                 t = stripe.table;
                 ints = t.wide ? null : t.ints.clone();
                 longs = t.wide ? t.longs.clone() : null;
+                for (int p = 0; p < (t.wide ? longs.length : ints.length); p++) {
+                    if (t.wide) {
+                        longs[p] = longs[p].clone();
+                    } else {
+                        ints[p] = ints[p].clone();
+                    }
+                }
                 long[] s = t.side;
                 side = s == null ? null : s.clone();
             } finally {
@@ -796,7 +829,8 @@ public final class CompactCouponState extends AbstractCouponState {
             for (int b = 0; b < buckets; b++) {
                 for (int j = 0; j < BUCKET; j++) {
                     int i = b * BUCKET + j;
-                    long v = ints == null ? longs[i] : Integer.toUnsignedLong(ints[i]);
+                    long v = ints == null ? longs[i >>> PAGE_BITS][i & PAGE_MASK]
+                            : Integer.toUnsignedLong(ints[i >>> PAGE_BITS][i & PAGE_MASK]);
                     if (v == 0) {
                         break;
                     }
