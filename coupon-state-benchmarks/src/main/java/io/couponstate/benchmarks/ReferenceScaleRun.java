@@ -8,6 +8,9 @@ import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.ObservationBatch;
 import io.couponstate.core.StripedLockCouponState;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -352,8 +355,8 @@ public final class ReferenceScaleRun {
     }
 
     private static void resetPeaks() {
-        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == java.lang.management.MemoryType.HEAP) {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
                 pool.resetPeakUsage();
             }
         }
@@ -362,8 +365,8 @@ public final class ReferenceScaleRun {
     /** The sum of the heap pools' peaks since {@link #resetPeaks}: an upper bound of the heap in use at once. */
     private static long peakUsed() {
         long peak = 0;
-        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == java.lang.management.MemoryType.HEAP) {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
                 peak += pool.getPeakUsage().getUsed();
             }
         }

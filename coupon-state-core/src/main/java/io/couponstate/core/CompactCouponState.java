@@ -37,7 +37,8 @@ public final class CompactCouponState extends AbstractCouponState {
      *   (spill) means the code's mask is in the stripe's side table.
      *     slot = tag << (Q + 1) | alt << Q | q
      *   A stripe's slots are ints when Q + 1 + 3 <= 32 (a tag of at least 3 bits), else longs (tag capped at 10
-     *   bits). At the reference scale (312.5M codes of 8..10 characters, pre-sized): nb is about 656K per stripe,
+     *   bits), kept in pages of 2^15 slots (see PAGE_BITS: no humongous arrays, whose region rounding G1 charges).
+     *   At the reference scale (312.5M codes of 8..10 characters, pre-sized): nb is about 656K per stripe,
      *   Q = 27, alt 1, tag 4 bits (14 source sets before a spill; three sources make 7): 4 bytes per slot at load
      *   0.93 = 4.3 bytes per code. Smaller tables (below about 120M codes) have longer quotients and use long slots,
      *   still under LockFreeCouponState's 9.4 bytes at the same load. Twelve-character codes and 64 sources take
@@ -68,8 +69,9 @@ public final class CompactCouponState extends AbstractCouponState {
      *   tag sees its mask.
      *
      * Resize
-     *   A stripe past 0.93 of its slots, or whose side table holds more than 1/8 of its codes, is rebuilt 1.5 times
-     *   larger under its lock (re-hashing needs no unmix: the stripe stays, hp = q * nb + home); a stripe whose
+     *   A stripe past 0.93 of its slots (a pre-sized one: past its share of expectedCodes and the spread between
+     *   stripes), or whose side table holds more than 1/8 of its codes, is rebuilt 1.5 times larger under its lock
+     *   (re-hashing needs no unmix: the stripe stays, hp = q * nb + home); a stripe whose
      *   spills are many turns to long slots with 10-bit tags at that point. Peak memory during growth is the table
      *   plus one stripe's new table.
      *
@@ -493,7 +495,8 @@ public final class CompactCouponState extends AbstractCouponState {
                 Table t = stripes[(int) (h >>> wBits)].table; // volatile read; a stale table only wastes the hint
                 int slot = (int) Long.remainderUnsigned(h & wMask, t.buckets) * BUCKET;
                 // plain load on purpose: a cache hint only
-                sink += t.wide ? t.longs[slot >>> PAGE_BITS][slot & PAGE_MASK] : t.ints[slot >>> PAGE_BITS][slot & PAGE_MASK];
+                int page = slot >>> PAGE_BITS;
+                sink += t.wide ? t.longs[page][slot & PAGE_MASK] : t.ints[page][slot & PAGE_MASK];
             }
         }
         batch.sink = sink;
@@ -610,7 +613,8 @@ public final class CompactCouponState extends AbstractCouponState {
                 int off = offset(vq, t.buckets);
                 boolean wasSecond = (victim & t.altBit) != 0;
                 int vHome = wasSecond ? (target - off < 0 ? target - off + t.buckets : target - off) : target;
-                int vSecond = wasSecond ? target : (target + off >= t.buckets ? target + off - t.buckets : target + off);
+                int vSecond = wasSecond ? target
+                        : (target + off >= t.buckets ? target + off - t.buckets : target + off);
                 int other = wasSecond ? vHome : vSecond;
                 int freeSlot = firstFree(t, other);
                 entry = victim & ~t.altBit;
