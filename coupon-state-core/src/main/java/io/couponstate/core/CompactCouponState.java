@@ -141,7 +141,7 @@ public final class CompactCouponState extends AbstractCouponState {
     /**
      * A state with {@code config}.
      *
-     * @param config the configuration; {@code expectedCodes} pre-sizes every stripe at load {@value #MAX_LOAD}
+     * @param config the configuration; {@code expectedCodes} pre-sizes every stripe at load 0.93
      */
     public CompactCouponState(CouponStateConfig config) {
         super(config);
