@@ -22,7 +22,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.ThreadParams;
 
 /**
- * Throughput of {@code addObservation}, the hot path, for the library's two implementations and two baselines,
+ * Throughput of {@code addObservation}, the hot path, for the library's three implementations and two baselines,
  * on the String path and the byte path. One operation is one observation; the score is observations per second.
  *
  * <p>{@link #insert}: observations of {@code codes} distinct codes (3 sources, each code in a source with
@@ -64,7 +64,7 @@ public class AddObservationBenchmark {
     }
 
     /** The implementation under test (names fixed by the issue: outside scripts pass them). */
-    @Param({"LOCK_FREE", "STRIPED_LOCK", "GO_PORT", "CHM_MASK"})
+    @Param({"LOCK_FREE", "STRIPED_LOCK", "COMPACT", "GO_PORT", "CHM_MASK"})
     public Impl impl;
 
     /** Distinct codes in the input. */

@@ -12,7 +12,7 @@ import org.openjdk.jol.info.GraphLayout;
  *
  * <pre>
  * java -Xmx8g -Djdk.attach.allowAttachSelf=true -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.FootprintReport \
- *      [--codes 10000000] [--impl LOCK_FREE,STRIPED_LOCK,GO_PORT,CHM_MASK]
+ *      [--codes 10000000] [--impl LOCK_FREE,STRIPED_LOCK,COMPACT,GO_PORT,CHM_MASK]
  * </pre>
  */
 public final class FootprintReport {
@@ -54,7 +54,7 @@ public final class FootprintReport {
                 }
                 long delta = after - before;
                 String jol = "-";
-                if (impl == Impl.LOCK_FREE || impl == Impl.STRIPED_LOCK) {
+                if (impl == Impl.LOCK_FREE || impl == Impl.STRIPED_LOCK || impl == Impl.COMPACT) {
                     jol = String.format("%.2f", (double) GraphLayout.parseInstance(state.unwrap()).totalSize() / codes);
                 }
                 System.out.printf("| %s | %s | %.2f | %s | %s |%n", impl, presized ? "yes" : "no",

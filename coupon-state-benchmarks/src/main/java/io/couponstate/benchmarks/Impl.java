@@ -1,5 +1,6 @@
 package io.couponstate.benchmarks;
 
+import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
@@ -11,7 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The implementations a benchmark can run, as a JMH {@code @Param}: the library's two and two baselines. */
+/** The implementations a benchmark can run, as a JMH {@code @Param}: the library's three and two baselines. */
 public enum Impl {
     /** {@link LockFreeCouponState}: CAS on packed slots, cooperative resize. */
     LOCK_FREE {
@@ -25,6 +26,13 @@ public enum Impl {
         @Override
         public StateFacade create(long expectedCodes) {
             return new Ours(new StripedLockCouponState(config(expectedCodes)));
+        }
+    },
+    /** {@link CompactCouponState}: quotient slots of 32 bits at scale, a lock per stripe for writers. */
+    COMPACT {
+        @Override
+        public StateFacade create(long expectedCodes) {
+            return new Ours(new CompactCouponState(config(expectedCodes)));
         }
     },
     /** The direct port of the original Go consumer: {@code HashMap<String, HashSet<String>>} behind one lock. */

@@ -1,5 +1,6 @@
 package io.couponstate.benchmarks;
 
+import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponSnapshots;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
@@ -7,6 +8,9 @@ import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.core.ObservationBatch;
 import io.couponstate.core.StripedLockCouponState;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -42,8 +46,14 @@ import java.util.function.Supplier;
  *
  * <pre>
  * java -Xmx6g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.ReferenceScaleRun \
- *      [--scale 0.1] [--threads 2] [--impl LOCK_FREE|STRIPED_LOCK] [--batch 256] [--dir /tmp] [--lifecycle true]
+ *      [--scale 0.1] [--threads 2] [--impl LOCK_FREE|STRIPED_LOCK|COMPACT] [--batch 256] [--dir /tmp] \
+ *      [--lifecycle true] [--rounds 1]
  * </pre>
+ *
+ * <p>{@code --impl COMPACT,LOCK_FREE --rounds 3} runs the implementations alternately in one JVM (each round one run
+ * of each, the previous state dropped before the next is built), every one with the same configuration (default
+ * {@code maxSources} 8, three sources registered), and ends with a table of the per-round ratios of the first
+ * implementation to the second and their medians: ratios side by side, which a shared machine's noise affects alike.
  */
 public final class ReferenceScaleRun {
 
@@ -61,6 +71,19 @@ public final class ReferenceScaleRun {
     private ReferenceScaleRun() {
     }
 
+    /** What one run measured, for the alternating summary. */
+    static final class Row {
+        String impl;
+        double ingestSeconds;
+        double bytesPerCode;
+        double writeSeconds;
+        double restorePresizedSeconds;
+        double restoreDefaultSeconds;
+        double grownBytesPerCode;
+        double growthPeakMb;
+        long imageBytes;
+    }
+
     /** Runs the ingest; see the class comment for the arguments. */
     public static void main(String[] args) throws InterruptedException, IOException {
         double scale = 1.0;
@@ -68,6 +91,7 @@ public final class ReferenceScaleRun {
         String impl = "LOCK_FREE";
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         boolean lifecycle = true;
+        int rounds = 1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--scale" -> scale = Double.parseDouble(args[++i]);
@@ -76,10 +100,70 @@ public final class ReferenceScaleRun {
                 case "--batch" -> batchSize = Integer.parseInt(args[++i]);
                 case "--dir" -> dir = Path.of(args[++i]);
                 case "--lifecycle" -> lifecycle = Boolean.parseBoolean(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("argument: " + args[i] + " (expected: --scale X, "
-                        + "--threads N, --impl LOCK_FREE|STRIPED_LOCK, --batch N, --dir PATH, --lifecycle BOOL)");
+                        + "--threads N, --impl LOCK_FREE|STRIPED_LOCK|COMPACT[,...], --batch N, --dir PATH, "
+                        + "--lifecycle BOOL, --rounds N)");
             }
         }
+        String[] impls = impl.split(",");
+        for (String name : impls) {
+            create(name, CouponStateConfig.defaults()); // an unknown name fails here, before any round
+        }
+        List<Row> rows = new java.util.ArrayList<>();
+        for (int round = 1; round <= rounds; round++) {
+            for (String name : impls) {
+                System.out.printf("%n=== round %d of %d: %s ===%n", round, rounds, name);
+                rows.add(run(name, scale, threads, dir, lifecycle));
+                System.gc();
+            }
+            if (impls.length == 2) {
+                summary(rows, impls, lifecycle); // after every round: a run stopped early still has its table
+            }
+        }
+    }
+
+    /** The per-round ratios of the first implementation to the second, and their medians. */
+    private static void summary(List<Row> rows, String[] impls, boolean lifecycle) {
+        System.out.printf("%nsummary: %s against %s, per round (ratio = %s / %s)%n", impls[0], impls[1], impls[0],
+                impls[1]);
+        System.out.println("round | ingest s (a, b, ratio) | B/code (a, b) | base write s (a, b, ratio) | restore "
+                + "pre-sized s (a, b, ratio) | restore default-sized s (a, b) | grown B/code (a, b) | growth peak MB "
+                + "(a, b) | image MB (a, b)");
+        List<Double> ingest = new java.util.ArrayList<>();
+        List<Double> write = new java.util.ArrayList<>();
+        List<Double> restore = new java.util.ArrayList<>();
+        for (int i = 0; i + 1 < rows.size(); i += 2) {
+            Row a = rows.get(i);
+            Row b = rows.get(i + 1);
+            ingest.add(a.ingestSeconds / b.ingestSeconds);
+            write.add(a.writeSeconds / b.writeSeconds);
+            restore.add(a.restorePresizedSeconds / b.restorePresizedSeconds);
+            System.out.printf(java.util.Locale.ROOT, "%d | %.2f, %.2f, %.3f | %.2f, %.2f | %.2f, %.2f, %.3f | %.2f, "
+                    + "%.2f, %.3f | %.2f, %.2f | %.2f, %.2f | %.0f, %.0f | %.0f, %.0f%n", i / 2 + 1, a.ingestSeconds,
+                    b.ingestSeconds, a.ingestSeconds / b.ingestSeconds, a.bytesPerCode, b.bytesPerCode,
+                    a.writeSeconds, b.writeSeconds, a.writeSeconds / b.writeSeconds, a.restorePresizedSeconds,
+                    b.restorePresizedSeconds, a.restorePresizedSeconds / b.restorePresizedSeconds,
+                    a.restoreDefaultSeconds, b.restoreDefaultSeconds, a.grownBytesPerCode, b.grownBytesPerCode,
+                    a.growthPeakMb, b.growthPeakMb, a.imageBytes / 1e6, b.imageBytes / 1e6);
+        }
+        System.out.printf(java.util.Locale.ROOT, "median ratios %s / %s: ingest time %.3f (throughput %.3f)%s%n",
+                impls[0], impls[1], median(ingest), 1 / median(ingest), lifecycle ? String.format(java.util.Locale.ROOT,
+                        ", base write %.3f, restore pre-sized %.3f", median(write), median(restore)) : "");
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new java.util.ArrayList<>(values);
+        java.util.Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /** One ingest (and, with {@code lifecycle}, the life cycle after it) of {@code impl}. */
+    private static Row run(String impl, double scale, int threads, Path dir, boolean lifecycle)
+            throws InterruptedException, IOException {
+        Row row = new Row();
+        row.impl = impl;
         long[] counts = new long[3];
         long generated = 0;
         for (int s = 0; s < 3; s++) {
@@ -132,6 +216,8 @@ public final class ReferenceScaleRun {
                 observations / ingestSeconds / 1e6, genSeconds, Math.max(0, ingestSeconds - genSeconds));
         System.out.printf("heap used after GC: %s (state: %s, %.2f bytes/code)%n", Heap.mb(heapAfter),
                 Heap.mb(retained), (double) retained / size);
+        row.ingestSeconds = ingestSeconds;
+        row.bytesPerCode = (double) retained / size;
         System.out.printf("valid codes (%.2f s to list): %s%n", querySeconds, new TreeSet<>(valid));
         boolean ok = valid.size() == EXPECTED_VALID.size() && EXPECTED_VALID.containsAll(valid);
         System.out.println(ok ? "RESULT OK: exactly the eight expected valid codes"
@@ -140,12 +226,13 @@ public final class ReferenceScaleRun {
             System.exit(1);
         }
         if (lifecycle) {
-            ok = lifecycle(state, impl, dir, ids, counts);
+            ok = lifecycle(state, impl, dir, ids, counts, row);
             System.out.println(ok ? "LIFECYCLE OK: every restore equals the state" : "LIFECYCLE FAIL");
             if (!ok) {
                 System.exit(1);
             }
         }
+        return row;
     }
 
     /** New observations on top of the full state before the delta is written. */
@@ -156,12 +243,14 @@ public final class ReferenceScaleRun {
         return switch (impl) {
             case "LOCK_FREE" -> new LockFreeCouponState(config);
             case "STRIPED_LOCK" -> new StripedLockCouponState(config);
-            default -> throw new IllegalArgumentException("impl: " + impl + " (expected: LOCK_FREE|STRIPED_LOCK)");
+            case "COMPACT" -> new CompactCouponState(config);
+            default -> throw new IllegalArgumentException("impl: " + impl
+                    + " (expected: LOCK_FREE|STRIPED_LOCK|COMPACT)");
         };
     }
 
     /** Base write, restores, delta and valid listing, each against its physical limit; true if every check held. */
-    private static boolean lifecycle(CouponState state, String impl, Path dir, int[] ids, long[] counts)
+    private static boolean lifecycle(CouponState state, String impl, Path dir, int[] ids, long[] counts, Row row)
             throws IOException {
         Files.createDirectories(dir);
         Path base = dir.resolve("reference-base.cpst");
@@ -185,16 +274,32 @@ public final class ReferenceScaleRun {
                     + "the dd write%n", written, Heap.mb(bytes), writeSeconds, bytes / 1e6 / writeSeconds, writeCpu,
                     writeSeconds / ddWrite);
             ok &= written == size;
+            row.writeSeconds = writeSeconds;
+            row.imageBytes = bytes;
 
             for (boolean presized : new boolean[] {true, false}) {
                 Supplier<CouponState> factory = () -> create(impl, presized
                         ? CouponStateConfig.builder().expectedCodes(size).build() : CouponStateConfig.defaults());
+                long before = Heap.usedAfterGc();
+                resetPeaks();
                 CouponState restored = factory.get();
                 long r0 = System.nanoTime();
                 long rc = cpu();
                 long read = CouponSnapshots.read(base, restored);
                 double readSeconds = seconds(r0);
                 double readCpu = (cpu() - rc) / 1e9;
+                long peak = peakUsed();
+                long held = Heap.usedAfterGc() - before;
+                System.out.printf("restored state: %s retained, %.2f bytes/code; heap peak during the restore %s "
+                        + "(garbage included, the original state %s of it)%n", Heap.mb(held), (double) held / size,
+                        Heap.mb(peak), Heap.mb(before));
+                if (presized) {
+                    row.restorePresizedSeconds = readSeconds;
+                } else {
+                    row.restoreDefaultSeconds = readSeconds;
+                    row.grownBytesPerCode = (double) held / size;
+                    row.growthPeakMb = (peak - before) / 1e6;
+                }
                 boolean same = read == size && restored.size() == size && restored.validCount() == 8
                         && restored.getObservations("HAPPYHRS").size() == 2;
                 System.out.printf("restore into a %s state: %,d entries in %.2f s (%.0f MB/s, thread CPU %.2f s = %.0f ns"
@@ -247,6 +352,25 @@ public final class ReferenceScaleRun {
             Files.deleteIfExists(raw);
         }
         return ok;
+    }
+
+    private static void resetPeaks() {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
+                pool.resetPeakUsage();
+            }
+        }
+    }
+
+    /** The sum of the heap pools' peaks since {@link #resetPeaks}: an upper bound of the heap in use at once. */
+    private static long peakUsed() {
+        long peak = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
+                peak += pool.getPeakUsage().getUsed();
+            }
+        }
+        return peak;
     }
 
     /** CPU time of this thread: what a step costs whatever the machine's load (wall time shows the load too). */

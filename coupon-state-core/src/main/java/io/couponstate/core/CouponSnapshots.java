@@ -449,11 +449,24 @@ public final class CouponSnapshots {
         return threads;
     }
 
+    /**
+     * The source names a snapshot of {@code state} carries, in id order (a source's id is its index): what a caller
+     * that combines states (a partitioned state checking a shard's ids) compares.
+     *
+     * @param state a state of this library: {@link LockFreeCouponState}, {@link StripedLockCouponState} or
+     *        {@link CompactCouponState}
+     * @return the registered names, unmodifiable
+     * @throws IllegalArgumentException if {@code state} is of another implementation
+     */
+    public static List<String> sourceNames(CouponState state) {
+        return ours(state, "state").sourceNames();
+    }
+
     private static AbstractCouponState ours(CouponState state, String name) {
         Objects.requireNonNull(state, name);
         if (!(state instanceof AbstractCouponState)) {
             throw new IllegalArgumentException(name + ": " + state.getClass().getName()
-                    + " (expected: a LockFreeCouponState or StripedLockCouponState)");
+                    + " (expected: a LockFreeCouponState, StripedLockCouponState or CompactCouponState)");
         }
         return (AbstractCouponState) state;
     }

@@ -1,6 +1,8 @@
 package io.couponstate.kafka;
 
 import io.couponstate.core.CodeFormat;
+import io.couponstate.core.CompactCouponState;
+import io.couponstate.core.CouponSnapshots;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
@@ -48,7 +50,8 @@ import java.util.function.IntFunction;
  * it as every state does (empty, 0, false) and writes reject it with {@code InvalidCouponCodeException}. Bulk
  * queries ({@link #size}, {@link #validCount}, the listings) cover the shards owned when they start.
  *
- * <p><b>Shards.</b> Each shard is a {@link LockFreeCouponState} or {@link StripedLockCouponState} (the only kinds
+ * <p><b>Shards.</b> Each shard is a {@link LockFreeCouponState}, {@link StripedLockCouponState} or
+ * {@link CompactCouponState} (the only kinds
  * {@code CouponSnapshots} checkpoints, and the only ones whose code format can be checked) from the supplied factory,
  * with the {@link CouponStateConfig#threshold() threshold}, {@link CouponStateConfig#codeFormat() code format} and
  * {@link CouponStateConfig#maxSources() maxSources} of the config given here; {@code addShard} refuses any other
@@ -311,8 +314,9 @@ public final class PartitionedCouponState implements CouponState {
      * @param partition the partition
      * @param shard the shard
      * @return {@code shard}
-     * @throws IllegalArgumentException if the shard is not a {@link LockFreeCouponState} or
-     *         {@link StripedLockCouponState}, its threshold, code format or maxSources differ from this state's, or
+     * @throws IllegalArgumentException if the shard is not a {@link LockFreeCouponState},
+     *         {@link StripedLockCouponState} or {@link CompactCouponState}, its threshold, code format or maxSources
+     *         differ from this state's, or
      *         its source ids disagree with the registered ones (restore into {@link #newShard(int)} instead: the
      *         snapshot reader remaps by name)
      * @throws IllegalStateException if the partition is owned already, or the shard is owned for another partition
@@ -333,7 +337,7 @@ public final class PartitionedCouponState implements CouponState {
                             + "partition " + p + " (expected: one shard per partition)");
                 }
             }
-            List<String> shardNames = sourceNames(shard);
+            List<String> shardNames = sourceNames(partition, shard);
             String[] registered = names;
             for (int id = 0; id < Math.min(registered.length, shardNames.size()); id++) {
                 if (!registered[id].equals(shardNames.get(id))) {
@@ -399,16 +403,18 @@ public final class PartitionedCouponState implements CouponState {
 
     /** The shard's configuration; a shard must also tell its source names, which only the library's states do. */
     private static CouponStateConfig configOf(int partition, CouponState shard) {
-        if (!(shard instanceof LockFreeCouponState || shard instanceof StripedLockCouponState)) {
-            throw new IllegalArgumentException("partition " + partition + ": a shard of type "
-                    + shard.getClass().getName() + " (expected: LockFreeCouponState or StripedLockCouponState)");
-        }
+        sourceNames(partition, shard);
         return shard.config();
     }
 
-    private static List<String> sourceNames(CouponState shard) {
-        return shard instanceof LockFreeCouponState ? ((LockFreeCouponState) shard).sourceNames()
-                : ((StripedLockCouponState) shard).sourceNames();
+    private static List<String> sourceNames(int partition, CouponState shard) {
+        try {
+            return CouponSnapshots.sourceNames(shard);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("partition " + partition + ": a shard of type "
+                    + shard.getClass().getName()
+                    + " (expected: LockFreeCouponState, StripedLockCouponState or CompactCouponState)");
+        }
     }
 
     private static void checkId(int partition, CouponState shard, String name, int id) {

@@ -3,6 +3,7 @@ package io.couponstate.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponSnapshots;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
@@ -238,7 +239,7 @@ class PartitionedCouponStateTest {
                 .hasMessage("partition 0: the shard's maxSources 16 differs from this state's 8");
         assertThatThrownBy(() -> state.addShard(0, new PartitionedCouponState(1, CouponStateConfig.defaults(),
                 p -> new LockFreeCouponState()))).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("expected: LockFreeCouponState or StripedLockCouponState");
+                .hasMessageContaining("expected: LockFreeCouponState, StripedLockCouponState or CompactCouponState");
         PartitionedCouponState badFactory = new PartitionedCouponState(2, CouponStateConfig.defaults(),
                 p -> new LockFreeCouponState(CouponStateConfig.builder().threshold(1).build()));
         assertThatThrownBy(() -> badFactory.addShard(1)).isInstanceOf(IllegalArgumentException.class)
@@ -334,13 +335,14 @@ class PartitionedCouponStateTest {
     // ------------------------------------------------------------------------------------------------ the model
 
     @ParameterizedTest(name = "{0}, caseInsensitive={1}")
-    @CsvSource({"lockFree,false", "lockFree,true", "striped,false", "striped,true"})
+    @CsvSource({"lockFree,false", "lockFree,true", "striped,false", "striped,true", "compact,false", "compact,true"})
     void union_ofShards_equalsASequentialModel(String kind, boolean caseInsensitive) {
         SplittableRandom rnd = new SplittableRandom(seed("union_ofShards_equalsASequentialModel " + kind));
         CouponStateConfig config = CouponStateConfig.builder().caseInsensitive(caseInsensitive).threshold(2)
                 .maxSources(8).build();
         PartitionedCouponState state = new PartitionedCouponState(6, config,
-                p -> kind.equals("striped") ? new StripedLockCouponState(config) : new LockFreeCouponState(config));
+                p -> kind.equals("striped") ? new StripedLockCouponState(config)
+                        : kind.equals("compact") ? new CompactCouponState(config) : new LockFreeCouponState(config));
         for (int p = 0; p < 6; p++) {
             state.addShard(p);
         }

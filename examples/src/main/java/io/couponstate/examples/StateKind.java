@@ -1,5 +1,6 @@
 package io.couponstate.examples;
 
+import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
@@ -10,7 +11,9 @@ enum StateKind {
     /** {@link LockFreeCouponState}: CAS on packed slots, no lock on any path. */
     LOCKFREE,
     /** {@link StripedLockCouponState}: a lock per stripe. */
-    STRIPED;
+    STRIPED,
+    /** {@link CompactCouponState}: about half the memory per code, a lock per stripe for writers. */
+    COMPACT;
 
     /** A state of this kind with the defaults and room for {@code expectedCodes}. */
     CouponState create(long expectedCodes) {
@@ -19,6 +22,13 @@ enum StateKind {
 
     /** A state of this kind with {@code config}. */
     CouponState create(CouponStateConfig config) {
-        return this == LOCKFREE ? new LockFreeCouponState(config) : new StripedLockCouponState(config);
+        switch (this) {
+            case STRIPED:
+                return new StripedLockCouponState(config);
+            case COMPACT:
+                return new CompactCouponState(config);
+            default:
+                return new LockFreeCouponState(config);
+        }
     }
 }

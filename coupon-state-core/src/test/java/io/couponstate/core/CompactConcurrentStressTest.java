@@ -1,0 +1,9 @@
+package io.couponstate.core;
+
+class CompactConcurrentStressTest extends ConcurrentStressTest {
+
+    @Override
+    AbstractCouponState create(CouponStateConfig config) {
+        return new CompactCouponState(config);
+    }
+}
