@@ -1,7 +1,6 @@
 package io.couponstate.kafka.streams;
 
 import io.couponstate.core.CouponState;
-import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.kafka.CouponCheckpoints;
 import io.couponstate.kafka.internal.partition.CodePartitioner;
 import java.io.IOException;
@@ -108,7 +107,7 @@ public final class CouponStore implements StateStore {
                     + " (expected: Kafka Streams' own context; this store writes its changelog through it)");
         }
         this.context = (InternalProcessorContext<?, ?>) stateStoreContext;
-        CouponState fresh = new LockFreeCouponState(settings.config());
+        CouponState fresh = settings.newState();
         Path directory = imageDirectory(stateStoreContext.stateDir().toPath(), name,
                 stateStoreContext.taskId().toString());
         try {

@@ -1,6 +1,8 @@
 package io.couponstate.kafka.streams;
 
+import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
+import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.SourceResolver;
@@ -15,6 +17,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -56,6 +59,11 @@ public final class CouponStores {
 
     private final Settings settings;
     private final List<String> topics;
+
+    /** What the store and the processor share (tests). */
+    Settings settings() {
+        return settings;
+    }
 
     private CouponStores(Settings settings, List<String> topics) {
         this.settings = settings;
@@ -187,6 +195,7 @@ public final class CouponStores {
         private InvalidRecordHandler handler = InvalidRecordHandler.skip();
         private Duration imageInterval = Duration.ofSeconds(30);
         private int maxValueBytes = 64;
+        private Function<CouponStateConfig, ? extends CouponState> stateFactory = LockFreeCouponState::new;
 
         private Builder(String storeName, List<String> topics) {
             Objects.requireNonNull(storeName, "storeName");
@@ -271,13 +280,26 @@ public final class CouponStores {
         }
 
         /**
+         * Which {@link CouponState} implementation each task's store holds (default {@link LockFreeCouponState}); for
+         * example {@code CompactCouponState::new} for the smallest heap per code. Switching it between restarts keeps
+         * the state: every implementation reads the others' images.
+         *
+         * @param stateFactory makes a new, empty state from the store's configuration; called once per task opened
+         * @return this builder
+         */
+        public Builder stateFactory(Function<CouponStateConfig, ? extends CouponState> stateFactory) {
+            this.stateFactory = Objects.requireNonNull(stateFactory, "stateFactory");
+            return this;
+        }
+
+        /**
          * Builds it.
          *
          * @return the stores
          */
         public CouponStores build() {
             return new CouponStores(new Settings(storeName, config, sourceResolver, handler, imageInterval.toNanos(),
-                    maxValueBytes), topics);
+                    maxValueBytes, stateFactory), topics);
         }
     }
 
@@ -287,6 +309,7 @@ public final class CouponStores {
         private final CouponStateConfig config;
         final SourceResolver sourceResolver; // null: the topic's name
         private final InvalidRecordHandler handler;
+        private final Function<CouponStateConfig, ? extends CouponState> stateFactory;
         private final long imageIntervalNanos;
         final int maxValueBytes;
         final AtomicLongArray invalidCounts = new AtomicLongArray(InvalidRecordReason.values().length);
@@ -294,8 +317,10 @@ public final class CouponStores {
         final LongAdder recordsProcessed = new LongAdder();
 
         Settings(String storeName, CouponStateConfig config, SourceResolver sourceResolver,
-                InvalidRecordHandler handler, long imageIntervalNanos, int maxValueBytes) {
+                InvalidRecordHandler handler, long imageIntervalNanos, int maxValueBytes,
+                Function<CouponStateConfig, ? extends CouponState> stateFactory) {
             this.storeName = storeName;
+            this.stateFactory = stateFactory;
             this.config = config;
             this.sourceResolver = sourceResolver;
             this.handler = handler;
@@ -305,6 +330,19 @@ public final class CouponStores {
 
         CouponStateConfig config() {
             return config;
+        }
+
+        /** A new, empty state from the factory, refused unless empty and of this store's configuration. */
+        CouponState newState() {
+            CouponState fresh = Objects.requireNonNull(stateFactory.apply(config), "stateFactory returned null");
+            CouponStateConfig got = fresh.config();
+            if (got.threshold() != config.threshold() || !got.codeFormat().equals(config.codeFormat())
+                    || got.maxSources() != config.maxSources() || fresh.size() != 0) {
+                throw new IllegalStateException("store " + storeName + ": stateFactory returned " + fresh.getClass()
+                        .getName() + " of " + fresh.config() + " with " + fresh.size() + " codes (expected: a new, "
+                        + "empty state of " + config + ")");
+            }
+            return fresh;
         }
 
         long imageIntervalNanos() {

@@ -3,6 +3,9 @@ package io.couponstate.kafka.streams;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.couponstate.core.CompactCouponState;
+import io.couponstate.core.CouponStateConfig;
+import io.couponstate.core.LockFreeCouponState;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +35,19 @@ class CouponStoresTest {
         assertThatThrownBy(() -> CouponStores.builder("s", List.of("a")).maxValueBytes(0))
                 .hasMessage("maxValueBytes: 0 (expected: >= 1)");
         assertThatThrownBy(() -> CouponQueries.validCodes(null, 0)).hasMessage("limit: 0 (expected: >= 1)");
+    }
+
+    @Test
+    void stateFactory_choosesEachTasksImplementation_andAStateOfAnotherConfigurationIsRefused() {
+        CouponStores compact = CouponStores.builder("coupons", List.of("a", "b"))
+                .stateFactory(CompactCouponState::new).build();
+        assertThat(compact.settings().newState()).isInstanceOf(CompactCouponState.class);
+        assertThat(CouponStores.builder("coupons", List.of("a")).build().settings().newState())
+                .isInstanceOf(LockFreeCouponState.class);
+        CouponStores wrong = CouponStores.builder("coupons", List.of("a"))
+                .stateFactory(c -> new CompactCouponState(CouponStateConfig.builder().threshold(3).build())).build();
+        assertThatThrownBy(() -> wrong.settings().newState()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("store coupons: stateFactory returned " + CompactCouponState.class.getName());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.couponstate.spring.autoconfigure;
 
+import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
@@ -22,6 +23,13 @@ public enum StateImplementation {
         @Override
         public CouponState create(CouponStateConfig config) {
             return new StripedLockCouponState(config);
+        }
+    },
+    /** {@link CompactCouponState}: the fewest heap bytes per code (a quotient table), slower writes. */
+    COMPACT {
+        @Override
+        public CouponState create(CouponStateConfig config) {
+            return new CompactCouponState(config);
         }
     };
 

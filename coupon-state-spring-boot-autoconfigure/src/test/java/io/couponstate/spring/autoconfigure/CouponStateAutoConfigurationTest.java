@@ -98,12 +98,12 @@ class CouponStateAutoConfigurationTest {
                         "couponstate.case-insensitive=true",
                         "couponstate.max-sources=4",
                         "couponstate.expected-codes=1000",
-                        "couponstate.implementation=striped",
+                        "couponstate.implementation=compact",
                         "couponstate.apply-threads=2")
                 .run(context -> {
                     assertThat(context).hasNotFailed();
                     CouponState state = context.getBean(CouponState.class);
-                    assertThat(state).isInstanceOf(StripedLockCouponState.class);
+                    assertThat(state).isInstanceOf(io.couponstate.core.CompactCouponState.class);
                     CouponStateConfig config = state.config();
                     assertThat(config.threshold()).isEqualTo(2);
                     assertThat(config.maxSources()).isEqualTo(4);
