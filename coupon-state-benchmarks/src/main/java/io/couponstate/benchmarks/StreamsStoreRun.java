@@ -1,7 +1,6 @@
 package io.couponstate.benchmarks;
 
 import io.couponstate.core.CouponStateConfig;
-import io.couponstate.kafka.internal.partition.CodePartitioner;
 import io.couponstate.kafka.streams.CouponQueries;
 import io.couponstate.kafka.streams.CouponStores;
 import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
@@ -14,7 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -154,7 +152,8 @@ public final class StreamsStoreRun {
         long running = System.nanoTime();
         await(() -> {
             KeyQueryMetadata where = second.queryMetadataForKey("codes", last, (topic, key, value, n) ->
-                    Optional.of(Set.of(CodePartitioner.partition(key, 0, key.length, n))));
+                    CouponStores.codePartitioner().partitions(topic, new String(key, StandardCharsets.US_ASCII),
+                            value, n));
             if (where.partition() < 0) {
                 return false;
             }
