@@ -14,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread-safe; writers block, readers mostly do not. The table is split into 64 stripes, each guarded by its own
  * lock: {@code addObservation} (and each entry of {@code addObservations}, one lock at a time) locks the stripe its
- * code hashes to, never the whole table, so a stripe's growth stalls only that stripe's writers. A read of a code
+ * code hashes to, never the whole table, so a stripe's growth stalls only that stripe's writers; an observation the
+ * state already holds (a replay, a duplicate) is answered like a read, without the lock. A read of a code
  * that is present takes no lock and never waits. A read that does not find its code checks a per-stripe version
  * and retries if an insert was relocating entries in that stripe meanwhile; after a few such retries it takes the
  * stripe's lock, so a read may wait for one writer. {@code addObservation}, each entry of a batch and single-code
@@ -60,7 +61,11 @@ public final class CompactCouponState extends AbstractCouponState {
      *   for the lock the walk holds), so a hit is returned at once; a miss counts only if the version is even and
      *   unchanged, else the read retries, and after READ_RETRIES it reads under the lock. Resizing builds a new
      *   table under the lock and publishes it with a volatile store; a reader holding the old one sees a complete
-     *   older version (nothing writes to it any more).
+     *   older version (nothing writes to it any more). Slots are written with release stores (the version's
+     *   volatile write before a walk orders them after it) and read with volatile loads, so a reader that sees a
+     *   slot value sees everything written before it, the odd version of its walk included. Because masks only
+     *   grow, a hit that already holds an observation's source is the answer to that observation: add and
+     *   addBatch look first without the lock and lock only to change something.
      *
      * Dictionary
      *   Source sets are numbered in the order they first appear, per state: masks below 2^12 through an int array
@@ -84,6 +89,15 @@ public final class CompactCouponState extends AbstractCouponState {
 
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle COUNT;
+
+    static {
+        try {
+            COUNT = MethodHandles.lookup().findVarHandle(Stripe.class, "count", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private static final int STRIPE_BITS = 6;
     private static final int STRIPES = 1 << STRIPE_BITS;
@@ -314,9 +328,9 @@ public final class CompactCouponState extends AbstractCouponState {
         /** Under the lock. */
         void set(int i, long value) {
             if (wide) {
-                LONGS.setVolatile(longs[i >>> PAGE_BITS], i & PAGE_MASK, value); // volatile: publishes to readers
+                LONGS.setRelease(longs[i >>> PAGE_BITS], i & PAGE_MASK, value); // release: publishes to readers
             } else {
-                INTS.setVolatile(ints[i >>> PAGE_BITS], i & PAGE_MASK, (int) value);
+                INTS.setRelease(ints[i >>> PAGE_BITS], i & PAGE_MASK, (int) value);
             }
         }
 
@@ -413,6 +427,15 @@ public final class CompactCouponState extends AbstractCouponState {
         int slots() {
             return buckets * BUCKET;
         }
+
+        /** Plain loads of the first and last slot of {@code bucket}, whose values are only a cache hint. */
+        long hint(int bucket) {
+            int first = bucket * BUCKET;
+            int last = first + BUCKET - 1; // a bucket never straddles two pages
+            int page = first >>> PAGE_BITS;
+            return wide ? longs[page][first & PAGE_MASK] + longs[page][last & PAGE_MASK]
+                    : ints[page][first & PAGE_MASK] + ints[page][last & PAGE_MASK];
+        }
     }
 
     /** One lock, one table, a version that is odd while an insert relocates entries. */
@@ -451,9 +474,13 @@ public final class CompactCouponState extends AbstractCouponState {
     int add(long key, int sourceId) {
         long h = mix(key);
         Stripe stripe = stripes[(int) (h >>> wBits)];
+        long bits = 1L << sourceId;
+        if ((lookup(stripe.table, h & wMask, key) & bits) != 0) {
+            return 0; // already there: a hit is never stale (masks only grow), so no lock is needed to say so
+        }
         stripe.lock();
         try {
-            return update(stripe, h & wMask, key, 1L << sourceId);
+            return update(stripe, h & wMask, key, bits);
         } finally {
             stripe.unlock();
         }
@@ -493,10 +520,17 @@ public final class CompactCouponState extends AbstractCouponState {
                 long h = mix(keys[i]);
                 hashes[i] = h;
                 Table t = stripes[(int) (h >>> wBits)].table; // volatile read; a stale table only wastes the hint
-                int slot = (int) Long.remainderUnsigned(h & wMask, t.buckets) * BUCKET;
-                // plain load on purpose: a cache hint only
-                int page = slot >>> PAGE_BITS;
-                sink += t.wide ? t.longs[page][slot & PAGE_MASK] : t.ints[page][slot & PAGE_MASK];
+                long hp = h & wMask;
+                int buckets = t.buckets;
+                long q = hp / buckets;
+                int home = (int) (hp - q * buckets);
+                int second = home + offset(q, buckets);
+                if (second >= buckets) {
+                    second -= buckets;
+                }
+                // plain loads on purpose, cache hints only: the first and last slot of both buckets, because a
+                // bucket may straddle two cache lines and the code may live in either bucket
+                sink += t.hint(home) + t.hint(second);
             }
         }
         batch.sink = sink;
@@ -504,9 +538,14 @@ public final class CompactCouponState extends AbstractCouponState {
             if (keys[i] > 0) {
                 long h = hashes[i];
                 Stripe stripe = stripes[(int) (h >>> wBits)];
+                long bits = 1L << sourceIds[i];
+                if ((lookup(stripe.table, h & wMask, keys[i]) & bits) != 0) {
+                    results[i] = 0; // already there, as in add
+                    continue;
+                }
                 stripe.lock();
                 try {
-                    results[i] = update(stripe, h & wMask, keys[i], 1L << sourceIds[i]);
+                    results[i] = update(stripe, h & wMask, keys[i], bits);
                 } finally {
                     stripe.unlock();
                 }
@@ -551,7 +590,7 @@ public final class CompactCouponState extends AbstractCouponState {
                     continue;
                 }
                 insertNew(stripe, t, key, q, home, second, free, bits, true);
-                stripe.count = stripe.count + 1; // volatile write: read racily by size()
+                COUNT.setRelease(stripe, stripe.count + 1); // release, not a fence: size() reads it racily anyway
                 stripe.before = 0;
                 return Long.bitCount(bits);
             }
