@@ -1,6 +1,7 @@
 package io.couponstate.benchmarks;
 
 import io.couponstate.core.CouponStateConfig;
+import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.kafka.streams.CouponQueries;
 import io.couponstate.kafka.streams.CouponStores;
 import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
@@ -18,6 +19,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -25,6 +28,7 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.query.KeyQuery;
 import org.apache.kafka.streams.query.QueryResult;
+import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.query.StateQueryRequest;
 
 /**
@@ -43,6 +47,9 @@ import org.apache.kafka.streams.query.StateQueryRequest;
  * <pre>
  * java -Xmx6g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.StreamsStoreRun \
  *      [--records 3000000] [--rounds 3] [--partitions 3] [--restart-records 3000000]
+ * # the restart alone at 10M codes (rates, heap per code, restore phase, first answer of (a) and (b)):
+ * java -Xmx10g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.StreamsStoreRun \
+ *      --rounds 0 --restart-records 10000000
  * </pre>
  */
 public final class StreamsStoreRun {
@@ -74,30 +81,32 @@ public final class StreamsStoreRun {
         }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start()) {
             String servers = broker.bootstrapServers();
-            KafkaCeilingRun.createTopics(servers, partitions, TOPICS);
-            long loaded = KafkaCeilingRun.load(servers, records, TOPICS);
-            System.out.printf(Locale.ROOT, "loaded %,d records into %s, %d partitions each; machine shared with "
-                    + "other work: read the ratios of each round%n", loaded, Arrays.toString(TOPICS), partitions);
-            Map<String, List<KafkaCeilingRun.Result>> results = new HashMap<>();
-            List<String> runs = List.of("ktable", "store", "runner");
-            for (int round = 1; round <= rounds; round++) {
-                for (String which : runs) {
-                    KafkaCeilingRun.Result r = switch (which) {
-                        case "ktable" -> KafkaCeilingRun.streams(servers, loaded, round, TOPICS);
-                        case "store" -> store(servers, loaded, round);
-                        default -> KafkaCeilingRun.runner(servers, loaded, round, 1);
-                    };
-                    results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
-                    System.out.printf(Locale.ROOT, "round %d %-7s %,12.0f records/s  (%,d records, %.2f s first→last, "
-                            + "%.2f s wall)  heap/code %.1f B%n", round, which, r.recordsPerSecond(), r.records(),
-                            r.seconds(), r.wallSeconds(), r.bytesPerCode());
+            if (rounds > 0) { // --rounds 0: the restart alone
+                KafkaCeilingRun.createTopics(servers, partitions, TOPICS);
+                long loaded = KafkaCeilingRun.load(servers, records, TOPICS);
+                System.out.printf(Locale.ROOT, "loaded %,d records into %s, %d partitions each; machine shared with "
+                        + "other work: read the ratios of each round%n", loaded, Arrays.toString(TOPICS), partitions);
+                Map<String, List<KafkaCeilingRun.Result>> results = new HashMap<>();
+                List<String> runs = List.of("ktable", "store", "runner");
+                for (int round = 1; round <= rounds; round++) {
+                    for (String which : runs) {
+                        KafkaCeilingRun.Result r = switch (which) {
+                            case "ktable" -> KafkaCeilingRun.streams(servers, loaded, round, TOPICS);
+                            case "store" -> store(servers, loaded, round);
+                            default -> KafkaCeilingRun.runner(servers, loaded, round, 1);
+                        };
+                        results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
+                        System.out.printf(Locale.ROOT, "round %d %-7s %,12.0f records/s  (%,d records, %.2f s first→last, "
+                                + "%.2f s wall)  heap/code %.1f B%n", round, which, r.recordsPerSecond(), r.records(),
+                                r.seconds(), r.wallSeconds(), r.bytesPerCode());
+                    }
+                    KafkaCeilingRun.Result a = results.get("ktable").get(round - 1);
+                    KafkaCeilingRun.Result b = results.get("store").get(round - 1);
+                    KafkaCeilingRun.Result c = results.get("runner").get(round - 1);
+                    System.out.printf(Locale.ROOT, "round %d ratios: store/ktable %.1fx, runner/store %.1fx; heap/code "
+                            + "ktable/store %.1fx%n", round, b.recordsPerSecond() / a.recordsPerSecond(),
+                            c.recordsPerSecond() / b.recordsPerSecond(), a.bytesPerCode() / b.bytesPerCode());
                 }
-                KafkaCeilingRun.Result a = results.get("ktable").get(round - 1);
-                KafkaCeilingRun.Result b = results.get("store").get(round - 1);
-                KafkaCeilingRun.Result c = results.get("runner").get(round - 1);
-                System.out.printf(Locale.ROOT, "round %d ratios: store/ktable %.1fx, runner/store %.1fx; heap/code "
-                        + "ktable/store %.1fx%n", round, b.recordsPerSecond() / a.recordsPerSecond(),
-                        c.recordsPerSecond() / b.recordsPerSecond(), a.bytesPerCode() / b.bytesPerCode());
             }
             if (restartRecords != 0) {
                 long n = restartRecords < 0 ? records : restartRecords;
@@ -138,15 +147,18 @@ public final class StreamsStoreRun {
         Path stateDir = Files.createTempDirectory("streams-ktable-restart-");
         String app = "ktable-restart-" + System.nanoTime();
         AtomicLong applied = new AtomicLong();
+        long before = Heap.usedAfterGc();
         KafkaStreams first = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, applied, new AtomicLong()),
                 props(servers, app, stateDir));
         first.start();
-        await(() -> applied.get() >= expected, first, "ktable: all records");
+        load("ktable", first, applied::get, expected, before);
         first.close(LEAVE); // else the restart waits a session timeout for the old member
         byte[] last = lastCode(expected);
+        RestorePhase phase = new RestorePhase();
         long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
         KafkaStreams second = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, new AtomicLong(),
                 new AtomicLong()), props(servers, app, stateDir));
+        second.setGlobalStateRestoreListener(phase);
         second.start();
         await(() -> second.state() == KafkaStreams.State.RUNNING, second, "ktable: running");
         long running = System.nanoTime();
@@ -163,8 +175,9 @@ public final class StreamsStoreRun {
             return r != null && r.isSuccess() && r.getResult() != null && r.getResult() == 4;
         }, second, "ktable: first answer");
         long answered = System.nanoTime();
-        System.out.printf(Locale.ROOT, "restart ktable: start→RUNNING (changelog restore) %.2f s, start→first exact "
-                + "answer %.2f s%n", (running - t0) / 1e9, (answered - t0) / 1e9);
+        System.out.printf(Locale.ROOT, "restart ktable: restore phase (first changelog restore start→RUNNING) %.2f s "
+                + "(%,d changelog records read); start→RUNNING %.2f s; start→first exact answer %.2f s%n",
+                phase.seconds(running), phase.restored.get(), (running - t0) / 1e9, (answered - t0) / 1e9);
         second.close();
         second.cleanUp();
         KafkaCeilingRun.deleteRecursively(stateDir);
@@ -175,13 +188,24 @@ public final class StreamsStoreRun {
         String app = "store-restart-" + System.nanoTime();
         CouponStores coupons = CouponStores.builder("coupons", List.of(RESTART_TOPICS))
                 .config(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build()).build();
+        long before = Heap.usedAfterGc();
         KafkaStreams first = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir));
         first.start();
-        await(() -> coupons.recordsProcessed() >= expected, first, "store: all records");
+        load("store", first, coupons::recordsProcessed, expected, before);
         first.close(LEAVE); // else the restart waits a session timeout for the old member
         String last = new String(lastCode(expected), StandardCharsets.US_ASCII);
+        RestorePhase phase = new RestorePhase();
+        // the same store, its state made through a factory that marks when the first task's store opens: the image
+        // is loaded right after, before any changelog record is restored
+        CouponStores reopened = CouponStores.builder("coupons", List.of(RESTART_TOPICS))
+                .config(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build())
+                .stateFactory(config -> {
+                    phase.started();
+                    return new LockFreeCouponState(config);
+                }).build();
         long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
-        KafkaStreams second = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir));
+        KafkaStreams second = new KafkaStreams(reopened.addTo(new Topology()), props(servers, app, stateDir));
+        second.setGlobalStateRestoreListener(phase);
         second.start();
         await(() -> second.state() == KafkaStreams.State.RUNNING, second, "store: running");
         long running = System.nanoTime();
@@ -196,11 +220,61 @@ public final class StreamsStoreRun {
             return r != null && r.isSuccess() && r.getResult().sources().equals(List.of(RESTART_TOPICS[2]));
         }, second, "store: first answer");
         long answered = System.nanoTime();
-        System.out.printf(Locale.ROOT, "restart store:  start→RUNNING (image + changelog tail) %.2f s, start→first "
-                + "exact answer %.2f s%n", (running - t0) / 1e9, (answered - t0) / 1e9);
+        System.out.printf(Locale.ROOT, "restart store:  restore phase (first store open→RUNNING: image + changelog "
+                + "tail) %.2f s (%,d changelog records read); start→RUNNING %.2f s; start→first exact answer %.2f s%n",
+                phase.seconds(running), phase.restored.get(), (running - t0) / 1e9, (answered - t0) / 1e9);
         second.close();
         second.cleanUp();
         KafkaCeilingRun.deleteRecursively(stateDir);
+    }
+
+    /**
+     * Waits until {@code processed} reaches {@code expected}, then prints the rate from the first record to the
+     * last and the heap the application holds per code (measured while it is still open).
+     */
+    private static void load(String which, KafkaStreams streams, LongSupplier processed, long expected, long before)
+            throws Exception {
+        long w0 = System.nanoTime();
+        await(() -> processed.getAsLong() > 0, streams, which + ": first record");
+        long first = System.nanoTime();
+        await(() -> processed.getAsLong() >= expected, streams, which + ": all records");
+        long end = System.nanoTime();
+        long retained = Heap.usedAfterGc() - before;
+        System.out.printf(Locale.ROOT, "load %-6s %,12.0f records/s  (%,d records, %.2f s first→last, %.2f s wall)  "
+                + "heap/code %.1f B%n", which, expected / ((end - first) / 1e9), expected, (end - first) / 1e9,
+                (end - w0) / 1e9, retained / (double) expected);
+    }
+
+    /**
+     * When a restart's restore begins (the first changelog restore, or for the store the first store opened, which
+     * loads its image) and how many changelog records it read: the restore phase alone, without the group join.
+     */
+    private static final class RestorePhase implements StateRestoreListener {
+        final AtomicLong start = new AtomicLong();
+        final AtomicLong restored = new AtomicLong();
+
+        void started() {
+            start.compareAndSet(0, System.nanoTime());
+        }
+
+        double seconds(long running) {
+            long s = start.get();
+            return s == 0 ? 0 : (running - s) / 1e9;
+        }
+
+        @Override
+        public void onRestoreStart(TopicPartition partition, String store, long startingOffset, long endingOffset) {
+            started();
+        }
+
+        @Override
+        public void onBatchRestored(TopicPartition partition, String store, long batchEndOffset, long numRestored) {
+            restored.addAndGet(numRestored);
+        }
+
+        @Override
+        public void onRestoreEnd(TopicPartition partition, String store, long totalRestored) {
+        }
     }
 
     /** The last code {@link KafkaCeilingRun#load} wrote (in the third topic). */
