@@ -373,6 +373,12 @@ public final class KafkaCeilingRun {
     /** (c) Kafka Streams: KTable code → source bitmask over the three topics, in-memory store, default config. */
     static Result streams(String servers, long expected, int round, String[] topics)
             throws IOException, InterruptedException {
+        return streams(servers, expected, round, topics, new Properties());
+    }
+
+    /** As above, with {@code overrides} on top of Kafka Streams' defaults. */
+    static Result streams(String servers, long expected, int round, String[] topics, Properties overrides)
+            throws IOException, InterruptedException {
         Path stateDir = Files.createTempDirectory("ceiling-streams-");
         long before = Heap.usedAfterGc();
         AtomicLong applied = new AtomicLong();
@@ -382,6 +388,7 @@ public final class KafkaCeilingRun {
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "ceiling-streams-" + round + "-" + System.nanoTime());
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.putAll(overrides);
         long w0 = System.nanoTime();
         KafkaStreams streams = new KafkaStreams(topology, p);
         try {

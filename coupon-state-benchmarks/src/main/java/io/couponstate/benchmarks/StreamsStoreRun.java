@@ -46,11 +46,15 @@ import org.apache.kafka.streams.query.StateQueryRequest;
  *
  * <pre>
  * java -Xmx6g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.StreamsStoreRun \
- *      [--records 3000000] [--rounds 3] [--partitions 3] [--restart-records 3000000]
+ *      [--records 3000000] [--rounds 3] [--partitions 3] [--restart-records 3000000] [--max-task-idle-ms N]
  * # the restart alone at 10M codes (rates, heap per code, restore phase, first answer of (a) and (b)):
  * java -Xmx10g -cp coupon-state-benchmarks/target/benchmarks.jar io.couponstate.benchmarks.StreamsStoreRun \
  *      --rounds 0 --restart-records 10000000
  * </pre>
+ * {@code --max-task-idle-ms} sets that Kafka Streams option for (a) and (b) alike; unset, both run on Kafka Streams'
+ * default (0), as every result recorded before it was added. {@code -1} skips the per-record check of a task whose
+ * partitions are not all buffered (see the benchmarks README); neither (a)'s aggregate nor (b)'s union depends on
+ * the order in which a task reads its partitions.
  */
 public final class StreamsStoreRun {
 
@@ -69,14 +73,17 @@ public final class StreamsStoreRun {
         int rounds = 3;
         int partitions = 3;
         long restartRecords = -1;
+        Properties overrides = new Properties();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--records" -> records = Long.parseLong(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--partitions" -> partitions = Integer.parseInt(args[++i]);
                 case "--restart-records" -> restartRecords = Long.parseLong(args[++i]);
+                case "--max-task-idle-ms" -> overrides.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG,
+                        Long.toString(Long.parseLong(args[++i])));
                 default -> throw new IllegalArgumentException("argument: " + args[i] + " (expected: --records N, "
-                        + "--rounds N, --partitions N, --restart-records N)");
+                        + "--rounds N, --partitions N, --restart-records N, --max-task-idle-ms N)");
             }
         }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start()) {
@@ -85,20 +92,21 @@ public final class StreamsStoreRun {
                 KafkaCeilingRun.createTopics(servers, partitions, TOPICS);
                 long loaded = KafkaCeilingRun.load(servers, records, TOPICS);
                 System.out.printf(Locale.ROOT, "loaded %,d records into %s, %d partitions each; machine shared with "
-                        + "other work: read the ratios of each round%n", loaded, Arrays.toString(TOPICS), partitions);
+                        + "other work: read the ratios of each round; Kafka Streams overrides %s%n", loaded,
+                        Arrays.toString(TOPICS), partitions, overrides);
                 Map<String, List<KafkaCeilingRun.Result>> results = new HashMap<>();
                 List<String> runs = List.of("ktable", "store", "runner");
                 for (int round = 1; round <= rounds; round++) {
                     for (String which : runs) {
                         KafkaCeilingRun.Result r = switch (which) {
-                            case "ktable" -> KafkaCeilingRun.streams(servers, loaded, round, TOPICS);
-                            case "store" -> store(servers, loaded, round);
+                            case "ktable" -> KafkaCeilingRun.streams(servers, loaded, round, TOPICS, overrides);
+                            case "store" -> store(servers, loaded, round, overrides);
                             default -> KafkaCeilingRun.runner(servers, loaded, round, 1);
                         };
                         results.computeIfAbsent(which, k -> new ArrayList<>()).add(r);
-                        System.out.printf(Locale.ROOT, "round %d %-7s %,12.0f records/s  (%,d records, %.2f s first→last, "
-                                + "%.2f s wall)  heap/code %.1f B%n", round, which, r.recordsPerSecond(), r.records(),
-                                r.seconds(), r.wallSeconds(), r.bytesPerCode());
+                        System.out.printf(Locale.ROOT, "round %d %-7s %,12.0f records/s  (%,d records, %.2f s "
+                                + "first→last, %.2f s wall)  heap/code %.1f B%n", round, which, r.recordsPerSecond(),
+                                r.records(), r.seconds(), r.wallSeconds(), r.bytesPerCode());
                     }
                     KafkaCeilingRun.Result a = results.get("ktable").get(round - 1);
                     KafkaCeilingRun.Result b = results.get("store").get(round - 1);
@@ -113,20 +121,21 @@ public final class StreamsStoreRun {
                 KafkaCeilingRun.createTopics(servers, partitions, RESTART_TOPICS);
                 long restartLoaded = KafkaCeilingRun.load(servers, n, RESTART_TOPICS);
                 System.out.printf(Locale.ROOT, "%nrestart after a clean close, %,d codes:%n", restartLoaded);
-                restartKtable(servers, restartLoaded);
-                restartStore(servers, restartLoaded);
+                restartKtable(servers, restartLoaded, overrides);
+                restartStore(servers, restartLoaded, overrides);
             }
         }
     }
 
     /** (b) the couponstate store: the default store, one stream thread, a fresh application id. */
-    static KafkaCeilingRun.Result store(String servers, long expected, int round) throws Exception {
+    static KafkaCeilingRun.Result store(String servers, long expected, int round, Properties overrides)
+            throws Exception {
         Path stateDir = Files.createTempDirectory("streams-store-");
         long before = Heap.usedAfterGc();
         CouponStores coupons = CouponStores.builder("coupons", List.of(TOPICS)).build();
         long w0 = System.nanoTime();
         KafkaStreams streams = new KafkaStreams(coupons.addTo(new Topology()),
-                props(servers, "store-" + round + "-" + System.nanoTime(), stateDir));
+                props(servers, "store-" + round + "-" + System.nanoTime(), stateDir, overrides));
         try {
             streams.start();
             await(() -> coupons.recordsProcessed() > 0, streams, "store: first record");
@@ -143,13 +152,13 @@ public final class StreamsStoreRun {
         }
     }
 
-    private static void restartKtable(String servers, long expected) throws Exception {
+    private static void restartKtable(String servers, long expected, Properties overrides) throws Exception {
         Path stateDir = Files.createTempDirectory("streams-ktable-restart-");
         String app = "ktable-restart-" + System.nanoTime();
         AtomicLong applied = new AtomicLong();
         long before = Heap.usedAfterGc();
         KafkaStreams first = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, applied, new AtomicLong()),
-                props(servers, app, stateDir));
+                props(servers, app, stateDir, overrides));
         first.start();
         load("ktable", first, applied::get, expected, before);
         first.close(LEAVE); // else the restart waits a session timeout for the old member
@@ -157,7 +166,7 @@ public final class StreamsStoreRun {
         RestorePhase phase = new RestorePhase();
         long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
         KafkaStreams second = new KafkaStreams(KafkaCeilingRun.ktable(RESTART_TOPICS, new AtomicLong(),
-                new AtomicLong()), props(servers, app, stateDir));
+                new AtomicLong()), props(servers, app, stateDir, overrides));
         second.setGlobalStateRestoreListener(phase);
         second.start();
         await(() -> second.state() == KafkaStreams.State.RUNNING, second, "ktable: running");
@@ -183,13 +192,14 @@ public final class StreamsStoreRun {
         KafkaCeilingRun.deleteRecursively(stateDir);
     }
 
-    private static void restartStore(String servers, long expected) throws Exception {
+    private static void restartStore(String servers, long expected, Properties overrides) throws Exception {
         Path stateDir = Files.createTempDirectory("streams-store-restart-");
         String app = "store-restart-" + System.nanoTime();
         CouponStores coupons = CouponStores.builder("coupons", List.of(RESTART_TOPICS))
                 .config(CouponStateConfig.builder().changeJournalCapacity(1 << 16).build()).build();
         long before = Heap.usedAfterGc();
-        KafkaStreams first = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir));
+        KafkaStreams first = new KafkaStreams(coupons.addTo(new Topology()), props(servers, app, stateDir,
+                overrides));
         first.start();
         load("store", first, coupons::recordsProcessed, expected, before);
         first.close(LEAVE); // else the restart waits a session timeout for the old member
@@ -204,7 +214,8 @@ public final class StreamsStoreRun {
                     return new LockFreeCouponState(config);
                 }).build();
         long t0 = System.nanoTime(); // before the constructor: it opens the stores of the task directories it finds
-        KafkaStreams second = new KafkaStreams(reopened.addTo(new Topology()), props(servers, app, stateDir));
+        KafkaStreams second = new KafkaStreams(reopened.addTo(new Topology()), props(servers, app, stateDir,
+                overrides));
         second.setGlobalStateRestoreListener(phase);
         second.start();
         await(() -> second.state() == KafkaStreams.State.RUNNING, second, "store: running");
@@ -221,7 +232,8 @@ public final class StreamsStoreRun {
         }, second, "store: first answer");
         long answered = System.nanoTime();
         System.out.printf(Locale.ROOT, "restart store:  restore phase (first store open→RUNNING: image + changelog "
-                + "tail) %.2f s (%,d changelog records read); start→RUNNING %.2f s; start→first exact answer %.2f s%n",
+                + "tail) %.2f s (%,d changelog records read); start→RUNNING %.2f s; start→first exact answer "
+                + "%.2f s%n",
                 phase.seconds(running), phase.restored.get(), (running - t0) / 1e9, (answered - t0) / 1e9);
         second.close();
         second.cleanUp();
@@ -285,12 +297,13 @@ public final class StreamsStoreRun {
         return code;
     }
 
-    private static Properties props(String servers, String app, Path stateDir) {
+    private static Properties props(String servers, String app, Path stateDir, Properties overrides) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, app);
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, "127.0.0.1:1"); // for queryMetadataForKey; never served
+        p.putAll(overrides);
         return p;
     }
 

@@ -110,10 +110,15 @@ public final class CouponStore implements StateStore {
         CouponState fresh = settings.newState();
         Path directory = imageDirectory(stateStoreContext.stateDir().toPath(), name,
                 stateStoreContext.taskId().toString());
+        // Kafka Streams closes only the stores registered with it: a failure up to and including the registration
+        // must release the image directory here, or the task could never be opened again in this JVM
         try {
             checkpoints = CouponCheckpoints.open(directory, CouponCheckpoints.Options.defaults()
                     .restoreLog(line -> LOG.info("store {} task {}: {}", name, stateStoreContext.taskId(), line)));
             imageOffsets = checkpoints.restore(fresh);
+            state = fresh;
+            lastImageNanos = System.nanoTime();
+            stateStoreContext.register(root, (BatchingStateRestoreCallback) this::restoreAll);
         } catch (IOException e) {
             closeCheckpoints();
             throw new ProcessorStateException("store " + name + " task " + stateStoreContext.taskId()
@@ -122,9 +127,6 @@ public final class CouponStore implements StateStore {
             closeCheckpoints();
             throw e;
         }
-        state = fresh;
-        lastImageNanos = System.nanoTime();
-        stateStoreContext.register(root, (BatchingStateRestoreCallback) this::restoreAll);
         open = true;
     }
 

@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.couponstate.core.CodeFormat;
+import io.couponstate.core.LockFreeCouponState;
 import io.couponstate.kafka.CouponCheckpoints;
 import io.couponstate.kafka.InvalidRecordHandler;
 import io.couponstate.kafka.InvalidRecordReason;
 import io.couponstate.kafka.internal.partition.CodePartitioner;
 import io.couponstate.kafka.testing.EmbeddedKafkaBroker;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -27,15 +30,20 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -49,11 +57,14 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.ThreadMetadata;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.StandbyUpdateListener;
 import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.streams.processor.TaskId;
 import org.apache.kafka.streams.query.FailureReason;
 import org.apache.kafka.streams.query.QueryResult;
 import org.apache.kafka.streams.query.StateQueryRequest;
@@ -76,17 +87,24 @@ class CouponStoresIntegrationTest {
     private static EmbeddedKafkaBroker kafka;
 
     private static final Duration WAIT = Duration.ofSeconds(120);
-    private static final String STORE = "coupons";
+    static final String STORE = "coupons";
     /** A closed instance leaves the group, so the others (or its restart) need not wait for its session to expire. */
     private static final CloseOptions LEAVE = CloseOptions.groupMembershipOperation(
             CloseOptions.GroupMembershipOperation.LEAVE_GROUP);
+
+    /**
+     * The session of the instances a test kills: a SIGKILLed member is noticed when it expires. The broker's
+     * minimum (6 s by default) is lowered to it.
+     */
+    private static final int SHORT_SESSION_MS = 2000;
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final List<Path> toDelete = new ArrayList<>();
 
     @BeforeAll
     static void startBroker() {
-        kafka = EmbeddedKafkaBroker.start(0, null, Map.of("transaction.state.log.num.partitions", "1"));
+        kafka = EmbeddedKafkaBroker.start(0, null, Map.of("transaction.state.log.num.partitions", "1",
+                "group.min.session.timeout.ms", Integer.toString(SHORT_SESSION_MS)));
     }
 
     @AfterAll
@@ -176,6 +194,127 @@ class CouponStoresIntegrationTest {
         awaitExact(byEndpoint, expected);
         assertThat(get(client, standbyEndpoint, "/coupons/" + valid))
                 .isEqualTo("200 {\"code\":\"" + valid + "\",\"valid\":true,\"sources\":[\"two-a\",\"two-b\"]}");
+    }
+
+    @Test
+    void aChildJvmKilledWithSigkill_theSurvivorsAnswerTheUnionOfAllInputsExactly() throws Exception {
+        List<String> topics = List.of("kill-a", "kill-b");
+        createTopics(3, topics);
+        Map<String, Set<String>> expected = new TreeMap<>();
+        publish(topics.get(0), codes("KIL", 0, 90), expected);
+        publish(topics.get(1), codes("KIL", 45, 135), expected);
+        String app = "kill-" + System.nanoTime();
+        Map<String, KafkaStreams> survivors = new HashMap<>();
+        List<Throwable> deaths = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            String endpoint = "127.0.0.1:" + (11 + i); // never served: names the instance in the metadata
+            Properties p = streamsProps(kafka.bootstrapServers(), app, tempDir(), endpoint, SHORT_SESSION_MS);
+            p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, 1);
+            CouponStores coupons = CouponStores.builder(STORE, topics).imageInterval(Duration.ZERO).build();
+            survivors.put(endpoint, start(coupons.addTo(new Topology()), p, deaths::add));
+        }
+        Path log = tempDir().resolve("child.log");
+        Process child = startChild(app, tempDir(), topics, "127.0.0.1:13", log);
+        try {
+            BlockingQueue<String> lines = readLines(child);
+            expectStatus(lines, child, log, s -> s.startsWith("STATUS RUNNING") && !s.contains("active=[]"));
+            // the child owns active tasks: codes on every partition, its share applied by it alone
+            publish(topics.get(0), codes("KIL", 200, 260), expected);
+            publish(topics.get(1), codes("KIL", 230, 290), expected);
+            String status = expectStatus(lines, child, log, s -> s.startsWith("STATUS RUNNING")
+                    && !s.contains("active=[]") && !s.endsWith("processed=0"));
+            awaitCommittedToTheEnd(app, topics); // its share is now in its changelog partitions, not to be redone
+            for (String line; (line = lines.poll()) != null; ) {
+                status = line; // the latest: printed at each change
+            }
+            assertThat(status).as("the child still owns active tasks").startsWith("STATUS RUNNING")
+                    .doesNotContain("active=[]");
+            System.out.println("child before the kill: " + status);
+            publish(topics.get(0), codes("KIL", 400, 430), expected); // perhaps in flight when it dies
+            child.destroyForcibly(); // SIGKILL
+            assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            child.destroyForcibly();
+        }
+        publish(topics.get(1), codes("KIL", 415, 445), expected);
+
+        awaitExact(survivors, expected);
+        List<String> valid = expected.keySet().stream().filter(c -> expected.get(c).size() >= 2).toList();
+        await().atMost(WAIT).untilAsserted(() -> assertThat(validCodes(survivors.values(), 16))
+                .containsExactlyElementsOf(valid));
+        assertThat(deaths).isEmpty();
+        assertThat(survivors.values()).extracting(KafkaStreams::state).containsOnly(KafkaStreams.State.RUNNING);
+    }
+
+    @Test
+    void tasksRecycledStandbyToActiveAndBack_inOneJvm_keepTheirStores_andReleaseTheImageLocks() throws Exception {
+        List<String> topics = List.of("rec-a", "rec-b");
+        createTopics(2, topics);
+        Map<String, Set<String>> expected = new TreeMap<>();
+        publish(topics.get(0), codes("REC", 0, 60), expected);
+        publish(topics.get(1), codes("REC", 30, 90), expected);
+        String app = "rec-" + System.nanoTime();
+        Path dirA = tempDir();
+        Path dirB = tempDir();
+        Set<String> allTasks = Set.of("0_0", "0_1");
+        List<Throwable> deaths = new CopyOnWriteArrayList<>();
+        List<KafkaStreams.State> states = new CopyOnWriteArrayList<>();
+        AtomicInteger opensA = new AtomicInteger();
+        List<String> promotedA = new CopyOnWriteArrayList<>();
+        KafkaStreams a = startRecycling(app, dirA, "127.0.0.1:21", topics, opensA, promotedA, states, deaths);
+        KafkaStreams b = startRecycling(app, dirB, "127.0.0.1:22", topics, new AtomicInteger(),
+                new CopyOnWriteArrayList<>(), states, deaths);
+        Map<String, KafkaStreams> both = Map.of("127.0.0.1:21", a, "127.0.0.1:22", b);
+
+        // 1. one active and one standby each
+        await().atMost(WAIT).until(() -> isOneActiveOneStandby(a) && isOneActiveOneStandby(b)
+                && opensA.get() >= 2);
+        awaitExact(both, expected);
+        Tasks before = tasks(a);
+        int opens = opensA.get();
+
+        // 2. B leaves: A's standby is promoted, which must reuse its store (no store opened) and answer exactly
+        b.close(LEAVE);
+        await().atMost(WAIT).until(() -> a.state() == KafkaStreams.State.RUNNING
+                && tasks(a).equals(new Tasks(allTasks, Set.of())));
+        publish(topics.get(0), codes("REC", 200, 230), expected);
+        awaitExact(Map.of("local", a), expected);
+        assertThat(opensA.get()).as("stores opened on A: its standby %s became active in place", before.standby())
+                .isEqualTo(opens);
+        assertThat(promotedA).as("Kafka Streams' own word: standbys suspended as PROMOTED")
+                .containsExactly(before.standby().iterator().next());
+
+        // 3. B comes back (same state directory, reopened in this JVM): one of A's actives becomes a standby again
+        AtomicInteger opensB = new AtomicInteger();
+        KafkaStreams b2 = startRecycling(app, dirB, "127.0.0.1:22", topics, opensB, new CopyOnWriteArrayList<>(),
+                states, deaths);
+        Map<String, KafkaStreams> again = Map.of("127.0.0.1:21", a, "127.0.0.1:22", b2);
+        await().atMost(WAIT).until(() -> isOneActiveOneStandby(a) && isOneActiveOneStandby(b2));
+        Tasks after = tasks(a);
+        publish(topics.get(1), codes("REC", 215, 245), expected);
+        awaitExact(again, expected);
+        List<String> valid = expected.keySet().stream().filter(c -> expected.get(c).size() >= 2).toList();
+        await().atMost(WAIT).untilAsserted(() -> assertThat(validCodes(again.values(), 16))
+                .containsExactlyElementsOf(valid));
+        assertThat(opensA.get()).as("stores opened on A: its active %s became a standby in place", after.standby())
+                .isEqualTo(opens);
+        assertThat(opensB.get()).as("B's stores reopened in this JVM").isPositive();
+        System.out.println("recycled on A: standby " + before.standby() + " -> active, then active "
+                + after.standby() + " -> standby; opens on A " + opens + ", on B's restart " + opensB.get());
+
+        // 4. nothing failed, and every image directory is free once the instances are closed
+        assertThat(deaths).isEmpty();
+        assertThat(states).doesNotContain(KafkaStreams.State.ERROR, KafkaStreams.State.PENDING_ERROR);
+        assertThat(a.close(LEAVE.withTimeout(WAIT))).isTrue();
+        assertThat(b2.close(LEAVE.withTimeout(WAIT))).isTrue();
+        for (Path dir : List.of(dirA, dirB)) {
+            Path images = dir.resolve(app).resolve(CouponStore.IMAGES_DIRECTORY).resolve(STORE);
+            for (String task : allTasks) {
+                try (CouponCheckpoints checkpoints = CouponCheckpoints.open(images.resolve(task))) {
+                    checkpoints.restore(new LockFreeCouponState());
+                }
+            }
+        }
     }
 
     @Test
@@ -291,23 +430,160 @@ class CouponStoresIntegrationTest {
 
     // ---- helpers
 
+    /** One instance's tasks, by id. */
+    private record Tasks(Set<String> active, Set<String> standby) {
+    }
+
+    private static Tasks tasks(KafkaStreams ks) {
+        Set<String> active = new TreeSet<>();
+        Set<String> standby = new TreeSet<>();
+        for (ThreadMetadata t : ks.metadataForLocalThreads()) {
+            t.activeTasks().forEach(task -> active.add(task.taskId().toString()));
+            t.standbyTasks().forEach(task -> standby.add(task.taskId().toString()));
+        }
+        return new Tasks(active, standby);
+    }
+
+    private static boolean isOneActiveOneStandby(KafkaStreams ks) {
+        if (ks.state() != KafkaStreams.State.RUNNING) {
+            return false;
+        }
+        Tasks t = tasks(ks);
+        return t.active().size() == 1 && t.standby().size() == 1 && !t.active().equals(t.standby());
+    }
+
+    /**
+     * An instance with one standby replica whose stores count their opening in {@code opens}, and whose standbys
+     * suspended as promoted are listed (by task) in {@code promoted}.
+     */
+    private KafkaStreams startRecycling(String app, Path stateDir, String endpoint, List<String> topics,
+            AtomicInteger opens, List<String> promoted, List<KafkaStreams.State> states, List<Throwable> deaths) {
+        CouponStores coupons = CouponStores.builder(STORE, topics).imageInterval(Duration.ZERO)
+                .stateFactory(config -> {
+                    opens.incrementAndGet();
+                    return new LockFreeCouponState(config);
+                }).build();
+        Properties p = streamsProps(kafka.bootstrapServers(), app, stateDir, endpoint, SHORT_SESSION_MS);
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, 1);
+        KafkaStreams ks = new KafkaStreams(coupons.addTo(new Topology()), p);
+        ks.setStateListener((now, was) -> states.add(now));
+        ks.setStandbyUpdateListener(new StandbyUpdateListener() {
+            @Override
+            public void onUpdateStart(TopicPartition tp, String store, long startingOffset) {
+            }
+
+            @Override
+            public void onBatchLoaded(TopicPartition tp, String store, TaskId task, long batchEnd, long size,
+                    long endOffset) {
+            }
+
+            @Override
+            public void onUpdateSuspended(TopicPartition tp, String store, long storeOffset, long endOffset,
+                    SuspendReason reason) {
+                if (reason == SuspendReason.PROMOTED) {
+                    promoted.add("0_" + tp.partition());
+                }
+            }
+        });
+        ks.setUncaughtExceptionHandler(e -> {
+            deaths.add(e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        toClose.add(() -> ks.close(LEAVE.withTimeout(Duration.ofSeconds(30))));
+        ks.start();
+        return ks;
+    }
+
+    private Process startChild(String app, Path stateDir, List<String> topics, String endpoint, Path log)
+            throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), CouponStreamsChildMain.class.getName(),
+                kafka.bootstrapServers(), app, stateDir.toString(), String.join(",", topics), endpoint, "1",
+                Integer.toString(SHORT_SESSION_MS)).redirectError(log.toFile()).start();
+        toClose.add(() -> child.destroyForcibly().waitFor(30, TimeUnit.SECONDS));
+        return child;
+    }
+
+    private static BlockingQueue<String> readLines(Process child) {
+        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    lines.add(line);
+                }
+            } catch (IOException e) {
+                // the child was killed
+            }
+        }, "streams-child-stdout");
+        reader.setDaemon(true);
+        reader.start();
+        return lines;
+    }
+
+    /** The child's first status line that {@code matches}; fails with its log if it dies or never prints one. */
+    private static String expectStatus(BlockingQueue<String> lines, Process child, Path log,
+            java.util.function.Predicate<String> matches) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos(); // a hang guard only
+        String last = null;
+        while (System.nanoTime() < deadline && child.isAlive()) {
+            String line = lines.poll(100, TimeUnit.MILLISECONDS);
+            if (line != null) {
+                last = line;
+                if (matches.test(line)) {
+                    return line;
+                }
+            }
+        }
+        throw new AssertionError("child never printed the status expected (alive: " + child.isAlive() + ", last: "
+                + last + "); its log:\n" + (Files.exists(log) ? Files.readString(log) : "(none)"));
+    }
+
+    /** Waits until the group has committed every input partition up to its end. */
+    private static void awaitCommittedToTheEnd(String app, List<String> topics) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers()))) {
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            admin.describeTopics(topics).allTopicNames().get().values().forEach(d -> d.partitions().forEach(
+                    p -> latest.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
+            Map<TopicPartition, Long> end = new HashMap<>();
+            admin.listOffsets(latest).all().get().forEach((tp, info) -> end.put(tp, info.offset()));
+            await().atMost(WAIT).until(() -> {
+                Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(app)
+                        .partitionsToOffsetAndMetadata().get();
+                return end.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null
+                        && committed.get(e.getKey()).offset() >= e.getValue());
+            });
+        } catch (InterruptedException | ExecutionException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private static Properties eos(Properties p) {
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         return p;
     }
 
     private Properties props(String app, Path stateDir) {
+        // never served in the single-instance tests, but queryMetadataForKey needs one to name the partition
+        return streamsProps(kafka.bootstrapServers(), app, stateDir, "127.0.0.1:1", 6000);
+    }
+
+    /** Every instance's configuration, the child JVM's ({@link CouponStreamsChildMain}) too. */
+    static Properties streamsProps(String bootstrap, String app, Path stateDir, String endpoint,
+            int sessionTimeoutMs) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, app);
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        // never served in the single-instance tests, but queryMetadataForKey needs one to name the partition
-        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, "127.0.0.1:1");
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, endpoint);
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 500);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), sessionTimeoutMs);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
+                Math.min(500, sessionTimeoutMs / 5));
         return p;
     }
 

@@ -6,18 +6,31 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.couponstate.core.CompactCouponState;
 import io.couponstate.core.CouponStateConfig;
 import io.couponstate.core.LockFreeCouponState;
+import io.couponstate.kafka.CouponCheckpoints;
+import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;
+import org.apache.kafka.streams.processor.StateStore;
+import org.apache.kafka.streams.processor.TaskId;
+import org.apache.kafka.streams.processor.internals.InternalProcessorContext;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The builder's checks, the store builder's refusals, and the partitioner's agreement with Kafka's. No broker. */
+/**
+ * The builder's checks, the store builder's refusals, a store's failed opening, and the partitioner's agreement with
+ * Kafka's. No broker.
+ */
 class CouponStoresTest {
 
     private static final String ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz";
@@ -63,6 +76,45 @@ class CouponStoresTest {
         assertThatThrownBy(builder::withCachingEnabled).isInstanceOf(UnsupportedOperationException.class);
         assertThat(builder.build().persistent()).isTrue();
         assertThat(stores.processor().stores()).hasSize(1);
+    }
+
+    @Test
+    void aStoreWhoseRegistrationFails_releasesItsImageDirectory_soTheTaskOpensAgainInThisJvm(@TempDir Path dir)
+            throws Exception {
+        Path taskDir = Files.createDirectories(dir.resolve("app").resolve("0_0"));
+        AtomicBoolean refuse = new AtomicBoolean(true);
+        List<String> registered = new ArrayList<>();
+        InternalProcessorContext<?, ?> context = (InternalProcessorContext<?, ?>) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {InternalProcessorContext.class}, (proxy, m, args) ->
+                        switch (m.getName()) {
+                            case "stateDir" -> taskDir.toFile();
+                            case "taskId" -> new TaskId(0, 0);
+                            case "register" -> {
+                                if (refuse.get()) {
+                                    throw new IllegalArgumentException("simulated: store already registered");
+                                }
+                                registered.add(((StateStore) args[0]).name());
+                                yield null;
+                            }
+                            case "toString" -> "a stub context";
+                            default -> throw new UnsupportedOperationException(m.getName());
+                        });
+        CouponStores stores = CouponStores.builder("coupons", List.of("a")).build();
+        CouponStore failed = stores.storeBuilder().build();
+        assertThatThrownBy(() -> failed.init(context, failed)).hasMessage("simulated: store already registered");
+        assertThat(failed.isOpen()).isFalse();
+
+        // Kafka Streams never closes a store it did not register: the next attempt must find the directory free
+        refuse.set(false);
+        CouponStore store = stores.storeBuilder().build();
+        store.init(context, store);
+        assertThat(store.isOpen()).isTrue();
+        assertThat(registered).containsExactly("coupons");
+        store.close();
+        try (CouponCheckpoints free = CouponCheckpoints.open(CouponStore.imageDirectory(taskDir, "coupons",
+                "0_0"))) {
+            assertThat(free.directory()).isDirectory();
+        }
     }
 
     @Test
