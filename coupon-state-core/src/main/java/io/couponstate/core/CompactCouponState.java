@@ -334,16 +334,35 @@ public final class CompactCouponState extends AbstractCouponState {
             }
         }
 
-        /** The slot of id ({@code q | alt}) in {@code bucket}, or {@code -1 - free} (free: first empty, or BUCKET). */
+        /**
+         * Under the lock: the slot of id ({@code q | alt}) in {@code bucket}, or {@code -1 - free} (free: first
+         * empty, or BUCKET). Plain reads: only the lock's holder writes slots. The bucket's page is read once (a
+         * bucket never straddles two pages), so the loop is over one array.
+         */
         int find(int bucket, long id) {
             int base = bucket * BUCKET;
-            for (int j = 0; j < BUCKET; j++) {
-                long v = get(base + j);
-                if (v == 0) {
-                    return -1 - j; // slots never empty again: nothing further in this bucket
+            int off = base & PAGE_MASK;
+            if (wide) {
+                long[] page = longs[base >>> PAGE_BITS];
+                for (int j = 0; j < BUCKET; j++) {
+                    long v = page[off + j];
+                    if (v == 0) {
+                        return -1 - j; // slots never empty again: nothing further in this bucket
+                    }
+                    if ((v & idMask) == id) {
+                        return base + j;
+                    }
                 }
-                if ((v & idMask) == id) {
-                    return base + j;
+            } else {
+                int[] page = ints[base >>> PAGE_BITS];
+                for (int j = 0; j < BUCKET; j++) {
+                    long v = Integer.toUnsignedLong(page[off + j]);
+                    if (v == 0) {
+                        return -1 - j;
+                    }
+                    if ((v & idMask) == id) {
+                        return base + j;
+                    }
                 }
             }
             return -1 - BUCKET;
@@ -351,14 +370,27 @@ public final class CompactCouponState extends AbstractCouponState {
 
         /**
          * The value of the slot holding id ({@code q | alt}) in {@code bucket}, read once; 0 if not there and the
-         * bucket has an empty slot, {@link #FULL} if not there and the bucket is full. Lock-free.
+         * bucket has an empty slot, {@link #FULL} if not there and the bucket is full. Lock-free: volatile reads, of
+         * one page read once.
          */
         long scan(int bucket, long id) {
             int base = bucket * BUCKET;
-            for (int j = 0; j < BUCKET; j++) {
-                long v = get(base + j);
-                if (v == 0 || (v & idMask) == id) {
-                    return v;
+            int off = base & PAGE_MASK;
+            if (wide) {
+                long[] page = longs[base >>> PAGE_BITS];
+                for (int j = 0; j < BUCKET; j++) {
+                    long v = (long) LONGS.getVolatile(page, off + j);
+                    if (v == 0 || (v & idMask) == id) {
+                        return v;
+                    }
+                }
+            } else {
+                int[] page = ints[base >>> PAGE_BITS];
+                for (int j = 0; j < BUCKET; j++) {
+                    long v = Integer.toUnsignedLong((int) INTS.getVolatile(page, off + j));
+                    if (v == 0 || (v & idMask) == id) {
+                        return v;
+                    }
                 }
             }
             return FULL;
@@ -679,15 +711,9 @@ public final class CompactCouponState extends AbstractCouponState {
         }
     }
 
-    /** The first empty slot of {@code bucket} (0..7), or BUCKET when it is full. */
+    /** Under the lock (or on an unpublished table): the first empty slot of {@code bucket} (0..7), or BUCKET. */
     private static int firstFree(Table t, int bucket) {
-        int base = bucket * BUCKET;
-        for (int j = 0; j < BUCKET; j++) {
-            if (t.get(base + j) == 0) {
-                return j;
-            }
-        }
-        return BUCKET;
+        return -1 - t.find(bucket, -1L); // -1 matches no id: the scan runs to the first empty slot
     }
 
     /**
