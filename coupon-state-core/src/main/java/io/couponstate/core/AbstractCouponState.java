@@ -198,6 +198,11 @@ abstract class AbstractCouponState implements CouponState {
         }
     }
 
+    /** Lists {@code key}, restored at or past the threshold by a whole-table restore that merged nothing. */
+    final void restoredValid(long key) {
+        valid.add(key);
+    }
+
     /**
      * {@inheritDoc}
      *

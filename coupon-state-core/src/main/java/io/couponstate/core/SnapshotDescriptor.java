@@ -36,8 +36,10 @@ final class SnapshotDescriptor {
 
     /** "CPST". */
     static final int MAGIC = 0x43505354;
-    /** The version written; version 1 is still read. */
+    /** The entry-list version: every delta, and the snapshots and bases of states other than compact ones. */
     static final int VERSION = 2;
+    /** The table image: snapshots and bases of a {@link CompactCouponState}. */
+    static final int IMAGE_VERSION = 3;
     static final int MAX_BLOCK_ENTRIES = 65_536;
     static final int MAX_NAME_BYTES = SourceRegistry.MAX_NAME_BYTES;
 
@@ -51,6 +53,8 @@ final class SnapshotDescriptor {
     static final int CRC_BYTES = 4;
     /** The end: a zero count, the total, the stream checksum. */
     static final int END_BYTES = COUNT_BYTES + 8 + CRC_BYTES;
+    /** A stripe's geometry in an image, with its checksum. */
+    static final int STRIPE_HEADER_BYTES = 2 + 4 + 1 + 1 + 1 + 4 + 4 + CRC_BYTES;
     /** The header without its source names, rounded up. */
     private static final int FIXED_HEADER_BYTES = 64;
 
@@ -100,9 +104,18 @@ final class SnapshotDescriptor {
      */
     static int putHeader(ByteBuffer buffer, int kind, CodeFormat format, int threshold, long chainId, int sequence,
             int baseCrc, long hint, List<String> sources) throws IOException {
+        return putHeader(buffer, VERSION, kind, format, threshold, chainId, sequence, baseCrc, hint, sources, 0, 0);
+    }
+
+    /**
+     * Puts a header of {@code version} (2, or {@link #IMAGE_VERSION} with the key bits and stripe count of the
+     * image) at {@code buffer}'s position, which must have {@link #maxHeaderBytes} room; returns its checksum.
+     */
+    static int putHeader(ByteBuffer buffer, int version, int kind, CodeFormat format, int threshold, long chainId,
+            int sequence, int baseCrc, long hint, List<String> sources, int keyBits, int stripes) throws IOException {
         int start = buffer.position();
         buffer.putInt(MAGIC);
-        buffer.putShort((short) VERSION);
+        buffer.putShort((short) version);
         buffer.put((byte) kind);
         buffer.put((byte) format.minLength());
         buffer.put((byte) format.maxLength());
@@ -124,6 +137,10 @@ final class SnapshotDescriptor {
         }
         buffer.put((byte) keyBytes(format.maxLength()));
         buffer.put((byte) maskBytes(sources.size()));
+        if (version == IMAGE_VERSION) {
+            buffer.put((byte) keyBits);
+            buffer.putShort((short) stripes);
+        }
         CRC32C crc = new CRC32C();
         crc(crc, buffer, start, buffer.position());
         int headerCrc = (int) crc.getValue();
@@ -154,9 +171,10 @@ final class SnapshotDescriptor {
                     "not a coupon-state snapshot: magic 0x%08x (expected: 0x%08x \"CPST\")", magic, MAGIC));
         }
         int version = (int) in.take(2, "version");
-        if (version != 1 && version != 2) {
+        if (version < 1 || version > IMAGE_VERSION) {
             throw new SnapshotFormatException(
-                    "unsupported snapshot version " + version + " (expected: 1 or " + VERSION + ")",
+                    "unsupported snapshot version " + version + " (expected: 1, " + VERSION + " or " + IMAGE_VERSION
+                    + ")",
                     SnapshotFormatException.Kind.INCOMPATIBLE);
         }
         int kind = version == 1 ? KIND_SNAPSHOT : (int) in.take(1, "kind");
@@ -168,7 +186,7 @@ final class SnapshotDescriptor {
         int sequence = 0;
         int baseCrc = 0;
         long hint = -1;
-        if (version == 2) {
+        if (version >= 2) {
             chainId = in.take(8, "chain id");
             sequence = (int) in.take(4, "sequence");
             baseCrc = (int) in.take(4, "base checksum");
@@ -189,6 +207,12 @@ final class SnapshotDescriptor {
         }
         int keyBytes = (int) in.take(1, "key width");
         int maskBytes = (int) in.take(1, "mask width");
+        int keyBits = 0;
+        int stripes = 0;
+        if (version == IMAGE_VERSION) {
+            keyBits = (int) in.take(1, "key bits");
+            stripes = (int) in.take(2, "stripe count");
+        }
         long expectedCrc = in.checksum();
         long headerCrc = in.take(4, "header checksum");
         if (headerCrc != expectedCrc) {
@@ -196,7 +220,7 @@ final class SnapshotDescriptor {
                     "header checksum mismatch: stored 0x%08x, computed 0x%08x", headerCrc, expectedCrc));
         }
         Header header = new Header(kind, min, max, folded == 1, chainId, sequence, baseCrc, hint, names, keyBytes,
-                maskBytes, (int) headerCrc);
+                maskBytes, (int) headerCrc, version, keyBits, stripes);
         header.checkShape();
         return header;
     }
@@ -216,9 +240,17 @@ final class SnapshotDescriptor {
         final int keyBytes;
         final int maskBytes;
         final int crc;
+        final int version;
+        /** An image's (version 3) key bits and stripe count; 0 in versions 1 and 2. */
+        final int keyBits;
+        final int stripes;
 
         Header(int kind, int minLength, int maxLength, boolean caseInsensitive, long chainId, int sequence,
-                int baseCrc, long hint, String[] sources, int keyBytes, int maskBytes, int crc) {
+                int baseCrc, long hint, String[] sources, int keyBytes, int maskBytes, int crc, int version,
+                int keyBits, int stripes) {
+            this.version = version;
+            this.keyBits = keyBits;
+            this.stripes = stripes;
             this.kind = kind;
             this.minLength = minLength;
             this.maxLength = maxLength;
@@ -234,7 +266,7 @@ final class SnapshotDescriptor {
         }
 
         private void checkShape() throws SnapshotFormatException {
-            if (kind > KIND_DELTA) {
+            if (kind > KIND_DELTA || (version == IMAGE_VERSION && kind == KIND_DELTA)) {
                 throw new SnapshotFormatException("kind " + kind + " (expected: 0 snapshot, 1 base or 2 delta)");
             }
             boolean shaped = kind == KIND_SNAPSHOT ? chainId == 0 && sequence == 0 && baseCrc == 0
