@@ -78,8 +78,13 @@ public final class CompactCouponState extends AbstractCouponState {
      * Snapshot
      *   forEachEntry copies each stripe's slots and side table under its lock (one stripe at a time, so writers of
      *   other stripes go on) and walks the copy, decoding each code with unmix: every code present when the walk
-     *   started is visited exactly once. Snapshots use the same format as the other implementations, so an image
-     *   written by any of them restores into any other.
+     *   started is visited exactly once (a stale side pair, left when a spilled mask later got a dictionary number
+     *   within the tag bits, is skipped: its code is visited in its slot). Snapshots and bases are the table image
+     *   (snapshot version 3, see SnapshotDescriptor): each stripe copied under its lock (copyStripe) and written
+     *   raw, then the dictionary. An empty state adopts an image's tables as they are (adoptImage: no code is
+     *   re-hashed; the dictionary, the counts and the valid list are rebuilt); any other target decodes the image
+     *   through forEachEntry of a scratch state that adopted it. Version 2 entry lists read into it like into any
+     *   implementation.
      */
 
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
@@ -1093,9 +1098,7 @@ public final class CompactCouponState extends AbstractCouponState {
             for (int tag = 1; tag < dict.length; tag++) {
                 validTag[tag] = listValid && Long.bitCount(dict[tag]) >= threshold;
             }
-            for (int i = 0; i < STRIPES; i++) {
-                Table t = tables[i];
-                Stripe stripe = stripes[i];
+            for (Table t : tables) {
                 if (remap != null && t.side != null) {
                     long[] side = t.side;
                     for (int j = 0; j < side.length; j += 2) {
@@ -1104,7 +1107,44 @@ public final class CompactCouponState extends AbstractCouponState {
                         }
                     }
                 }
-                stripe.count = (int) adoptStripe(stripe, t, validTag, listValid);
+            }
+            long[] counts = new long[STRIPES];
+            long slots = 0;
+            for (Table t : tables) {
+                slots += t.slots();
+            }
+            // the scan (decoding each valid code) on two threads when the image is big: half the stripes each
+            Thread helper = null;
+            int split = STRIPES;
+            if (slots >= PARALLEL_ADOPT_SLOTS && Runtime.getRuntime().availableProcessors() > 1) {
+                split = STRIPES / 2;
+                RuntimeException[] failure = new RuntimeException[1];
+                helper = new Thread(() -> {
+                    try {
+                        for (int i = STRIPES / 2; i < STRIPES; i++) {
+                            counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                        }
+                    } catch (RuntimeException | Error e) {
+                        failure[0] = e instanceof RuntimeException ? (RuntimeException) e : new RuntimeException(e);
+                    }
+                }, "couponstate-adopt");
+                helper.start();
+                for (int i = 0; i < split; i++) {
+                    counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                }
+                joinUninterruptibly(helper);
+                if (failure[0] != null) {
+                    throw failure[0];
+                }
+            } else {
+                for (int i = 0; i < STRIPES; i++) {
+                    counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                }
+            }
+            for (int i = 0; i < STRIPES; i++) {
+                Table t = tables[i];
+                Stripe stripe = stripes[i];
+                stripe.count = (int) counts[i];
                 // a wide table whose quotient would fit an int slot was made wide by its spills: keep growing so
                 stripe.preferWide = t.wide && 32 - t.tagShift >= MIN_INT_TAG_BITS;
                 stripe.table = t; // volatile store: readers switch to the complete table
@@ -1118,11 +1158,34 @@ public final class CompactCouponState extends AbstractCouponState {
         }
     }
 
-    /** Under every lock: lists the valid codes of adopted table {@code t} of {@code stripe}; returns its codes. */
+    /** Slots of an image from which its adoption scans on two threads. */
+    private static final long PARALLEL_ADOPT_SLOTS = 1 << 20;
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // the helper must end before the tables are published: wait on, then restore
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Under every lock (held by the adopting thread, this one or its helper): lists the valid codes of adopted table
+     * {@code t} of {@code stripe}; returns its codes.
+     */
     private long adoptStripe(Stripe stripe, Table t, boolean[] validTag, boolean listValid) {
         final long stripeBits = (long) stripe.index << wBits;
         final int buckets = t.buckets;
         long codes = 0;
+        long[] keys = new long[4096];
+        int n = 0;
         for (int b = 0; b < buckets; b++) {
             for (int j = 0; j < BUCKET; j++) {
                 int s = b * BUCKET + j;
@@ -1138,7 +1201,11 @@ public final class CompactCouponState extends AbstractCouponState {
                 codes++;
                 if (validTag[(int) tag]) {
                     long q = v & t.qMask;
-                    restoredValid(unmix(stripeBits | (q * buckets + homeOf(t, b, v, q))));
+                    keys[n++] = unmix(stripeBits | (q * buckets + homeOf(t, b, v, q)));
+                    if (n == keys.length) {
+                        restoredValid(keys, n);
+                        n = 0;
+                    }
                 }
             }
         }
@@ -1148,11 +1215,16 @@ public final class CompactCouponState extends AbstractCouponState {
                 if (side[j] != 0) {
                     codes++;
                     if (listValid && Long.bitCount(side[j + 1]) >= threshold) {
-                        restoredValid(side[j]);
+                        keys[n++] = side[j];
+                        if (n == keys.length) {
+                            restoredValid(keys, n);
+                            n = 0;
+                        }
                     }
                 }
             }
         }
+        restoredValid(keys, n);
         return codes;
     }
 

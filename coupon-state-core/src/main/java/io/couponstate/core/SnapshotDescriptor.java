@@ -25,6 +25,32 @@ import java.util.zip.CRC32C;
  * </pre>
  * Version 1 is the same without the kind, chain id, sequence, base checksum and hint fields; it is still read.
  *
+ * <p>Version 3, the table image, is what a {@link CompactCouponState} writes for a snapshot or a base (its deltas,
+ * and everything the other implementations write, stay version 2): its tables as they are, so that an empty compact
+ * state adopts them without re-hashing a code. Every implementation reads it.
+ * <pre>
+ * header  as version 2 with version u16 = 3, kind 0 or 1, then after the mask bytes:
+ *         | key bits u8 (the width of the bijective hash) | stripe count u16 (64) | CRC32C u32 of the header
+ * stripe  per stripe, in index order:
+ *         geometry  index u16 | bucket count u32 | wide u8 (slots are longs: 1, ints: 0) | quotient bits u8
+ *                   | tag bits u8 | resize threshold u32 | side pairs u32 | CRC32C u32 of the geometry
+ *         slots     blocks of slot count u64 (1..65536) | the slots, u32 or u64 each, slot index order
+ *                   | CRC32C u32 of the block (count and slots); the blocks hold bucket count * 8 slots in all
+ *         side      blocks of pair count u64 (1..65536) | pairs: code number u64, mask u64 | CRC32C u32; as many
+ *                   pairs in all as the geometry says (none: no block)
+ * dictionary        tag count u64 n (0..1022) | the mask u64 of tags 1..n | CRC32C u32 of the block
+ * end     u64 = 0 | total entries u64 | CRC32C u32 of every byte before it
+ * </pre>
+ * A slot is {@code tag << (quotient bits + 1) | alt << quotient bits | quotient}; 0 is an empty slot, the tag
+ * {@code 2^tag bits - 1} says the mask is the code's side pair, any other tag is a dictionary number. The code is
+ * recovered from the stripe index, the quotient, the bucket (the home bucket, or the second one when alt is set)
+ * and the inverse of the hash (see {@link CompactCouponState}). Each stripe is copied under its lock and written
+ * from the copy, so its geometry is the one it had at that moment (stripes grow independently); the dictionary is
+ * written after every stripe, so it numbers every tag a copied slot holds. Masks hold only the sources named in the
+ * header: an entry whose mask is then 0 (a code seen only by sources registered after the write started) keeps its
+ * slot, since removing it would break its bucket, and the reader skips it. The total counts the entries with a
+ * non-zero mask. A stale side pair (its code's slot holds a dictionary number) is never written.
+ *
  * <p>Entries are written in the order of the state's table walk. For a {@link LockFreeCouponState} that is slot
  * order, and slot order is hash order for any capacity (the slot index is a multiply-shift reduction of the hash,
  * monotone in it), so a restore into a table that holds every entry writes its slots front to back. The hint (the
@@ -267,7 +293,8 @@ final class SnapshotDescriptor {
 
         private void checkShape() throws SnapshotFormatException {
             if (kind > KIND_DELTA || (version == IMAGE_VERSION && kind == KIND_DELTA)) {
-                throw new SnapshotFormatException("kind " + kind + " (expected: 0 snapshot, 1 base or 2 delta)");
+                throw new SnapshotFormatException("kind " + kind + " in version " + version
+                        + " (expected: 0 snapshot, 1 base or, in version 2, 2 delta)");
             }
             boolean shaped = kind == KIND_SNAPSHOT ? chainId == 0 && sequence == 0 && baseCrc == 0
                     : kind == KIND_BASE ? chainId != 0 && sequence == 0 && baseCrc == 0

@@ -30,6 +30,9 @@ import java.util.zip.CRC32C;
  * applied only after its checksum and every entry in it pass, so a read that fails part-way leaves the target
  * holding the union of the blocks before the failure.
  *
+ * <p>A table image (version 3) is checked whole before anything reaches the target: an empty compact target adopts
+ * its tables, any other target gets its entries unioned (see {@link CouponSnapshots}).
+ *
  * <p><b>Bounded.</b> Memory used by a read is bounded by the input: fixed buffers, and a target grown at most to the
  * entries the input can still hold (see {@link #presize}).
  *

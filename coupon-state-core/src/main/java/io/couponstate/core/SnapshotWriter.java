@@ -16,8 +16,9 @@ import java.util.zip.CRC32C;
 
 /**
  * Writes one snapshot, base or delta ({@link SnapshotDescriptor}): the header, the state's entries (or a journal
- * epoch's) in blocks, the end; for the snapshot or base of a {@link CompactCouponState}, its table image (version 3). One instance per write; not thread-safe. The state may change while it is written:
- * the source names are fixed when the write starts, and bits of sources registered later are left out.
+ * epoch's) in blocks, the end; for the snapshot or base of a {@link CompactCouponState}, its table image (version
+ * 3). One instance per write; not thread-safe. The state may change while it is written: the source names are fixed
+ * when the write starts, and bits of sources registered later are left out.
  */
 final class SnapshotWriter {
 
