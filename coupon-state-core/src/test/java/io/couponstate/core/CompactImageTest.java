@@ -269,6 +269,29 @@ class CompactImageTest {
     }
 
     @Test
+    void intSlots_roundTrip() throws IOException {
+        // eight-character codes have 42-bit numbers: a pre-sized table's quotient leaves room for an int slot's tag
+        CouponStateConfig config = CouponStateConfig.builder().codeLength(8, 8).expectedCodes(300_000).build();
+        CompactCouponState written = new CompactCouponState(config);
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < 100_000; i++) {
+            String code = CouponStateContractTest.randomCode(random, 8);
+            written.addObservation(code, "s" + random.nextInt(3));
+            written.addObservation(code, "s" + random.nextInt(3));
+        }
+        assertThat(written.wideStripes()).isZero();
+        byte[] bytes = CouponSnapshotsTest.write(written);
+        CompactCouponState compact = new CompactCouponState(config);
+        CouponSnapshots.read(new ByteArrayInputStream(bytes), compact);
+        assertThat(compact.imagesAdopted()).isEqualTo(1);
+        assertThat(compact.wideStripes()).isZero();
+        assertSame(compact, written);
+        StripedLockCouponState striped = new StripedLockCouponState(config);
+        CouponSnapshots.read(new ByteArrayInputStream(bytes), striped);
+        assertSame(striped, written);
+    }
+
+    @Test
     void twoMillionCodes_roundTripThroughAFile(@TempDir Path dir) throws IOException {
         CouponStateConfig config = sized(2_000_000);
         CompactCouponState written = fill(new CompactCouponState(config), 2_000_000, 4, seed);

@@ -10,7 +10,8 @@ import java.util.function.Function;
 /**
  * Run by hand, not part of the suite: base write and restore of a pre-sized {@link CompactCouponState} (a table
  * image, version 3) against a {@link LockFreeCouponState} (an entry list, version 2) holding the same codes, three
- * rounds, side by side. Arguments: codes (default 10,000,000), seed.
+ * rounds, side by side. Arguments: codes (default 10,000,000), seed, sources (default 4; each code is seen by one
+ * or, half the time, two of them).
  *
  * <pre>
  * java -Xmx4g -cp target/classes:target/test-classes io.couponstate.core.ImageBenchMain 10000000
@@ -24,33 +25,33 @@ public final class ImageBenchMain {
     public static void main(String[] args) throws IOException {
         int codes = args.length > 0 ? Integer.parseInt(args[0]) : 10_000_000;
         long seed = args.length > 1 ? Long.parseLong(args[1]) : System.nanoTime();
-        System.out.printf("%,d codes, seed %d%n", codes, seed);
+        int sourceCount = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        System.out.printf("%,d codes, seed %d, %d sources%n", codes, seed, sourceCount);
         CouponStateConfig config = CouponStateConfig.builder().expectedCodes(codes).build();
         CompactCouponState compact = new CompactCouponState(config);
         LockFreeCouponState lockFree = new LockFreeCouponState(config);
         SplittableRandom random = new SplittableRandom(seed);
         byte[] code = new byte[10];
         String alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        String[] sources = {"s0", "s1", "s2", "s3"};
-        for (String s : sources) {
-            compact.sourceId(s);
-            lockFree.sourceId(s);
+        for (int s = 0; s < sourceCount; s++) {
+            compact.sourceId("s" + s);
+            lockFree.sourceId("s" + s);
         }
         for (int i = 0; i < codes; i++) {
             for (int j = 0; j < code.length; j++) {
                 code[j] = (byte) alphabet.charAt(random.nextInt(alphabet.length()));
             }
-            int first = random.nextInt(4);
+            int first = random.nextInt(sourceCount);
             compact.addObservation(code, 0, code.length, first);
             lockFree.addObservation(code, 0, code.length, first);
             if (random.nextBoolean()) { // about half the codes valid
-                int second = random.nextInt(4);
+                int second = random.nextInt(sourceCount);
                 compact.addObservation(code, 0, code.length, second);
                 lockFree.addObservation(code, 0, code.length, second);
             }
         }
-        System.out.printf("filled: compact %,d codes (%d wide stripes), lock-free %,d%n", compact.size(),
-                compact.wideStripes(), lockFree.size());
+        System.out.printf("filled: compact %,d codes (%d wide stripes, %,d side entries), lock-free %,d%n",
+                compact.size(), compact.wideStripes(), compact.sideEntries(), lockFree.size());
         Path dir = Files.createTempDirectory("image-bench");
         try {
             for (int round = 1; round <= 3; round++) {
