@@ -33,16 +33,20 @@ import java.util.zip.CRC32C;
  *         | key bits u8 (the width of the bijective hash) | stripe count u16 (64) | CRC32C u32 of the header
  * stripe  per stripe, in index order:
  *         geometry  index u16 | bucket count u32 | wide u8 (slots are longs: 1, ints: 0) | quotient bits u8
- *                   | tag bits u8 | resize threshold u32 | side pairs u32 | CRC32C u32 of the geometry
- *         slots     blocks of slot count u64 (1..65536) | the slots, u32 or u64 each, slot index order
- *                   | CRC32C u32 of the block (count and slots); the blocks hold bucket count * 8 slots in all
+ *                   | tag bits u8 | resize threshold u32 | side pairs u32 | slot bytes u8 | image tag bits u8
+ *                   | CRC32C u32 of the geometry
+ *         slots     blocks of slot count u64 (1..65536) | the slots, slot bytes each, big-endian, slot index
+ *                   order | CRC32C u32 of the block (count and slots); bucket count * 8 slots in all
  *         side      blocks of pair count u64 (1..65536) | pairs: code number u64, mask u64 | CRC32C u32; as many
  *                   pairs in all as the geometry says (none: no block)
  * dictionary        tag count u64 n (0..1022) | the mask u64 of tags 1..n | CRC32C u32 of the block
  * end     u64 = 0 | total entries u64 | CRC32C u32 of every byte before it
  * </pre>
  * A slot is {@code tag << (quotient bits + 1) | alt << quotient bits | quotient}; 0 is an empty slot, the tag
- * {@code 2^tag bits - 1} says the mask is the code's side pair, any other tag is a dictionary number. The code is
+ * {@code 2^tag bits - 1} says the mask is the code's side pair, any other tag is a dictionary number. Int slots are
+ * written as they are (4 bytes, image tag bits = tag bits). Long slots are written in the fewest bytes (at least 4)
+ * that hold the quotient, the alt bit and a tag of image tag bits, enough for every dictionary number when the
+ * stripe was copied; the spill tag is then {@code 2^image tag bits - 1}, widened back when read. The code is
  * recovered from the stripe index, the quotient, the bucket (the home bucket, or the second one when alt is set)
  * and the inverse of the hash (see {@link CompactCouponState}). Each stripe is copied under its lock and written
  * from the copy, so its geometry is the one it had at that moment (stripes grow independently); the dictionary is
@@ -80,7 +84,7 @@ final class SnapshotDescriptor {
     /** The end: a zero count, the total, the stream checksum. */
     static final int END_BYTES = COUNT_BYTES + 8 + CRC_BYTES;
     /** A stripe's geometry in an image, with its checksum. */
-    static final int STRIPE_HEADER_BYTES = 2 + 4 + 1 + 1 + 1 + 4 + 4 + CRC_BYTES;
+    static final int STRIPE_HEADER_BYTES = 2 + 4 + 1 + 1 + 1 + 4 + 4 + 1 + 1 + CRC_BYTES;
     /** The header without its source names, rounded up. */
     private static final int FIXED_HEADER_BYTES = 64;
 

@@ -322,20 +322,25 @@ final class SnapshotReader implements SnapshotDescriptor.Input {
             int tagBits = buffer.get(pos + 8);
             int resizeAt = buffer.getInt(pos + 9);
             int sidePairs = buffer.getInt(pos + 13);
+            final int width = buffer.get(pos + 17);
+            final int imageTagBits = buffer.get(pos + 18);
             consume(SnapshotDescriptor.STRIPE_HEADER_BYTES);
-            final int width = wide == 1 ? 8 : 4;
             long slots = 8L * buckets;
             long room = source.remainingHint(offset);
             if (room <= 0) {
                 room = unprovenEntries() * 8; // a stream that cannot tell its length: a bound on the heap
             }
-            CompactCouponState.Table t = index != i || (wide >>> 1) != 0 || sidePairs < 0 || sidePairs > slots
+            boolean packed = wide == 1 ? width >= 4 && width <= 8 && imageTagBits >= 1 && imageTagBits <= tagBits
+                    && qBits + 1 + imageTagBits <= 8 * width
+                    : wide == 0 && width == 4 && imageTagBits == tagBits;
+            CompactCouponState.Table t = index != i || !packed || sidePairs < 0 || sidePairs > slots
                     || slots * width > room ? null
                     : CompactCouponState.imageTable(keyBits, buckets, wide == 1, qBits, tagBits, resizeAt);
             if (t == null) {
                 throw new SnapshotFormatException(where + " geometry at byte " + at + ": index " + index + ", "
                         + buckets + " buckets, wide " + wide + ", quotient bits " + qBits + ", tag bits " + tagBits
-                        + ", " + sidePairs + " side pairs: no compact table has it (or the input is too short)");
+                        + ", " + sidePairs + " side pairs, slots of " + width + " bytes with " + imageTagBits
+                        + " tag bits: no compact table has it (or the input is too short)");
             }
             int[][] ints = CompactCouponState.intPages(t);
             long[][] longs = CompactCouponState.longPages(t);
@@ -344,17 +349,17 @@ final class SnapshotReader implements SnapshotDescriptor.Input {
                 int n = imageBlock(block, width, 1, slots - from, where + " slot block " + block_);
                 ByteBuffer view = buffer.duplicate();
                 view.limit(pos + 8 + n * width).position(pos + 8);
-                java.nio.IntBuffer intView = width == 4 ? view.asIntBuffer() : null;
-                java.nio.LongBuffer longView = width == 8 ? view.asLongBuffer() : null;
+                java.nio.IntBuffer intView = wide == 0 ? view.asIntBuffer() : null;
+                int p = pos + 8;
                 for (int done = 0; done < n; ) {
                     int s = from + done;
                     int page = s >>> pageBits;
                     int off = s & ((1 << pageBits) - 1);
                     int run = Math.min(n - done, (1 << pageBits) - off);
-                    if (width == 4) {
+                    if (wide == 0) {
                         intView.get(ints[page], off, run);
                     } else {
-                        longView.get(longs[page], off, run);
+                        p = unpack(longs[page], off, run, p, width, qBits + 1, imageTagBits, tagBits, where);
                     }
                     done += run;
                 }
@@ -441,6 +446,30 @@ final class SnapshotReader implements SnapshotDescriptor.Input {
                     + " entries read");
         }
         return entries[0];
+    }
+
+    /**
+     * Unpacks {@code run} long slots of {@code width} bytes from buffer position {@code p} into {@code page} from
+     * {@code off}, widening the tag from {@code imageTagBits} to {@code tagBits} (the spill tag is all ones in
+     * both); returns the position after them. Reads 8 bytes per slot: at most 4 past the last slot, which the block's
+     * checksum holds.
+     */
+    private int unpack(long[] page, int off, int run, int p, int width, int tagShift, int imageTagBits, int tagBits,
+            String where) throws SnapshotFormatException {
+        final int drop = 64 - 8 * width;
+        final long idMask = (1L << tagShift) - 1;
+        final long imageSpill = (1L << imageTagBits) - 1;
+        final long spill = (1L << tagBits) - 1;
+        for (int k = off; k < off + run; k++, p += width) {
+            long x = buffer.getLong(p) >>> drop;
+            long tag = x >>> tagShift;
+            if (tag > imageSpill) {
+                throw new SnapshotFormatException(where + ": slot " + k + " of its page has tag " + tag
+                        + " (expected: at most " + imageSpill + ")");
+            }
+            page[k] = tag == imageSpill ? spill << tagShift | (x & idMask) : x;
+        }
+        return p;
     }
 
     /**

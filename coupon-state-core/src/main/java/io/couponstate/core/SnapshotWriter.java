@@ -144,13 +144,21 @@ final class SnapshotWriter {
         buffer.put((byte) (copy.wide ? 1 : 0));
         buffer.put((byte) copy.qBits);
         buffer.put((byte) copy.tagBits);
+        // a long slot is written in the bytes its quotient and a tag wide enough for the dictionary so far need
+        final int tagShift = copy.tagShift();
+        final int imageTagBits = copy.wide ? Math.min(copy.tagBits, 64 - Long.numberOfLeadingZeros(limited.length))
+                : copy.tagBits;
+        final int slotBytes = copy.wide ? Math.max(4, (tagShift + imageTagBits + 7) / 8) : 4;
         buffer.putInt(copy.resizeAt);
         buffer.putInt(copy.side.length / 2);
+        buffer.put((byte) slotBytes);
+        buffer.put((byte) imageTagBits);
         blockCrc(start);
-        final int slotBytes = copy.wide ? 8 : 4;
         final int slots = copy.buckets * 8;
-        final int tagShift = copy.tagShift();
         final long spill = copy.spill();
+        final long imageSpill = (1L << imageTagBits) - 1;
+        final long idMask = (1L << tagShift) - 1;
+        final int drop = 64 - 8 * slotBytes;
         long entries = 0;
         for (int from = 0; from < slots; from += MAX_BLOCK_ENTRIES) {
             int n = Math.min(MAX_BLOCK_ENTRIES, slots - from);
@@ -164,14 +172,21 @@ final class SnapshotWriter {
                 int run = Math.min(n - done, (1 << CompactCouponState.PAGE_BITS) - at);
                 if (copy.wide) {
                     long[] p = copy.longs[page];
-                    buffer.asLongBuffer().put(p, at, run);
-                    for (int k = at; k < at + run; k++) {
+                    int to = buffer.position();
+                    for (int k = at; k < at + run; k++, to += slotBytes) {
                         long v = p[k];
                         long tag = v >>> tagShift;
-                        if (v != 0 && tag != spill && limited[(int) tag] != 0) {
-                            entries++;
+                        if (v != 0) {
+                            if (tag == spill) {
+                                v = imageSpill << tagShift | (v & idMask);
+                            } else if (limited[(int) tag] != 0) {
+                                entries++;
+                            }
                         }
+                        // the slot's low bytes, big-endian; the bytes past them are overwritten by what follows
+                        buffer.putLong(to, v << drop);
                     }
+                    buffer.position(to - run * slotBytes);
                 } else {
                     int[] p = copy.ints[page];
                     buffer.asIntBuffer().put(p, at, run);
