@@ -81,10 +81,10 @@ public final class CompactCouponState extends AbstractCouponState {
      *   started is visited exactly once (a stale side pair, left when a spilled mask later got a dictionary number
      *   within the tag bits, is skipped: its code is visited in its slot). Snapshots and bases are the table image
      *   (snapshot version 3, see SnapshotDescriptor): each stripe copied under its lock (copyStripe) and written
-     *   raw, then the dictionary. An empty state adopts an image's tables as they are (adoptImage: no code is
-     *   re-hashed; the dictionary, the counts and the valid list are rebuilt); any other target decodes the image
-     *   through forEachEntry of a scratch state that adopted it. Version 2 entry lists read into it like into any
-     *   implementation.
+     *   (int slots as they are, long slots in the bytes they need), then the dictionary. An empty state adopts an
+     *   image's tables as they are (adoptImage: no code is re-hashed; the dictionary, the counts and the valid list
+     *   are rebuilt); any other target decodes the image through forEachEntry of a scratch state that adopted it.
+     *   Version 2 entry lists read into it like into any implementation.
      */
 
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
