@@ -1001,11 +1001,12 @@ public final class CompactCouponState extends AbstractCouponState {
         return t.wide == wide && t.qBits == qBits && Long.bitCount(t.spill) == tagBits ? t : null;
     }
 
-    /** Pages of table {@code t}: int pages (null if wide) and long pages (null if not). */
+    /** The int pages of table {@code t}, null if its slots are longs. */
     static int[][] intPages(Table t) {
         return t.ints;
     }
 
+    /** The long pages of table {@code t}, null if its slots are ints. */
     static long[][] longPages(Table t) {
         return t.longs;
     }
