@@ -198,6 +198,11 @@ abstract class AbstractCouponState implements CouponState {
         }
     }
 
+    /** Lists {@code keys[0..n)}, restored at or past the threshold by a whole-table restore that merged nothing. */
+    final void restoredValid(long[] keys, int n) {
+        valid.addAll(keys, n);
+    }
+
     /**
      * {@inheritDoc}
      *

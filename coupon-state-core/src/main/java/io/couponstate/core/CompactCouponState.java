@@ -83,8 +83,13 @@ public final class CompactCouponState extends AbstractCouponState {
      * Snapshot
      *   forEachEntry copies each stripe's slots and side table under its lock (one stripe at a time, so writers of
      *   other stripes go on) and walks the copy, decoding each code with unmix: every code present when the walk
-     *   started is visited exactly once. Snapshots use the same format as the other implementations, so an image
-     *   written by any of them restores into any other.
+     *   started is visited exactly once (a stale side pair, left when a spilled mask later got a dictionary number
+     *   within the tag bits, is skipped: its code is visited in its slot). Snapshots and bases are the table image
+     *   (snapshot version 3, see SnapshotDescriptor): each stripe copied under its lock (copyStripe) and written
+     *   (int slots as they are, long slots in the bytes they need), then the dictionary. An empty state adopts an
+     *   image's tables as they are (adoptImage: no code is re-hashed; the dictionary, the counts and the valid list
+     *   are rebuilt); any other target decodes the image through forEachEntry of a scratch state that adopted it.
+     *   Version 2 entry lists read into it like into any implementation.
      */
 
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
@@ -114,7 +119,7 @@ public final class CompactCouponState extends AbstractCouponState {
      * more, which G1 would place in whole regions of its own (a 21 MB array in 4 MB regions holds 3 MB nothing can
      * use; a 4.3 MB one, 3.7 MB). A bucket never straddles two pages.
      */
-    private static final int PAGE_BITS = 15;
+    static final int PAGE_BITS = 15;
     private static final int PAGE = 1 << PAGE_BITS;
     private static final int PAGE_MASK = PAGE - 1;
     private static final int MAX_KICKS = 500;
@@ -760,7 +765,7 @@ public final class CompactCouponState extends AbstractCouponState {
         if (side != null) {
             for (int i = 0; i < side.length; i += 2) {
                 long key = side[i];
-                if (key != 0) {
+                if (key != 0 && !inSlot(old, key)) { // a stale pair's code was copied with its slot
                     place(stripe, fresh, mix(key) & wMask, key, side[i + 1]);
                 }
             }
@@ -890,6 +895,13 @@ public final class CompactCouponState extends AbstractCouponState {
                 }
                 long[] s = t.side;
                 side = s == null ? null : s.clone();
+                if (side != null) {
+                    for (int i = 0; i < side.length; i += 2) {
+                        if (side[i] != 0 && inSlot(t, side[i])) {
+                            side[i] = 0; // a stale pair: its code's slot holds the mask, visited there
+                        }
+                    }
+                }
             } finally {
                 stripe.unlock();
             }
@@ -920,6 +932,374 @@ public final class CompactCouponState extends AbstractCouponState {
                 }
             }
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the table image (snapshot version 3): written from stripe copies, adopted by an empty state without re-hashing
+
+    /** The stripes of every compact state. */
+    static int stripeCount() {
+        return STRIPES;
+    }
+
+    /** Bits of a code number in this state's format (the width mix and unmix work on). */
+    int keyBits() {
+        return keyBits;
+    }
+
+    /** The key bits {@link #keyBits} a state of {@code format} uses. */
+    static int keyBitsOf(CodeFormat format) {
+        return Math.max(MIN_KEY_BITS, 64 - Long.numberOfLeadingZeros(Codes.lastOfLength(format.maxLength())));
+    }
+
+    /** The mask of dictionary number {@code tag} (1..dictionary size - 1), as any reader of a slot holding it sees. */
+    long tagMask(int tag) {
+        return dictMasks[tag];
+    }
+
+    /** The dictionary: index 0 unused, then the mask of each number assigned so far. */
+    long[] dictionary() {
+        synchronized (dictMasks) {
+            return java.util.Arrays.copyOf(dictMasks, dictSize);
+        }
+    }
+
+    /** A copy of one stripe's table, taken under its lock: geometry, slot pages, side table pairs. */
+    static final class StripeCopy {
+        final int buckets;
+        final boolean wide;
+        final int qBits;
+        final int tagBits;
+        final int resizeAt;
+        final int[][] ints;
+        final long[][] longs;
+        /** (code, mask) pairs, packed: the side table without its empty positions. */
+        final long[] side;
+
+        private StripeCopy(Table t, int[][] ints, long[][] longs, long[] side) {
+            this.buckets = t.buckets;
+            this.wide = t.wide;
+            this.qBits = t.qBits;
+            this.tagBits = Long.bitCount(t.spill);
+            this.resizeAt = t.resizeAt;
+            this.ints = ints;
+            this.longs = longs;
+            this.side = side;
+        }
+
+        int tagShift() {
+            return qBits + 1;
+        }
+
+        long spill() {
+            return (1L << tagBits) - 1;
+        }
+    }
+
+    /**
+     * Copies stripe {@code index}'s slots and side table under its lock (relocations would move entries under a
+     * live walk), as {@link #forEachEntry} does: every code present when the copy starts is in it exactly once.
+     */
+    StripeCopy copyStripe(int index) {
+        Stripe stripe = stripes[index];
+        stripe.lock();
+        try {
+            Table t = stripe.table;
+            int[][] ints = null;
+            long[][] longs = null;
+            if (t.wide) {
+                longs = new long[t.longs.length][];
+                for (int p = 0; p < longs.length; p++) {
+                    longs[p] = t.longs[p].clone();
+                }
+            } else {
+                ints = new int[t.ints.length][];
+                for (int p = 0; p < ints.length; p++) {
+                    ints[p] = t.ints[p].clone();
+                }
+            }
+            long[] s = t.side;
+            long[] side = new long[2 * t.sideCount];
+            int n = 0;
+            if (s != null) {
+                for (int i = 0; i < s.length; i += 2) {
+                    if (s[i] != 0 && !inSlot(t, s[i])) {
+                        side[n++] = s[i];
+                        side[n++] = s[i + 1];
+                    }
+                }
+            }
+            return new StripeCopy(t, ints, longs, n == side.length ? side : java.util.Arrays.copyOf(side, n));
+        } finally {
+            stripe.unlock();
+        }
+    }
+
+    /**
+     * Under the lock: whether a slot of {@code t} holds {@code key} with its mask (not the spill tag). A side pair of
+     * such a code is stale (its mask spilled once, then grew into a mask the dictionary numbers within the tag bits)
+     * and left out of an image, so that the image holds each code once.
+     */
+    private boolean inSlot(Table t, long key) {
+        long hp = mix(key) & wMask;
+        final int buckets = t.buckets;
+        long q = hp / buckets;
+        int home = (int) (hp - q * buckets);
+        long v = t.scan(home, q);
+        if (v == FULL) {
+            int second = home + offset(q, buckets);
+            v = t.scan(second >= buckets ? second - buckets : second, q | t.altBit);
+        }
+        return v != 0 && v != FULL && v >>> t.tagShift != t.spill;
+    }
+
+    /**
+     * An empty, unpublished table of the given geometry for an image of a state of {@code keyBits}, or null when no
+     * compact state makes that geometry (the image then cannot be interpreted).
+     */
+    static Table imageTable(int keyBits, int buckets, boolean wide, int qBits, int tagBits, int resizeAt) {
+        if (keyBits < MIN_KEY_BITS || keyBits > 63 || buckets < MIN_BUCKETS || buckets > MAX_BUCKETS
+                || resizeAt < 0) {
+            return null;
+        }
+        Table t = new Table(buckets, (1L << (keyBits - STRIPE_BITS)) - 1, wide, resizeAt);
+        return t.wide == wide && t.qBits == qBits && Long.bitCount(t.spill) == tagBits ? t : null;
+    }
+
+    /** The int pages of table {@code t}, null if its slots are longs. */
+    static int[][] intPages(Table t) {
+        return t.ints;
+    }
+
+    /** The long pages of table {@code t}, null if its slots are ints. */
+    static long[][] longPages(Table t) {
+        return t.longs;
+    }
+
+    /** Under no lock (the table is unpublished): adds a side pair read from an image. */
+    static void putImageSide(Table t, long code, long mask) {
+        t.putSide(code, mask);
+    }
+
+    /** How many images this state adopted whole (for tests: the restore took no entry-wise path). */
+    long imagesAdopted() {
+        return imagesAdopted;
+    }
+
+    private volatile long imagesAdopted;
+
+    /**
+     * Checks the tables read from an image against its dictionary ({@code dict[t]}: the mask of number t; index 0
+     * unused, length at most the dictionary's capacity) and returns the number of codes they hold: every occupied
+     * slot's tag is a number of the dictionary or the spill tag. Throws IllegalArgumentException naming the stripe
+     * and slot of a tag the dictionary does not have.
+     */
+    static long checkImage(Table[] tables, long[] dict) {
+        long codes = 0;
+        for (int i = 0; i < tables.length; i++) {
+            Table t = tables[i];
+            int slots = t.slots();
+            boolean emptySeen = false;
+            for (int s = 0; s < slots; s++) {
+                if ((s & (BUCKET - 1)) == 0) {
+                    emptySeen = false;
+                }
+                long v = t.wide ? t.longs[s >>> PAGE_BITS][s & PAGE_MASK]
+                        : Integer.toUnsignedLong(t.ints[s >>> PAGE_BITS][s & PAGE_MASK]);
+                if (v == 0) {
+                    emptySeen = true;
+                    continue;
+                }
+                long tag = v >>> t.tagShift;
+                if (emptySeen || (tag != t.spill && (tag == 0 || tag >= dict.length))) {
+                    throw new IllegalArgumentException("stripe " + i + ", slot " + s + ": "
+                            + (emptySeen ? "an entry after an empty slot of its bucket" : "tag " + tag
+                            + " (expected: 1.." + (dict.length - 1) + " or the spill tag " + t.spill + ")"));
+                }
+                if (tag != t.spill) {
+                    codes++; // a spilled code is counted with the side table
+                }
+            }
+            codes += t.sideCount;
+        }
+        return codes;
+    }
+
+    /**
+     * Adopts the tables of an image (one per stripe, as {@link #imageTable} made them and the image filled them) as
+     * this state's, with {@code dict} (masks in this state's source numbering, every one non-zero; index 0 unused)
+     * as its dictionary and the side tables' masks renumbered by {@code remap} (null: the same numbering); lists the
+     * valid codes if {@code listValid} (a scratch state that only decodes the image needs no list). Holds
+     * every stripe's lock meanwhile; adopts only if the state is empty and its dictionary too, else returns false
+     * and changes nothing. Rebuilds what the tables do not hold: the dictionary's reverse index, each stripe's
+     * count and the valid-code index. No listener is told and the journal records nothing, as for any restore.
+     */
+    boolean adoptImage(Table[] tables, long[] dict, int[] remap, boolean listValid) {
+        if (tables.length != STRIPES) {
+            return false;
+        }
+        int locked = 0;
+        try {
+            for (; locked < STRIPES; locked++) {
+                stripes[locked].lock();
+            }
+            synchronized (dictMasks) {
+                if (size() != 0 || dictSize != 1 || dict.length > DICT_CAPACITY) {
+                    return false;
+                }
+                for (int tag = 1; tag < dict.length; tag++) {
+                    long mask = dict[tag];
+                    dictMasks[tag] = mask;
+                    if (mask >>> 12 == 0) { // SMALL_MASKS = 2^12; a negative mask (source 63) is large
+                        if (smallTags[(int) mask] == 0) { // a mask twice (the writer's limit): the first number
+                            INTS.setRelease(smallTags, (int) mask, tag);
+                        }
+                    } else {
+                        largeTags.putIfAbsent(mask, tag);
+                    }
+                }
+                dictSize = Math.max(1, dict.length);
+            }
+            boolean[] validTag = new boolean[dict.length];
+            for (int tag = 1; tag < dict.length; tag++) {
+                validTag[tag] = listValid && Long.bitCount(dict[tag]) >= threshold;
+            }
+            for (Table t : tables) {
+                if (remap != null && t.side != null) {
+                    long[] side = t.side;
+                    for (int j = 0; j < side.length; j += 2) {
+                        if (side[j] != 0) {
+                            side[j + 1] = remapMask(side[j + 1], remap);
+                        }
+                    }
+                }
+            }
+            long[] counts = new long[STRIPES];
+            long slots = 0;
+            for (Table t : tables) {
+                slots += t.slots();
+            }
+            // the scan (decoding each valid code) on two threads when the image is big: half the stripes each
+            Thread helper = null;
+            int split = STRIPES;
+            if (slots >= PARALLEL_ADOPT_SLOTS && Runtime.getRuntime().availableProcessors() > 1) {
+                split = STRIPES / 2;
+                RuntimeException[] failure = new RuntimeException[1];
+                helper = new Thread(() -> {
+                    try {
+                        for (int i = STRIPES / 2; i < STRIPES; i++) {
+                            counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                        }
+                    } catch (RuntimeException | Error e) {
+                        failure[0] = e instanceof RuntimeException ? (RuntimeException) e : new RuntimeException(e);
+                    }
+                }, "couponstate-adopt");
+                helper.start();
+                for (int i = 0; i < split; i++) {
+                    counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                }
+                joinUninterruptibly(helper);
+                if (failure[0] != null) {
+                    throw failure[0];
+                }
+            } else {
+                for (int i = 0; i < STRIPES; i++) {
+                    counts[i] = adoptStripe(stripes[i], tables[i], validTag, listValid);
+                }
+            }
+            for (int i = 0; i < STRIPES; i++) {
+                Table t = tables[i];
+                Stripe stripe = stripes[i];
+                stripe.count = (int) counts[i];
+                // a wide table whose quotient would fit an int slot was made wide by its spills: keep growing so
+                stripe.preferWide = t.wide && 32 - t.tagShift >= MIN_INT_TAG_BITS;
+                stripe.table = t; // volatile store: readers switch to the complete table
+            }
+            imagesAdopted = imagesAdopted + 1; // under every lock: one adopter at a time
+            return true;
+        } finally {
+            for (int i = locked - 1; i >= 0; i--) {
+                stripes[i].unlock();
+            }
+        }
+    }
+
+    /** Slots of an image from which its adoption scans on two threads. */
+    private static final long PARALLEL_ADOPT_SLOTS = 1 << 20;
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // the helper must end before the tables are published: wait on, then restore
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Under every lock (held by the adopting thread, this one or its helper): lists the valid codes of adopted table
+     * {@code t} of {@code stripe}; returns its codes.
+     */
+    private long adoptStripe(Stripe stripe, Table t, boolean[] validTag, boolean listValid) {
+        final long stripeBits = (long) stripe.index << wBits;
+        final int buckets = t.buckets;
+        long codes = 0;
+        long[] keys = new long[4096];
+        int n = 0;
+        for (int b = 0; b < buckets; b++) {
+            for (int j = 0; j < BUCKET; j++) {
+                int s = b * BUCKET + j;
+                long v = t.wide ? t.longs[s >>> PAGE_BITS][s & PAGE_MASK]
+                        : Integer.toUnsignedLong(t.ints[s >>> PAGE_BITS][s & PAGE_MASK]);
+                if (v == 0) {
+                    continue;
+                }
+                long tag = v >>> t.tagShift;
+                if (tag == t.spill) {
+                    continue; // counted with the side table
+                }
+                codes++;
+                if (validTag[(int) tag]) {
+                    long q = v & t.qMask;
+                    keys[n++] = unmix(stripeBits | (q * buckets + homeOf(t, b, v, q)));
+                    if (n == keys.length) {
+                        restoredValid(keys, n);
+                        n = 0;
+                    }
+                }
+            }
+        }
+        long[] side = t.side;
+        if (side != null) {
+            for (int j = 0; j < side.length; j += 2) {
+                if (side[j] != 0) {
+                    codes++;
+                    if (listValid && Long.bitCount(side[j + 1]) >= threshold) {
+                        keys[n++] = side[j];
+                        if (n == keys.length) {
+                            restoredValid(keys, n);
+                            n = 0;
+                        }
+                    }
+                }
+            }
+        }
+        restoredValid(keys, n);
+        return codes;
+    }
+
+    private static long remapMask(long mask, int[] remap) {
+        long out = 0;
+        for (long m = mask; m != 0; m &= m - 1) {
+            out |= 1L << remap[Long.numberOfTrailingZeros(m)];
+        }
+        return out;
     }
 
     @Override

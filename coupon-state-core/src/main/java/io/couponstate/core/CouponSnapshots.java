@@ -33,12 +33,23 @@ import java.util.Objects;
  * only when it is complete.
  *
  * <p>A read of a big input unions on two threads (see {@link #read(Path, CouponState, int)}).
+ *
+ * <p>A {@link CompactCouponState} writes its snapshots and bases as a table image (format version 3): its tables as
+ * they are, which an empty compact state of the same code format adopts without re-hashing a code (whatever its
+ * sources' numbering), so a restart reads little more than the bytes. Any other target, or a compact state that
+ * holds codes already, gets the image's entries unioned one by one, so switching the implementation between
+ * restarts restores the same state; images of versions 1 and 2 read into every implementation, a compact one
+ * included. Deltas stay entry lists (version 2), and follow an image base like any other.
  */
 public final class CouponSnapshots {
 
     /** "CPST". */
     public static final int MAGIC = SnapshotDescriptor.MAGIC;
-    /** The format version this class writes. */
+    /**
+     * The format version of the entry list this class writes for every delta and for the snapshots and bases of
+     * every implementation but {@link CompactCouponState}, whose snapshots and bases are its table image, version 3.
+     * Versions 1 to 3 are read into every implementation.
+     */
     public static final int VERSION = SnapshotDescriptor.VERSION;
     /** The most entries one block may claim. */
     public static final int MAX_BLOCK_ENTRIES = SnapshotDescriptor.MAX_BLOCK_ENTRIES;

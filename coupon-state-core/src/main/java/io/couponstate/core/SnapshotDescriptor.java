@@ -25,6 +25,36 @@ import java.util.zip.CRC32C;
  * </pre>
  * Version 1 is the same without the kind, chain id, sequence, base checksum and hint fields; it is still read.
  *
+ * <p>Version 3, the table image, is what a {@link CompactCouponState} writes for a snapshot or a base (its deltas,
+ * and everything the other implementations write, stay version 2): its tables as they are, so that an empty compact
+ * state adopts them without re-hashing a code. Every implementation reads it.
+ * <pre>
+ * header  as version 2 with version u16 = 3, kind 0 or 1, then after the mask bytes:
+ *         | key bits u8 (the width of the bijective hash) | stripe count u16 (64) | CRC32C u32 of the header
+ * stripe  per stripe, in index order:
+ *         geometry  index u16 | bucket count u32 | wide u8 (slots are longs: 1, ints: 0) | quotient bits u8
+ *                   | tag bits u8 | resize threshold u32 | side pairs u32 | slot bytes u8 | image tag bits u8
+ *                   | CRC32C u32 of the geometry
+ *         slots     blocks of slot count u64 (1..65536) | the slots, slot bytes each, big-endian, slot index
+ *                   order | CRC32C u32 of the block (count and slots); bucket count * 8 slots in all
+ *         side      blocks of pair count u64 (1..65536) | pairs: code number u64, mask u64 | CRC32C u32; as many
+ *                   pairs in all as the geometry says (none: no block)
+ * dictionary        tag count u64 n (0..1022) | the mask u64 of tags 1..n | CRC32C u32 of the block
+ * end     u64 = 0 | total entries u64 | CRC32C u32 of every byte before it
+ * </pre>
+ * A slot is {@code tag << (quotient bits + 1) | alt << quotient bits | quotient}; 0 is an empty slot, the tag
+ * {@code 2^tag bits - 1} says the mask is the code's side pair, any other tag is a dictionary number. Int slots are
+ * written as they are (4 bytes, image tag bits = tag bits). Long slots are written in the fewest bytes (at least 4)
+ * that hold the quotient, the alt bit and a tag of image tag bits, enough for every dictionary number when the
+ * stripe was copied; the spill tag is then {@code 2^image tag bits - 1}, widened back when read. The code is
+ * recovered from the stripe index, the quotient, the bucket (the home bucket, or the second one when alt is set)
+ * and the inverse of the hash (see {@link CompactCouponState}). Each stripe is copied under its lock and written
+ * from the copy, so its geometry is the one it had at that moment (stripes grow independently); the dictionary is
+ * written after every stripe, so it numbers every tag a copied slot holds. Masks hold only the sources named in the
+ * header: an entry whose mask is then 0 (a code seen only by sources registered after the write started) keeps its
+ * slot, since removing it would break its bucket, and the reader skips it. The total counts the entries with a
+ * non-zero mask. A stale side pair (its code's slot holds a dictionary number) is never written.
+ *
  * <p>Entries are written in the order of the state's table walk. For a {@link LockFreeCouponState} that is slot
  * order, and slot order is hash order for any capacity (the slot index is a multiply-shift reduction of the hash,
  * monotone in it), so a restore into a table that holds every entry writes its slots front to back. The hint (the
@@ -36,8 +66,10 @@ final class SnapshotDescriptor {
 
     /** "CPST". */
     static final int MAGIC = 0x43505354;
-    /** The version written; version 1 is still read. */
+    /** The entry-list version: every delta, and the snapshots and bases of states other than compact ones. */
     static final int VERSION = 2;
+    /** The table image: snapshots and bases of a {@link CompactCouponState}. */
+    static final int IMAGE_VERSION = 3;
     static final int MAX_BLOCK_ENTRIES = 65_536;
     static final int MAX_NAME_BYTES = SourceRegistry.MAX_NAME_BYTES;
 
@@ -51,6 +83,8 @@ final class SnapshotDescriptor {
     static final int CRC_BYTES = 4;
     /** The end: a zero count, the total, the stream checksum. */
     static final int END_BYTES = COUNT_BYTES + 8 + CRC_BYTES;
+    /** A stripe's geometry in an image, with its checksum. */
+    static final int STRIPE_HEADER_BYTES = 2 + 4 + 1 + 1 + 1 + 4 + 4 + 1 + 1 + CRC_BYTES;
     /** The header without its source names, rounded up. */
     private static final int FIXED_HEADER_BYTES = 64;
 
@@ -100,9 +134,18 @@ final class SnapshotDescriptor {
      */
     static int putHeader(ByteBuffer buffer, int kind, CodeFormat format, int threshold, long chainId, int sequence,
             int baseCrc, long hint, List<String> sources) throws IOException {
+        return putHeader(buffer, VERSION, kind, format, threshold, chainId, sequence, baseCrc, hint, sources, 0, 0);
+    }
+
+    /**
+     * Puts a header of {@code version} (2, or {@link #IMAGE_VERSION} with the key bits and stripe count of the
+     * image) at {@code buffer}'s position, which must have {@link #maxHeaderBytes} room; returns its checksum.
+     */
+    static int putHeader(ByteBuffer buffer, int version, int kind, CodeFormat format, int threshold, long chainId,
+            int sequence, int baseCrc, long hint, List<String> sources, int keyBits, int stripes) throws IOException {
         int start = buffer.position();
         buffer.putInt(MAGIC);
-        buffer.putShort((short) VERSION);
+        buffer.putShort((short) version);
         buffer.put((byte) kind);
         buffer.put((byte) format.minLength());
         buffer.put((byte) format.maxLength());
@@ -124,6 +167,10 @@ final class SnapshotDescriptor {
         }
         buffer.put((byte) keyBytes(format.maxLength()));
         buffer.put((byte) maskBytes(sources.size()));
+        if (version == IMAGE_VERSION) {
+            buffer.put((byte) keyBits);
+            buffer.putShort((short) stripes);
+        }
         CRC32C crc = new CRC32C();
         crc(crc, buffer, start, buffer.position());
         int headerCrc = (int) crc.getValue();
@@ -154,9 +201,10 @@ final class SnapshotDescriptor {
                     "not a coupon-state snapshot: magic 0x%08x (expected: 0x%08x \"CPST\")", magic, MAGIC));
         }
         int version = (int) in.take(2, "version");
-        if (version != 1 && version != 2) {
+        if (version < 1 || version > IMAGE_VERSION) {
             throw new SnapshotFormatException(
-                    "unsupported snapshot version " + version + " (expected: 1 or " + VERSION + ")",
+                    "unsupported snapshot version " + version + " (expected: 1, " + VERSION + " or " + IMAGE_VERSION
+                    + ")",
                     SnapshotFormatException.Kind.INCOMPATIBLE);
         }
         int kind = version == 1 ? KIND_SNAPSHOT : (int) in.take(1, "kind");
@@ -168,7 +216,7 @@ final class SnapshotDescriptor {
         int sequence = 0;
         int baseCrc = 0;
         long hint = -1;
-        if (version == 2) {
+        if (version >= 2) {
             chainId = in.take(8, "chain id");
             sequence = (int) in.take(4, "sequence");
             baseCrc = (int) in.take(4, "base checksum");
@@ -189,6 +237,12 @@ final class SnapshotDescriptor {
         }
         int keyBytes = (int) in.take(1, "key width");
         int maskBytes = (int) in.take(1, "mask width");
+        int keyBits = 0;
+        int stripes = 0;
+        if (version == IMAGE_VERSION) {
+            keyBits = (int) in.take(1, "key bits");
+            stripes = (int) in.take(2, "stripe count");
+        }
         long expectedCrc = in.checksum();
         long headerCrc = in.take(4, "header checksum");
         if (headerCrc != expectedCrc) {
@@ -196,7 +250,7 @@ final class SnapshotDescriptor {
                     "header checksum mismatch: stored 0x%08x, computed 0x%08x", headerCrc, expectedCrc));
         }
         Header header = new Header(kind, min, max, folded == 1, chainId, sequence, baseCrc, hint, names, keyBytes,
-                maskBytes, (int) headerCrc);
+                maskBytes, (int) headerCrc, version, keyBits, stripes);
         header.checkShape();
         return header;
     }
@@ -216,9 +270,17 @@ final class SnapshotDescriptor {
         final int keyBytes;
         final int maskBytes;
         final int crc;
+        final int version;
+        /** An image's (version 3) key bits and stripe count; 0 in versions 1 and 2. */
+        final int keyBits;
+        final int stripes;
 
         Header(int kind, int minLength, int maxLength, boolean caseInsensitive, long chainId, int sequence,
-                int baseCrc, long hint, String[] sources, int keyBytes, int maskBytes, int crc) {
+                int baseCrc, long hint, String[] sources, int keyBytes, int maskBytes, int crc, int version,
+                int keyBits, int stripes) {
+            this.version = version;
+            this.keyBits = keyBits;
+            this.stripes = stripes;
             this.kind = kind;
             this.minLength = minLength;
             this.maxLength = maxLength;
@@ -234,8 +296,9 @@ final class SnapshotDescriptor {
         }
 
         private void checkShape() throws SnapshotFormatException {
-            if (kind > KIND_DELTA) {
-                throw new SnapshotFormatException("kind " + kind + " (expected: 0 snapshot, 1 base or 2 delta)");
+            if (kind > KIND_DELTA || (version == IMAGE_VERSION && kind == KIND_DELTA)) {
+                throw new SnapshotFormatException("kind " + kind + " in version " + version
+                        + " (expected: 0 snapshot, 1 base or, in version 2, 2 delta)");
             }
             boolean shaped = kind == KIND_SNAPSHOT ? chainId == 0 && sequence == 0 && baseCrc == 0
                     : kind == KIND_BASE ? chainId != 0 && sequence == 0 && baseCrc == 0

@@ -3,6 +3,7 @@ package io.couponstate.core;
 import static io.couponstate.core.SnapshotDescriptor.KIND_BASE;
 import static io.couponstate.core.SnapshotDescriptor.KIND_DELTA;
 import static io.couponstate.core.SnapshotDescriptor.KIND_SNAPSHOT;
+import static io.couponstate.core.SnapshotDescriptor.CRC_BYTES;
 import static io.couponstate.core.SnapshotDescriptor.MAX_BLOCK_ENTRIES;
 import static io.couponstate.core.SnapshotDescriptor.crc;
 import static io.couponstate.core.SnapshotDescriptor.kindName;
@@ -28,6 +29,9 @@ import java.util.zip.CRC32C;
  * chains also a delta of another chain, a delta out of order, and a delta read without its base. Each block is
  * applied only after its checksum and every entry in it pass, so a read that fails part-way leaves the target
  * holding the union of the blocks before the failure.
+ *
+ * <p>A table image (version 3) is checked whole before anything reaches the target: an empty compact target adopts
+ * its tables, any other target gets its entries unioned (see {@link CouponSnapshots}).
  *
  * <p><b>Bounded.</b> Memory used by a read is bounded by the input: fixed buffers, and a target grown at most to the
  * entries the input can still hold (see {@link #presize}).
@@ -109,8 +113,8 @@ final class SnapshotReader implements SnapshotDescriptor.Input {
             }
         }
         // a delta's entries are mostly codes the base holds already: it grows the target only as it must
-        long total = entries(format, header.keyBytes, header.maskBytes, remap, header.hint,
-                header.kind != KIND_DELTA);
+        long total = header.version == SnapshotDescriptor.IMAGE_VERSION ? image(header, format, remap)
+                : entries(format, header.keyBytes, header.maskBytes, remap, header.hint, header.kind != KIND_DELTA);
         if (chain != null) {
             if (header.kind == KIND_BASE) {
                 chain.id = header.chainId;
@@ -285,6 +289,225 @@ final class SnapshotReader implements SnapshotDescriptor.Input {
             throw new SnapshotFormatException("total entry count " + declared + " but " + total + " entries read");
         }
         return total;
+    }
+
+    /**
+     * Reads a table image (version 3): every stripe's table into an unpublished table of its geometry, the
+     * dictionary, the end; nothing reaches the target before all of it passed its checks. An empty compact target
+     * adopts the tables as they are (no code is re-hashed); any other target gets each entry unioned, decoded by a
+     * scratch compact state that adopted them.
+     */
+    private long image(SnapshotDescriptor.Header header, CodeFormat format, int[] remap) throws IOException {
+        final int keyBits = CompactCouponState.keyBitsOf(format);
+        final int stripes = CompactCouponState.stripeCount();
+        if (header.keyBits != keyBits || header.stripes != stripes) {
+            throw new SnapshotFormatException("an image of " + header.stripes + " stripes over " + header.keyBits
+                    + " key bits (expected: " + stripes + " stripes over " + keyBits + " for the format " + format
+                    + ")", SnapshotFormatException.Kind.INCOMPATIBLE);
+        }
+        final long maskLimit = remap.length == 64 ? -1L : (1L << remap.length) - 1;
+        final long minKey = Codes.firstOfLength(format.minLength());
+        final long maxKey = Codes.lastOfLength(format.maxLength());
+        final CRC32C block = new CRC32C();
+        CompactCouponState.Table[] tables = new CompactCouponState.Table[stripes];
+        boolean emptyMasks = false; // a side mask left empty by the writer's source limit
+        for (int i = 0; i < stripes; i++) {
+            final String where = "stripe " + i;
+            long at = offset;
+            checkedSection(block, SnapshotDescriptor.STRIPE_HEADER_BYTES - CRC_BYTES, where + " geometry");
+            int index = buffer.getShort(pos) & 0xFFFF;
+            int buckets = buffer.getInt(pos + 2);
+            int wide = buffer.get(pos + 6);
+            int qBits = buffer.get(pos + 7);
+            int tagBits = buffer.get(pos + 8);
+            int resizeAt = buffer.getInt(pos + 9);
+            int sidePairs = buffer.getInt(pos + 13);
+            final int width = buffer.get(pos + 17);
+            final int imageTagBits = buffer.get(pos + 18);
+            consume(SnapshotDescriptor.STRIPE_HEADER_BYTES);
+            long slots = 8L * buckets;
+            long room = source.remainingHint(offset);
+            if (room <= 0) {
+                room = unprovenEntries() * 8; // a stream that cannot tell its length: a bound on the heap
+            }
+            boolean packed = wide == 1 ? width >= 4 && width <= 8 && imageTagBits >= 1 && imageTagBits <= tagBits
+                    && qBits + 1 + imageTagBits <= 8 * width
+                    : wide == 0 && width == 4 && imageTagBits == tagBits;
+            CompactCouponState.Table t = index != i || !packed || sidePairs < 0 || sidePairs > slots
+                    || slots * width > room ? null
+                    : CompactCouponState.imageTable(keyBits, buckets, wide == 1, qBits, tagBits, resizeAt);
+            if (t == null) {
+                throw new SnapshotFormatException(where + " geometry at byte " + at + ": index " + index + ", "
+                        + buckets + " buckets, wide " + wide + ", quotient bits " + qBits + ", tag bits " + tagBits
+                        + ", " + sidePairs + " side pairs, slots of " + width + " bytes with " + imageTagBits
+                        + " tag bits: no compact table has it (or the input is too short)");
+            }
+            int[][] ints = CompactCouponState.intPages(t);
+            long[][] longs = CompactCouponState.longPages(t);
+            final int pageBits = CompactCouponState.PAGE_BITS;
+            for (int from = 0, block_ = 0; from < slots; block_++) {
+                int n = imageBlock(block, width, 1, slots - from, where + " slot block " + block_);
+                ByteBuffer view = buffer.duplicate();
+                view.limit(pos + 8 + n * width).position(pos + 8);
+                java.nio.IntBuffer intView = wide == 0 ? view.asIntBuffer() : null;
+                int p = pos + 8;
+                for (int done = 0; done < n; ) {
+                    int s = from + done;
+                    int page = s >>> pageBits;
+                    int off = s & ((1 << pageBits) - 1);
+                    int run = Math.min(n - done, (1 << pageBits) - off);
+                    if (wide == 0) {
+                        intView.get(ints[page], off, run);
+                    } else {
+                        p = unpack(longs[page], off, run, p, width, qBits + 1, imageTagBits, tagBits, where);
+                    }
+                    done += run;
+                }
+                consume(8 + n * width + CRC_BYTES);
+                from += n;
+            }
+            for (int read = 0, block_ = 0; read < sidePairs; block_++) {
+                int n = imageBlock(block, 16, 1, sidePairs - read, where + " side block " + block_);
+                for (int p = pos + 8, e = 0; e < n; e++, p += 16) {
+                    long code = buffer.getLong(p);
+                    long mask = buffer.getLong(p + 8);
+                    if (code < minKey || code > maxKey || (mask & ~maskLimit) != 0) {
+                        throw new SnapshotFormatException(where + " side block " + block_ + ": code number " + code
+                                + " with mask 0x" + Long.toHexString(mask) + " (expected: a code of the format "
+                                + format + ", a mask within " + remap.length + " sources)");
+                    }
+                    emptyMasks |= mask == 0;
+                    CompactCouponState.putImageSide(t, code, mask);
+                }
+                consume(8 + n * 16 + CRC_BYTES);
+                read += n;
+            }
+            tables[i] = t;
+        }
+        int tags = imageBlock(block, 8, 0, 1022, "dictionary");
+        long[] dict = new long[tags + 1];
+        long[] renumbered = new long[tags + 1];
+        for (int tag = 1; tag <= tags; tag++) {
+            long mask = buffer.getLong(pos + 8 * tag);
+            if ((mask & ~maskLimit) != 0) {
+                throw new SnapshotFormatException("dictionary: tag " + tag + " has mask 0x" + Long.toHexString(mask)
+                        + " (expected: within " + remap.length + " sources)");
+            }
+            emptyMasks |= mask == 0;
+            dict[tag] = mask;
+            renumbered[tag] = remapped(mask, remap);
+        }
+        consume(8 + 8 * tags + CRC_BYTES);
+        long marker = take(8, "end marker");
+        long declared = take(8, "total entry count");
+        long expected = whole.getValue();
+        long stored = take(4, "checksum");
+        if (marker != 0) {
+            throw new SnapshotFormatException("end marker " + marker + " after the dictionary (expected: 0)");
+        }
+        if (stored != expected) {
+            throw new SnapshotFormatException(String.format(
+                    "checksum mismatch: stored 0x%08x, computed 0x%08x", stored, expected));
+        }
+        long codes;
+        try {
+            codes = CompactCouponState.checkImage(tables, dict);
+        } catch (IllegalArgumentException e) {
+            throw new SnapshotFormatException(e.getMessage());
+        }
+        boolean identity = true;
+        for (int i = 0; i < remap.length; i++) {
+            identity &= remap[i] == i;
+        }
+        if (!emptyMasks && declared != codes) {
+            throw new SnapshotFormatException("total entry count " + declared + " but the image holds " + codes);
+        }
+        if (!emptyMasks && target instanceof CompactCouponState
+                && ((CompactCouponState) target).adoptImage(tables, renumbered, identity ? null : remap, true)) {
+            // what the target was sized for, or asked to make room for, beyond the image's geometry
+            target.ensureCapacity(Math.max(target.config().expectedCodes(), target.size() + extra));
+            return codes;
+        }
+        CompactCouponState scratch = new CompactCouponState(CouponStateConfig.builder()
+                .codeLength(format.minLength(), format.maxLength()).caseInsensitive(format.caseInsensitive())
+                .build());
+        scratch.adoptImage(tables, dict, null, false);
+        target.ensureCapacity(priorSize + codes + extra);
+        long[] entries = {0};
+        final boolean same = identity;
+        scratch.forEachEntry((key, mask) -> {
+            if (mask != 0) { // an entry of sources registered after the write started only: not in the image
+                target.union(key, same ? mask : remapped(mask, remap));
+                entries[0]++;
+            }
+        });
+        if (declared != entries[0]) {
+            throw new SnapshotFormatException("total entry count " + declared + " but " + entries[0]
+                    + " entries read");
+        }
+        return entries[0];
+    }
+
+    /**
+     * Unpacks {@code run} long slots of {@code width} bytes from buffer position {@code p} into {@code page} from
+     * {@code off}, widening the tag from {@code imageTagBits} to {@code tagBits} (the spill tag is all ones in
+     * both); returns the position after them. Reads 8 bytes per slot: at most 4 past the last slot, which the block's
+     * checksum holds.
+     */
+    private int unpack(long[] page, int off, int run, int p, int width, int tagShift, int imageTagBits, int tagBits,
+            String where) throws SnapshotFormatException {
+        final int drop = 64 - 8 * width;
+        final long idMask = (1L << tagShift) - 1;
+        final long imageSpill = (1L << imageTagBits) - 1;
+        final long spill = (1L << tagBits) - 1;
+        for (int k = off; k < off + run; k++, p += width) {
+            long x = buffer.getLong(p) >>> drop;
+            long tag = x >>> tagShift;
+            if (tag > imageSpill) {
+                throw new SnapshotFormatException(where + ": slot " + k + " of its page has tag " + tag
+                        + " (expected: at most " + imageSpill + ")");
+            }
+            page[k] = tag == imageSpill ? spill << tagShift | (x & idMask) : x;
+        }
+        return p;
+    }
+
+    /**
+     * Makes an image block available and checks it: count u64 ({@code min..max}, at most the block limit), count
+     * items of {@code width} bytes, CRC32C of both. Returns the count; the items start at {@code pos + 8}, and the
+     * caller consumes the block.
+     */
+    private int imageBlock(CRC32C block, int width, long min, long max, String what) throws IOException {
+        long at = offset;
+        fill(8, what + " count");
+        long count = buffer.getLong(pos);
+        long most = Math.min(MAX_BLOCK_ENTRIES, max);
+        if (count < min || count > most) {
+            throw new SnapshotFormatException(what + " at byte " + at + " claims " + Long.toUnsignedString(count)
+                    + " items (expected: " + min + ".." + most + ")");
+        }
+        int bytes = 8 + (int) count * width;
+        fill(bytes + CRC_BYTES, what + " of " + count + " items and its checksum");
+        checkCrc(block, bytes, what + " at byte " + at);
+        return (int) count;
+    }
+
+    /** Makes a fixed-size section and its CRC32C available and checks it; the caller consumes both. */
+    private void checkedSection(CRC32C block, int bytes, String what) throws IOException {
+        long at = offset;
+        fill(bytes + CRC_BYTES, what);
+        checkCrc(block, bytes, what + " at byte " + at);
+    }
+
+    private void checkCrc(CRC32C block, int bytes, String what) throws SnapshotFormatException {
+        block.reset();
+        crc(block, buffer, pos, pos + bytes);
+        long computed = block.getValue();
+        long stored = Integer.toUnsignedLong(buffer.getInt(pos + bytes));
+        if (stored != computed) {
+            throw new SnapshotFormatException(String.format("%s: checksum mismatch: stored 0x%08x, computed 0x%08x",
+                    what, stored, computed));
+        }
     }
 
     /** The key of the entry at {@code p}: 7 bytes of a packed word, or {@code keyBytes} big-endian bytes. */

@@ -53,6 +53,39 @@ public final class AppendOnlyLongs {
         SLOT.setRelease(slots, (int) (index - startOf(segment)), value); // release: publishes the value
     }
 
+    /**
+     * Appends {@code values[0..n)} (each non-zero) with one claim of {@code n} indexes: a bulk load's many adds
+     * without an atomic operation each. Concurrent adds and listings behave as for {@link #add}.
+     */
+    public void addAll(long[] values, int n) {
+        for (int i = 0; i < n; i++) {
+            if (values[i] == 0) {
+                throw new IllegalArgumentException("values[" + i + "]: 0 (expected: non-zero, 0 marks an unwritten "
+                        + "slot)");
+            }
+        }
+        long first = (long) CLAIMED.getAndAdd(this, (long) n); // atomic claim: these n indexes are ours alone
+        if (n > 0 && segmentOf(first + n - 1) >= SEGMENTS) {
+            throw new IllegalStateException("more than " + startOf(SEGMENTS) + " values (the most this list holds)");
+        }
+        for (int i = 0; i < n; ) {
+            long index = first + i;
+            int segment = segmentOf(index);
+            long[] slots = segments.get(segment); // volatile read: a segment installed by any thread
+            if (slots == null) {
+                long[] fresh = new long[1 << (FIRST_BITS + segment)];
+                // CAS: one array per segment; a thread that loses uses the winner's
+                slots = segments.compareAndSet(segment, null, fresh) ? fresh : segments.get(segment);
+            }
+            int at = (int) (index - startOf(segment));
+            int run = Math.min(n - i, slots.length - at);
+            for (int k = 0; k < run; k++) {
+                SLOT.setRelease(slots, at + k, values[i + k]); // release: publishes each value
+            }
+            i += run;
+        }
+    }
+
     /** How many adds have claimed an index (weakly consistent: includes adds still writing). */
     public long count() {
         return claimed; // volatile read

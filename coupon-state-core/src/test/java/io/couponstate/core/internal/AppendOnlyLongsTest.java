@@ -67,4 +67,27 @@ class AppendOnlyLongsTest {
         assertThatThrownBy(() -> new AppendOnlyLongs().add(0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("value: 0");
     }
+
+    @Test
+    void addAll_acrossSegmentBoundaries_listsEveryValueInOrder() {
+        AppendOnlyLongs list = new AppendOnlyLongs();
+        list.add(1);
+        long[] values = new long[5000];
+        long next = 2;
+        for (int round = 0; round < 3; round++) {
+            int n = round == 1 ? 0 : values.length - round;
+            for (int i = 0; i < n; i++) {
+                values[i] = next++;
+            }
+            list.addAll(values, n);
+        }
+        List<Long> seen = new ArrayList<>();
+        list.forEach(seen::add);
+        assertThat(list.count()).isEqualTo(next - 1);
+        assertThat(seen).hasSize((int) (next - 1));
+        for (int i = 0; i < seen.size(); i++) {
+            assertThat(seen.get(i)).isEqualTo(i + 1L);
+        }
+        assertThatThrownBy(() -> list.addAll(new long[] {5, 0}, 2)).isInstanceOf(IllegalArgumentException.class);
+    }
 }
