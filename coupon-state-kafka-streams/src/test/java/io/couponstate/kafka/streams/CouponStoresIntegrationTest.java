@@ -250,7 +250,7 @@ class CouponStoresIntegrationTest {
     }
 
     @Test
-    void tasksRecycledStandbyToActiveAndBack_inOneJvm_keepTheirStores_andReleaseTheImageLocks() throws Exception {
+    void tasksRecycledStandbyToActiveAndBack_inOneJvm_reopenCleanly_andReleaseTheImageLocks() throws Exception {
         List<String> topics = List.of("rec-a", "rec-b");
         createTopics(2, topics);
         Map<String, Set<String>> expected = new TreeMap<>();
@@ -299,11 +299,17 @@ class CouponStoresIntegrationTest {
         List<String> valid = expected.keySet().stream().filter(c -> expected.get(c).size() >= 2).toList();
         await().atMost(WAIT).untilAsserted(() -> assertThat(validCodes(again.values(), 16))
                 .containsExactlyElementsOf(valid));
-        assertThat(opensA.get()).as("stores opened on A: its active %s became a standby in place", after.standby())
-                .isEqualTo(opens);
+        // Active to standby, Kafka Streams either recycles the store in place or (when the cooperative protocol
+        // revokes the task in one rebalance and assigns it back as a standby in the next) closes it and opens it
+        // again in this JVM: then the image directory it had locked must have been released. Both happen; either
+        // way no thread died (checked below) and the answers above are exact.
+        int reopenedOnA = opensA.get() - opens;
+        assertThat(reopenedOnA).as("stores A opened again for its active %s turned standby", after.standby())
+                .isBetween(0, allTasks.size());
         assertThat(opensB.get()).as("B's stores reopened in this JVM").isPositive();
-        System.out.println("recycled on A: standby " + before.standby() + " -> active, then active "
-                + after.standby() + " -> standby; opens on A " + opens + ", on B's restart " + opensB.get());
+        System.out.println("on A: standby " + before.standby() + " -> active in place, then active "
+                + after.standby() + " -> standby " + (reopenedOnA == 0 ? "in place" : "through a close and "
+                + reopenedOnA + " reopening(s)") + "; opens on B's restart " + opensB.get());
 
         // 4. nothing failed, and every image directory is free once the instances are closed
         assertThat(deaths).isEmpty();
