@@ -7,8 +7,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,8 +47,15 @@ class ConsumeRestartTest {
 
         Process child = startConsumeChild(bootstrap, checkpoints, childOut);
         try {
-            // caught up with files 1 and 2, and at least one checkpoint on disk
+            // caught up with files 1 and 2, and a durable checkpoint covering all of them: the runner commits a
+            // checkpoint's offsets to its group once the checkpoint is on disk, so the group's offsets say what the
+            // newest checkpoint covers (a file on disk alone may be the first one, taken before any record)
             awaitTrue(() -> Files.readString(childOut).contains("\ntotals: ") && hasFiles(checkpoints), child);
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+                Map<TopicPartition, Long> published = endOffsets(admin, List.of("couponbase1", "couponbase2"));
+                awaitTrue(() -> covers(admin.listConsumerGroupOffsets("coupon-state").partitionsToOffsetAndMetadata()
+                        .get(), published), child);
+            }
             Topics.publish(bootstrap, files.get(2));   // the tail, arriving while the child runs
         } finally {
             child.destroyForcibly();                   // SIGKILL: no final checkpoint
@@ -75,6 +89,20 @@ class ConsumeRestartTest {
                 .start();
     }
 
+    private static Map<TopicPartition, Long> endOffsets(Admin admin, List<String> topics) throws Exception {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        admin.describeTopics(topics).allTopicNames().get().values().forEach(d -> d.partitions().forEach(
+                p -> latest.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
+        Map<TopicPartition, Long> end = new HashMap<>();
+        admin.listOffsets(latest).all().get().forEach((tp, info) -> end.put(tp, info.offset()));
+        return end;
+    }
+
+    private static boolean covers(Map<TopicPartition, OffsetAndMetadata> committed, Map<TopicPartition, Long> end) {
+        return end.entrySet().stream().allMatch(e -> e.getValue() == 0 || (committed.get(e.getKey()) != null
+                && committed.get(e.getKey()).offset() >= e.getValue()));
+    }
+
     private static boolean hasFiles(Path directory) throws IOException {
         if (!Files.isDirectory(directory)) {
             return false;
@@ -85,7 +113,7 @@ class ConsumeRestartTest {
     }
 
     private interface Check {
-        boolean ok() throws IOException;
+        boolean ok() throws Exception;
     }
 
     private static void awaitTrue(Check check, Process child) throws Exception {
