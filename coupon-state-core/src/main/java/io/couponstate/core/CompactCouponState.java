@@ -794,11 +794,16 @@ public final class CompactCouponState extends AbstractCouponState {
 
     /** The home bucket of slot value {@code v} (quotient {@code q}) found in {@code bucket}. */
     private static int homeOf(Table t, int bucket, long v, long q) {
-        if ((v & t.altBit) == 0) {
+        return homeOf(t.buckets, t.altBit, bucket, v, q);
+    }
+
+    /** The home bucket of slot value {@code v} (quotient {@code q}) found in {@code bucket} of a table's geometry. */
+    private static int homeOf(int buckets, long altBit, int bucket, long v, long q) {
+        if ((v & altBit) == 0) {
             return bucket;
         }
-        int home = bucket - offset(q, t.buckets);
-        return home < 0 ? home + t.buckets : home;
+        int home = bucket - offset(q, buckets);
+        return home < 0 ? home + buckets : home;
     }
 
     /**
@@ -876,60 +881,33 @@ public final class CompactCouponState extends AbstractCouponState {
 
     @Override
     void forEachEntry(EntryVisitor visitor) {
-        for (Stripe stripe : stripes) {
-            Table t;
-            int[][] ints;
-            long[][] longs;
-            long[] side;
-            stripe.lock(); // a copy under the lock: relocations would move entries under a live walk
-            try {
-                t = stripe.table;
-                ints = t.wide ? null : t.ints.clone();
-                longs = t.wide ? t.longs.clone() : null;
-                for (int p = 0; p < (t.wide ? longs.length : ints.length); p++) {
-                    if (t.wide) {
-                        longs[p] = longs[p].clone();
-                    } else {
-                        ints[p] = ints[p].clone();
-                    }
-                }
-                long[] s = t.side;
-                side = s == null ? null : s.clone();
-                if (side != null) {
-                    for (int i = 0; i < side.length; i += 2) {
-                        if (side[i] != 0 && inSlot(t, side[i])) {
-                            side[i] = 0; // a stale pair: its code's slot holds the mask, visited there
-                        }
-                    }
-                }
-            } finally {
-                stripe.unlock();
-            }
-            final long stripeBits = (long) stripe.index << wBits;
-            final int buckets = t.buckets;
+        for (int index = 0; index < STRIPES; index++) {
+            StripeCopy copy = copyStripe(index); // a copy: relocations would move entries under a live walk
+            final long stripeBits = (long) index << wBits;
+            final int buckets = copy.buckets;
+            final int tagShift = copy.tagShift();
+            final long spill = copy.spill();
+            final long qMask = (1L << copy.qBits) - 1;
+            final long altBit = 1L << copy.qBits;
             for (int b = 0; b < buckets; b++) {
                 for (int j = 0; j < BUCKET; j++) {
                     int i = b * BUCKET + j;
-                    long v = ints == null ? longs[i >>> PAGE_BITS][i & PAGE_MASK]
-                            : Integer.toUnsignedLong(ints[i >>> PAGE_BITS][i & PAGE_MASK]);
+                    long v = copy.ints == null ? copy.longs[i >>> PAGE_BITS][i & PAGE_MASK]
+                            : Integer.toUnsignedLong(copy.ints[i >>> PAGE_BITS][i & PAGE_MASK]);
                     if (v == 0) {
                         break;
                     }
-                    long tag = v >>> t.tagShift;
-                    if (tag == t.spill) {
+                    long tag = v >>> tagShift;
+                    if (tag == spill) {
                         continue; // visited with the side table
                     }
-                    long q = v & t.qMask;
-                    long hp = q * buckets + homeOf(t, b, v, q);
+                    long q = v & qMask;
+                    long hp = q * buckets + homeOf(buckets, altBit, b, v, q);
                     visitor.visit(unmix(stripeBits | hp), dictMasks[(int) tag]);
                 }
             }
-            if (side != null) {
-                for (int i = 0; i < side.length; i += 2) {
-                    if (side[i] != 0) {
-                        visitor.visit(side[i], side[i + 1]);
-                    }
-                }
+            for (int i = 0; i < copy.side.length; i += 2) { // packed, stale pairs left out
+                visitor.visit(copy.side[i], copy.side[i + 1]);
             }
         }
     }
@@ -998,7 +976,8 @@ public final class CompactCouponState extends AbstractCouponState {
 
     /**
      * Copies stripe {@code index}'s slots and side table under its lock (relocations would move entries under a
-     * live walk), as {@link #forEachEntry} does: every code present when the copy starts is in it exactly once.
+     * live walk), for {@link #forEachEntry} and the table image: every code present when the copy starts is in it
+     * exactly once.
      */
     StripeCopy copyStripe(int index) {
         Stripe stripe = stripes[index];
